@@ -1,0 +1,21 @@
+//! exposecheck: audit a server the way an attacker sees it.
+//!
+//! # Layout
+//! - [`targets`], [`ports`]: what to scan, parsed and expanded lazily.
+//! - [`scan`]: the connect sweep (order, timing, limits, one connect).
+//! - [`catalog`]: the service definitions compiled from `services/`, and the
+//!   fingerprinter built on them.
+//! - [`pipeline`]: sweep → fingerprint → verdict, one [`model::PortResult`] per port.
+//! - [`output`]: one module per format.
+//! - [`cli`], [`app`]: the command line; [`error`]: run-stopping errors and exit codes.
+
+pub mod app;
+pub mod catalog;
+pub mod cli;
+pub mod error;
+pub mod model;
+pub mod output;
+pub mod pipeline;
+pub mod ports;
+pub mod scan;
+pub mod targets;

@@ -1,0 +1,315 @@
+//! The one result type that flows scan → fingerprint → verdict → output.
+//!
+//! The engine fills in [`PortResult`]'s connect-level fields, the fingerprinter
+//! adds [`Service`], the verdict adds [`Finding`], and every output format
+//! renders the same value. Nothing here does I/O.
+
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// Version tag written into every machine-readable document.
+pub const SCHEMA: &str = "exposecheck/1";
+
+/// What a TCP connect attempt established about a port.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum PortState {
+    /// The three-way handshake completed.
+    Open,
+    /// The host answered with a RST.
+    Closed,
+    /// Nothing, or an ICMP error, came back.
+    Filtered,
+}
+
+impl PortState {
+    /// Lower-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+        }
+    }
+}
+
+/// Why a port got its state (nmap's `--reason` vocabulary).
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// SYN/ACK received: the connect succeeded.
+    SynAck,
+    /// RST received: ECONNREFUSED with no ICMP error queued.
+    ConnRefused,
+    /// No answer before the timeout, on every try.
+    NoResponse,
+    /// ICMP host unreachable.
+    HostUnreach,
+    /// ICMP network unreachable, or no route on the scanning side.
+    NetUnreach,
+    /// ICMP communication administratively prohibited (a REJECT rule).
+    AdminProhibited,
+    /// ICMP port unreachable: a firewall REJECT, since a TCP stack answers with RST.
+    PortUnreach,
+}
+
+impl Reason {
+    /// Kebab-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SynAck => "syn-ack",
+            Reason::ConnRefused => "conn-refused",
+            Reason::NoResponse => "no-response",
+            Reason::HostUnreach => "host-unreach",
+            Reason::NetUnreach => "net-unreach",
+            Reason::AdminProhibited => "admin-prohibited",
+            Reason::PortUnreach => "port-unreach",
+        }
+    }
+}
+
+/// Everything learned about one (address, port).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PortResult {
+    /// The address that was connected to.
+    pub ip: IpAddr,
+    /// The name the user gave, when the address came from a hostname.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// TCP port.
+    pub port: u16,
+    /// Always `tcp` for now.
+    pub proto: Proto,
+    /// Connect-level state.
+    pub state: PortState,
+    /// Why the state was chosen.
+    pub reason: Reason,
+    /// Round-trip time of the answering try, in milliseconds (none on timeout).
+    pub rtt_ms: Option<f64>,
+    /// How many connect attempts were made.
+    pub tries: u8,
+    /// What answers on an open port, when fingerprinting ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+    /// The verdict on an open port, when the verdict ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<Finding>,
+}
+
+/// Transport protocol.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// TCP.
+    #[default]
+    Tcp,
+}
+
+impl Proto {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        "tcp"
+    }
+}
+
+/// Whether a service lets a stranger in.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthState {
+    /// The service answered a read-only request without credentials.
+    None,
+    /// The service asked for credentials.
+    Required,
+    /// The service refused this client outright (protected mode, host ACL, IP allow-list).
+    Protected,
+    /// Nothing said either way.
+    #[default]
+    Unknown,
+}
+
+impl AuthState {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthState::None => "none",
+            AuthState::Required => "required",
+            AuthState::Protected => "protected",
+            AuthState::Unknown => "unknown",
+        }
+    }
+}
+
+/// How the service name was obtained.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// A probe's answer matched the service's rules.
+    Probed,
+    /// Only the port number suggests it.
+    #[default]
+    Guessed,
+}
+
+/// Facts about a TLS layer found on the port.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct TlsInfo {
+    /// Negotiated protocol version, e.g. `TLSv1.3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Negotiated ALPN protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    /// Leaf certificate subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Leaf certificate issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Subject alternative names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sans: Vec<String>,
+    /// Certificate expiry, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    /// Whether the certificate was self-signed (subject == issuer).
+    #[serde(default)]
+    pub self_signed: bool,
+    /// Why the TLS layer could not be fully read, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What answers on an open port.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct Service {
+    /// Service id from `services/` (`redis`, `mysql`, ...) or `unknown`.
+    pub name: String,
+    /// Product name, e.g. `MariaDB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// Product version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Extra facts (mode, plugin, cluster name...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
+    /// Whether it lets a stranger in.
+    pub auth: AuthState,
+    /// The response that decided `auth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_evidence: Option<String>,
+    /// TLS facts, when the port speaks TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+    /// Probed or guessed from the port number.
+    pub confidence: Confidence,
+    /// A bounded, escaped excerpt of what the service said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banner: Option<String>,
+    /// Connections opened to identify it (the scan's own connection included).
+    #[serde(default)]
+    pub connections: u32,
+    /// Why identification stopped short, when it did (`budget-exhausted`, `tcpwrapped`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Severity of a finding, worst last so that `Ord` sorts by badness.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// An expected public service.
+    #[default]
+    Info,
+    /// An open port nobody expected and nothing identified.
+    Low,
+    /// Development servers and admin UIs on public ports.
+    Medium,
+    /// A database or cache reachable but refusing.
+    High,
+    /// Full access for anyone who can connect.
+    Critical,
+}
+
+impl Severity {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// How to close an exposure.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct Remediation {
+    /// The service's own configuration change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config: Vec<String>,
+    /// iptables / ip6tables commands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iptables: Vec<String>,
+    /// nftables commands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nftables: Vec<String>,
+    /// ufw commands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ufw: Vec<String>,
+    /// Caveats.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The verdict on one exposure.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct Finding {
+    /// Stable rule id, e.g. `redis-unauthenticated`.
+    pub rule: String,
+    /// How bad it is.
+    pub severity: Severity,
+    /// One-line title.
+    pub title: String,
+    /// What was observed.
+    pub evidence: String,
+    /// Stable dedup key derived from ip, port, service and rule only.
+    pub fingerprint: String,
+    /// How to close it.
+    #[serde(default)]
+    pub remediation: Remediation,
+    /// Policy status: `unexpected`, `expected`, `expired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The policy entry's reason, when one matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_reason: Option<String>,
+    /// Baseline status: `new` or `unchanged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+}
+
+/// Coverage counts for a scan.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct Coverage {
+    /// (address, port) pairs planned.
+    pub planned: u64,
+    /// Pairs whose connect was attempted and concluded.
+    pub attempted: u64,
+    /// Pairs found open.
+    pub open: u64,
+    /// Pairs found closed.
+    pub closed: u64,
+    /// Pairs found filtered.
+    pub filtered: u64,
+    /// Pairs planned but never concluded (interrupted, or local errors).
+    pub unresolved: u64,
+    /// Hostnames that did not resolve.
+    pub unresolved_hosts: Vec<String>,
+    /// Probes re-queued because of local resource errors (EMFILE, EADDRNOTAVAIL...).
+    pub requeued: u64,
+    /// Connect retries sent after timeouts.
+    pub retries: u64,
+}

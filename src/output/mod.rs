@@ -1,0 +1,248 @@
+//! Output formats. Each format is a [`Sink`] in its own module; they all render
+//! the same [`PortResult`]s and [`Summary`]. Data goes to stdout or to a file
+//! written atomically (temporary file + rename); progress never comes here.
+
+pub mod human;
+pub mod json;
+pub mod ndjson;
+
+use crate::model::{Coverage, PortResult, PortState, SCHEMA};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Facts about the scan itself.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct ScanMeta {
+    /// exposecheck version.
+    pub version: String,
+    /// Targets as given.
+    pub targets: Vec<String>,
+    /// Port specification, compacted.
+    pub ports: String,
+    /// Start time, RFC 3339 UTC.
+    pub start: String,
+    /// End time, RFC 3339 UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    /// Permutation seed.
+    pub seed: u64,
+    /// `k/N` shard.
+    pub shard: String,
+    /// Whether the scan was cut short.
+    pub interrupted: bool,
+}
+
+/// The closing record of every output.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct Summary {
+    /// Document schema version.
+    pub schema: String,
+    /// Scan facts.
+    pub scan: ScanMeta,
+    /// What was covered.
+    pub coverage: Coverage,
+    /// Whether the scan was cut short (same as `scan.interrupted`).
+    pub interrupted: bool,
+}
+
+impl Summary {
+    /// A summary for `scan` with `coverage`.
+    pub fn new(scan: ScanMeta, coverage: Coverage) -> Summary {
+        Summary {
+            schema: SCHEMA.into(),
+            interrupted: scan.interrupted,
+            scan,
+            coverage,
+        }
+    }
+}
+
+/// A destination for results.
+pub trait Sink {
+    /// One result, as it completes (the sink decides whether to list it).
+    fn port(&mut self, r: &PortResult) -> io::Result<()>;
+    /// The end of the scan.
+    fn finish(&mut self, s: &Summary) -> io::Result<()>;
+}
+
+/// Which non-open states are listed (they are always counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Show {
+    /// List closed ports.
+    pub closed: bool,
+    /// List filtered ports.
+    pub filtered: bool,
+}
+
+impl Show {
+    /// Whether a result is listed.
+    pub fn lists(&self, r: &PortResult) -> bool {
+        match r.state {
+            PortState::Open => true,
+            PortState::Closed => self.closed,
+            PortState::Filtered => self.filtered,
+        }
+    }
+}
+
+/// The output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Tables for people.
+    Human,
+    /// One JSON document.
+    Json,
+    /// One JSON object per line, streamed.
+    Ndjson,
+}
+
+/// Builds the sink for `format` writing to `out`.
+pub fn sink_for(format: Format, out: Box<dyn Write>, show: Show, color: bool) -> Box<dyn Sink> {
+    match format {
+        Format::Human => Box::new(human::Human::new(out, show, color)),
+        Format::Json => Box::new(json::Json::new(out, show)),
+        Format::Ndjson => Box::new(ndjson::Ndjson::new(out, show)),
+    }
+}
+
+/// A file that appears under its final name only when complete: data goes to
+/// a temporary file beside it, renamed into place by [`AtomicFile::commit`];
+/// dropped uncommitted, the temporary file is removed.
+pub struct AtomicFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file beside `dest` (so an unwritable directory
+    /// fails now, before the scan) and returns it with a buffered writer.
+    pub fn create(dest: &Path) -> io::Result<(AtomicFile, BufWriter<File>)> {
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = dest
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let file = File::create(&tmp)?;
+        Ok((
+            AtomicFile {
+                tmp,
+                dest: dest.to_path_buf(),
+                committed: false,
+            },
+            BufWriter::new(file),
+        ))
+    }
+
+    /// Syncs the (already flushed and closed) temporary file and renames it into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        File::open(&self.tmp)?.sync_all()?;
+        std::fs::rename(&self.tmp, &self.dest)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Formats a time as RFC 3339 UTC with second precision.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Makes network text safe for a terminal: control characters (C0, C1, DEL,
+/// ESC sequences) become `\xNN` escapes, so a banner cannot move the cursor,
+/// recolour the screen or forge a line.
+pub fn terminal_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            let n = c as u32;
+            if n <= 0xff {
+                out.push_str(&format!("\\x{n:02x}"));
+            } else {
+                out.push_str(&format!("\\u{{{n:x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
+            "2026-11-18T09:46:40Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn terminal_safe_escapes_controls() {
+        assert_eq!(terminal_safe("a\x1b[2Jb\nc\u{9b}"), "a\\x1b[2Jb\\x0ac\\x9b");
+        assert_eq!(terminal_safe("plain ü"), "plain ü");
+    }
+
+    #[test]
+    fn atomic_file_appears_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.json");
+        let (f, mut w) = AtomicFile::create(&dest).unwrap();
+        w.write_all(b"{}").unwrap();
+        drop(w);
+        assert!(!dest.exists());
+        f.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "{}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(AtomicFile::create(Path::new("/nonexistent-dir/x.json")).is_err());
+    }
+}

@@ -1,0 +1,258 @@
+//! Adaptive per-host timing, after nmap's `timing.cc` and TCP's RTO estimator.
+//!
+//! Every answered connect (open, RST or ICMP) is an RTT sample. The probe
+//! timeout is `srtt + 4·rttvar`, clamped to the profile's bounds. A timed-out
+//! probe is retransmitted only while retransmissions are seen to pay off: one
+//! retransmission is allowed at first, and one more each time a retransmitted
+//! probe is answered (nmap's `max_successful_tryno`). When answers increasingly
+//! come only on retransmission (loss or a rate limit), a per-host send delay
+//! grows, as nmap's `boostScanDelay` does.
+
+use std::time::{Duration, Instant};
+
+/// Bounds and defaults for the adaptive timing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimingProfile {
+    /// Timeout before any RTT sample exists.
+    pub initial_timeout: Duration,
+    /// Lower clamp on the adaptive timeout.
+    pub min_timeout: Duration,
+    /// Upper clamp on the adaptive timeout.
+    pub max_timeout: Duration,
+    /// Ceiling on retransmissions of a timed-out probe.
+    pub max_retries: u8,
+    /// Ceiling on the per-host send delay that loss can build up.
+    pub max_scan_delay: Duration,
+}
+
+impl TimingProfile {
+    /// Gentle: long timeouts, many retries allowed (nmap T2-like without the fixed delay).
+    pub const POLITE: TimingProfile = TimingProfile {
+        initial_timeout: Duration::from_millis(1000),
+        min_timeout: Duration::from_millis(100),
+        max_timeout: Duration::from_millis(10_000),
+        max_retries: 10,
+        max_scan_delay: Duration::from_millis(1000),
+    };
+    /// The default (nmap T3 bounds with a tighter ceiling).
+    pub const NORMAL: TimingProfile = TimingProfile {
+        initial_timeout: Duration::from_millis(1000),
+        min_timeout: Duration::from_millis(100),
+        max_timeout: Duration::from_millis(3000),
+        max_retries: 6,
+        max_scan_delay: Duration::from_millis(1000),
+    };
+    /// Aggressive (nmap T4 bounds).
+    pub const FAST: TimingProfile = TimingProfile {
+        initial_timeout: Duration::from_millis(500),
+        min_timeout: Duration::from_millis(50),
+        max_timeout: Duration::from_millis(1250),
+        max_retries: 6,
+        max_scan_delay: Duration::from_millis(10),
+    };
+}
+
+/// What the timing learned from one attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sample {
+    /// Answered after `rtt`, on try number `try_no` (1-based).
+    Answered {
+        /// Measured round trip.
+        rtt: Duration,
+        /// Which try it was.
+        try_no: u8,
+    },
+    /// No answer within the timeout.
+    TimedOut,
+}
+
+/// Per-host RTT estimate and retransmission allowance.
+#[derive(Clone, Debug)]
+pub struct HostTiming {
+    profile: TimingProfile,
+    srtt_us: Option<f64>,
+    rttvar_us: f64,
+    max_successful_try: u8,
+    answers: u64,
+    late_answers: u64,
+    late_at_last_boost: u64,
+    scan_delay: Duration,
+    next_send: Option<Instant>,
+}
+
+impl HostTiming {
+    /// Fresh state under `profile`.
+    pub fn new(profile: TimingProfile) -> HostTiming {
+        HostTiming {
+            profile,
+            srtt_us: None,
+            rttvar_us: 0.0,
+            max_successful_try: 0,
+            answers: 0,
+            late_answers: 0,
+            late_at_last_boost: 0,
+            scan_delay: Duration::ZERO,
+            next_send: None,
+        }
+    }
+
+    /// The timeout to give the next probe.
+    pub fn timeout(&self) -> Duration {
+        let p = &self.profile;
+        let t = match self.srtt_us {
+            None => p.initial_timeout,
+            Some(srtt) => Duration::from_micros((srtt + 4.0 * self.rttvar_us) as u64),
+        };
+        t.clamp(p.min_timeout, p.max_timeout.max(p.min_timeout))
+    }
+
+    /// Smoothed RTT, once a sample exists.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt_us.map(|s| Duration::from_micros(s as u64))
+    }
+
+    /// Whether a probe that timed out on try `try_no` (1-based) may be sent again.
+    pub fn may_retry(&self, try_no: u8) -> bool {
+        let retransmissions_done = try_no.saturating_sub(1);
+        let allowed = self
+            .max_successful_try
+            .max(1)
+            .min(self.profile.max_retries);
+        retransmissions_done < allowed
+    }
+
+    /// Feeds one outcome into the estimate.
+    pub fn record(&mut self, s: Sample) {
+        let Sample::Answered { rtt, try_no } = s else {
+            return;
+        };
+        self.answers += 1;
+        if try_no > 1 {
+            self.late_answers += 1;
+            self.max_successful_try = self.max_successful_try.max(try_no);
+            let since = self.late_answers - self.late_at_last_boost;
+            if since > 10 && (since as f64) > 0.3 * self.answers as f64 {
+                self.boost_delay();
+            }
+        }
+        let delta = rtt.as_micros() as f64;
+        if delta >= 8_000_000.0 {
+            return;
+        }
+        match self.srtt_us {
+            None => {
+                self.srtt_us = Some(delta);
+                self.rttvar_us = delta.clamp(5_000.0, 2_000_000.0);
+            }
+            Some(srtt) => {
+                let d = delta - srtt;
+                if d > 1_500_000.0 && d > 3.0 * srtt + 2.0 * self.rttvar_us {
+                    return;
+                }
+                self.srtt_us = Some(srtt + d / 8.0);
+                self.rttvar_us += (d.abs() - self.rttvar_us) / 4.0;
+                if self.rttvar_us > 2_300_000.0 {
+                    self.rttvar_us = 2_000_000.0;
+                }
+            }
+        }
+    }
+
+    fn boost_delay(&mut self) {
+        self.late_at_last_boost = self.late_answers;
+        self.scan_delay = if self.scan_delay.is_zero() {
+            Duration::from_millis(5)
+        } else {
+            (self.scan_delay * 2).min(self.profile.max_scan_delay)
+        };
+    }
+
+    /// Current per-host send delay (zero unless loss was detected).
+    pub fn scan_delay(&self) -> Duration {
+        self.scan_delay
+    }
+
+    /// When the next probe to this host may leave, given the loss-driven delay
+    /// and a per-host rate gap `min_gap` (does not reserve the slot).
+    pub fn next_send(&self, now: Instant, min_gap: Duration) -> Instant {
+        if self.scan_delay.max(min_gap).is_zero() {
+            return now;
+        }
+        self.next_send.map_or(now, |t| t.max(now))
+    }
+
+    /// Reserves the send slot at `at` (as returned by [`HostTiming::next_send`]).
+    pub fn commit_send(&mut self, at: Instant, min_gap: Duration) {
+        let gap = self.scan_delay.max(min_gap);
+        if !gap.is_zero() {
+            self.next_send = Some(at + gap);
+        }
+    }
+
+    /// A fresh state that starts from another state's RTT estimate (used to
+    /// seed a new host from what the scan has learned so far).
+    pub fn seeded_from(group: &HostTiming) -> HostTiming {
+        HostTiming {
+            srtt_us: group.srtt_us,
+            rttvar_us: group.rttvar_us,
+            ..HostTiming::new(group.profile)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn timeout_follows_samples_and_clamps() {
+        let mut t = HostTiming::new(TimingProfile::NORMAL);
+        assert_eq!(t.timeout(), ms(1000));
+        for _ in 0..50 {
+            t.record(Sample::Answered { rtt: ms(20), try_no: 1 });
+        }
+        let to = t.timeout();
+        assert!(to >= ms(100) && to < ms(200), "{to:?}");
+        let mut slow = HostTiming::new(TimingProfile::NORMAL);
+        slow.record(Sample::Answered { rtt: ms(2900), try_no: 1 });
+        assert_eq!(slow.timeout(), ms(3000));
+    }
+
+    #[test]
+    fn retries_grow_only_when_they_pay_off() {
+        let mut t = HostTiming::new(TimingProfile::NORMAL);
+        assert!(t.may_retry(1));
+        assert!(!t.may_retry(2));
+        t.record(Sample::Answered { rtt: ms(20), try_no: 2 });
+        assert!(t.may_retry(2));
+        assert!(!t.may_retry(3));
+        t.record(Sample::Answered { rtt: ms(20), try_no: 3 });
+        assert!(t.may_retry(3));
+        let mut capped = HostTiming::new(TimingProfile { max_retries: 0, ..TimingProfile::NORMAL });
+        assert!(!capped.may_retry(1));
+        capped.record(Sample::Answered { rtt: ms(1), try_no: 4 });
+        assert!(!capped.may_retry(1));
+    }
+
+    #[test]
+    fn loss_builds_a_send_delay() {
+        let mut t = HostTiming::new(TimingProfile::NORMAL);
+        for _ in 0..20 {
+            t.record(Sample::Answered { rtt: ms(20), try_no: 1 });
+        }
+        assert!(t.scan_delay().is_zero());
+        for _ in 0..12 {
+            t.record(Sample::Answered { rtt: ms(20), try_no: 2 });
+        }
+        assert_eq!(t.scan_delay(), ms(5));
+        let now = Instant::now();
+        let a = t.next_send(now, Duration::ZERO);
+        t.commit_send(a, Duration::ZERO);
+        let b = t.next_send(now, Duration::ZERO);
+        assert_eq!(b - a, ms(5));
+    }
+}
