@@ -286,9 +286,21 @@ pub struct Finding {
     /// The policy entry's reason, when one matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_reason: Option<String>,
+    /// The policy entry that matched (file and 1-based line), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_entry: Option<SourceLine>,
     /// Baseline status: `new` or `unchanged`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
+}
+
+/// A line in a file (used to point SARIF results at a policy entry).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct SourceLine {
+    /// Path as given by the user.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
 }
 
 /// Coverage counts for a scan.
@@ -312,4 +324,101 @@ pub struct Coverage {
     pub requeued: u64,
     /// Connect retries sent after timeouts.
     pub retries: u64,
+}
+
+/// What the answers from closed and filtered ports say about a host's firewall.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Firewall {
+    /// Closed ports answer RST: nothing filters by default.
+    None,
+    /// Unlisted ports are silently dropped: default-deny.
+    Drop,
+    /// Unlisted ports are rejected with ICMP errors: default-deny.
+    Reject,
+    /// Some ports answer RST, others are filtered.
+    Mixed,
+    /// Too few non-open ports were probed to tell.
+    #[default]
+    Unknown,
+}
+
+impl Firewall {
+    /// Kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Firewall::None => "none",
+            Firewall::Drop => "drop",
+            Firewall::Reject => "reject",
+            Firewall::Mixed => "mixed",
+            Firewall::Unknown => "unknown",
+        }
+    }
+}
+
+/// The verdict on one host as a whole.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HostVerdict {
+    /// The address.
+    pub ip: IpAddr,
+    /// The name it was reached through, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Open ports seen.
+    pub open: u64,
+    /// Closed ports seen.
+    pub closed: u64,
+    /// Filtered ports seen.
+    pub filtered: u64,
+    /// Inferred firewall posture.
+    pub firewall: Firewall,
+    /// Random high "canary" ports were open too: the host (or a middlebox)
+    /// accepts every connection, so its open ports prove nothing.
+    #[serde(default)]
+    pub answers_every_port: bool,
+}
+
+/// A finding that belongs to a host (or to a policy entry) rather than to one
+/// scanned port: dual-stack mismatches, stale policy entries, firewall posture.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct HostFinding {
+    /// The address the finding is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// The hostname, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The port, when the finding is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The finding itself.
+    pub finding: Finding,
+}
+
+/// Findings per severity (expected ones excluded).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct FindingCounts {
+    /// Critical findings.
+    pub critical: u64,
+    /// High findings.
+    pub high: u64,
+    /// Medium findings.
+    pub medium: u64,
+    /// Low findings.
+    pub low: u64,
+    /// Informational findings.
+    pub info: u64,
+}
+
+impl FindingCounts {
+    /// Counts one finding of `s`.
+    pub fn add(&mut self, s: Severity) {
+        match s {
+            Severity::Critical => self.critical += 1,
+            Severity::High => self.high += 1,
+            Severity::Medium => self.medium += 1,
+            Severity::Low => self.low += 1,
+            Severity::Info => self.info += 1,
+        }
+    }
 }

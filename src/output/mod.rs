@@ -6,7 +6,7 @@ pub mod human;
 pub mod json;
 pub mod ndjson;
 
-use crate::model::{Coverage, PortResult, PortState, SCHEMA};
+use crate::model::{Coverage, FindingCounts, HostFinding, HostVerdict, PortResult, PortState, SCHEMA};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -46,6 +46,24 @@ pub struct Summary {
     pub coverage: Coverage,
     /// Whether the scan was cut short (same as `scan.interrupted`).
     pub interrupted: bool,
+    /// Per-host verdicts (hosts with at least one open port).
+    #[serde(default)]
+    pub hosts: Vec<HostVerdict>,
+    /// Findings about hosts or policy entries rather than one scanned port.
+    #[serde(default)]
+    pub findings: Vec<HostFinding>,
+    /// Findings per severity, port and host findings together, expected ones excluded.
+    #[serde(default)]
+    pub counts: FindingCounts,
+    /// Baseline findings no longer present (fingerprint, rule, ip, port).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<serde_json::Value>,
+    /// The `--fail-on` threshold in force (`none` never fails).
+    #[serde(default)]
+    pub fail_on: String,
+    /// The exit code this run ends with.
+    #[serde(default)]
+    pub exit_code: u8,
 }
 
 impl Summary {
@@ -56,6 +74,7 @@ impl Summary {
             interrupted: scan.interrupted,
             scan,
             coverage,
+            ..Summary::default()
         }
     }
 }

@@ -1,1 +1,2 @@
 mod netns;
+mod scan_core;

@@ -848,6 +848,19 @@ mod selftest {
         }
     }
 
+    /// The loss-emulation trick the scan-core tests use: an nth rule with
+    /// `--packet 0` drops exactly the first matching SYN.
+    #[test]
+    fn harness_nth_rule_drops_only_the_first_syn() {
+        let net = TestNet::new();
+        net.iptables("-A INPUT -p tcp --syn --dport 4200 -m statistic --mode nth --every 100000 --packet 0 -j DROP");
+        let a = SocketAddr::new(IpAddr::V4(net.target_v4()), 4200);
+        let first = connect_from_scanner(&net, a).unwrap_err();
+        assert_eq!(first.kind(), std::io::ErrorKind::TimedOut, "{first}");
+        let second = connect_from_scanner(&net, a).unwrap_err();
+        assert_eq!(second.kind(), std::io::ErrorKind::ConnectionRefused, "{second}");
+    }
+
     #[test]
     fn harness_cleans_up_namespaces() {
         let name;

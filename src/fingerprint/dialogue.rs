@@ -1,0 +1,71 @@
+//! The contract for coded probes: binary or multi-step protocols that a
+//! `services/*.toml` regex cannot express (MySQL greeting, PostgreSQL
+//! SSLRequest, MongoDB OP_MSG, CQL OPTIONS, ...).
+//!
+//! A [`Dialogue`] never touches a socket. The fingerprint engine sends what it
+//! asks for and feeds back what arrives (already capped in bytes and time), so
+//! every dialogue is a pure function of bytes: unit-testable against captured
+//! exchanges and fuzzable. A dialogue must never allocate from a length field
+//! it read off the network and must never panic on any input.
+
+use crate::model::AuthState;
+
+/// What a dialogue has established so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ident {
+    /// Service id (a `services/` file id); empty until matched.
+    pub service: String,
+    /// Product, e.g. `MariaDB`.
+    pub product: Option<String>,
+    /// Version string.
+    pub version: Option<String>,
+    /// Extra facts (auth plugin, cluster name, mode...).
+    pub info: Option<String>,
+    /// Whether a stranger gets in.
+    pub auth: AuthState,
+    /// The reply that decided `auth`, short and printable.
+    pub auth_evidence: Option<String>,
+}
+
+impl Ident {
+    /// True once the service is identified.
+    pub fn matched(&self) -> bool {
+        !self.service.is_empty()
+    }
+}
+
+/// The dialogue's decision after reading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The reply is incomplete: keep reading (within the port's budget).
+    NeedMore,
+    /// Not this protocol (if nothing was matched yet) or nothing more to learn.
+    Stop,
+    /// Send these bytes next on the same connection and keep going.
+    Send(Vec<u8>),
+    /// Identification complete.
+    Done,
+}
+
+/// Context a dialogue may use to shape its requests.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeCtx {
+    /// The hostname the user gave, if any (for SNI, Host headers).
+    pub host: Option<String>,
+    /// The target port.
+    pub port: u16,
+}
+
+/// A coded probe. Implementations are stateless; per-connection state lives in
+/// `stage` (0 for the first reply, +1 after each `Send`) and in the `Ident`
+/// being built.
+pub trait Dialogue: Send + Sync {
+    /// Name that `services/*.toml` refers to with `code = "..."`.
+    fn name(&self) -> &'static str;
+    /// The first request, or `None` when the server speaks first.
+    fn first(&self, ctx: &ProbeCtx) -> Option<Vec<u8>>;
+    /// Judges `reply` (all bytes received since the last request) at `stage`,
+    /// filling `ident` as facts are learned. Once `ident` is matched, a later
+    /// `Stop` or an exhausted budget still reports the match.
+    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step;
+}
