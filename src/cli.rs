@@ -4,11 +4,16 @@
 //! the flags, [`Config`] the checked, ready-to-use settings.
 
 use crate::error::Error;
-use crate::output::{Format, Show};
+use crate::output::schema::SchemaKind;
+use crate::output::{ColorChoice, Format, Show};
 use crate::ports::{self, PortList};
 use crate::scan::order::Shard;
 use crate::scan::timing::TimingProfile;
 use crate::targets::{self, TargetSpec};
+use crate::verdict::policy::FailOn;
+
+/// The policy file read from the working directory when `--policy` is not given.
+pub const DEFAULT_POLICY: &str = "exposecheck.toml";
 use clap::Parser;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -44,7 +49,12 @@ pub struct Args {
 
     /// Ports: 22,80,8000-8100; '-' (or -p-) for all 65535. Default: every port
     /// a services/ definition names, plus 22, 80, 443.
-    #[arg(short = 'p', long = "ports", value_name = "SPEC", allow_hyphen_values = true)]
+    #[arg(
+        short = 'p',
+        long = "ports",
+        value_name = "SPEC",
+        allow_hyphen_values = true
+    )]
     pub ports: Option<String>,
 
     /// Scan the N highest-ranked ports of exposecheck's own ranking.
@@ -62,6 +72,14 @@ pub struct Args {
     /// Shorthand for --format ndjson.
     #[arg(long, conflicts_with = "format")]
     pub ndjson: bool,
+
+    /// Colour human output: auto (a terminal, and NO_COLOR unset or empty), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+
+    /// Print the JSON Schema of --format json or of one --format ndjson line, and exit.
+    #[arg(long = "print-schema", value_enum, value_name = "FORMAT")]
+    pub print_schema: Option<SchemaKind>,
 
     /// Write output to FILE (atomically: temporary file, then rename).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -108,13 +126,63 @@ pub struct Args {
     #[arg(long = "no-fingerprint")]
     pub no_fingerprint: bool,
 
+    /// Also load services/*.toml definitions from DIR; a file whose id matches
+    /// a built-in service replaces it.
+    #[arg(long = "services-dir", value_name = "DIR")]
+    pub services_dir: Option<PathBuf>,
+
+    /// Time budget to identify one open port, in milliseconds (all its
+    /// connections and reads together).
+    #[arg(long = "probe-timeout", value_name = "MS", default_value_t = 5000)]
+    pub probe_timeout: u64,
+
+    /// Bytes read at most from one open port while identifying it.
+    #[arg(long = "probe-bytes", value_name = "N", default_value_t = 65536)]
+    pub probe_bytes: usize,
+
+    /// Send probes to printer ports 9100-9107 too (by default they only get a
+    /// greeting read: printers print whatever they receive).
+    #[arg(long = "probe-printers")]
+    pub probe_printers: bool,
+
+    /// Policy file of expected exposures (default: ./exposecheck.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Do not read ./exposecheck.toml.
+    #[arg(long = "no-policy", conflicts_with = "policy")]
+    pub no_policy: bool,
+
+    /// A previous JSON or NDJSON output: mark findings new or unchanged and list resolved ones.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// With --baseline: list, and fail on, new findings only.
+    #[arg(long = "only-new", requires = "baseline")]
+    pub only_new: bool,
+
+    /// Exit 1 on a finding at or above LEVEL: critical, high, medium, low, info, or none
+    /// (default: the policy's fail_on, else high).
+    #[arg(long = "fail-on", value_name = "LEVEL")]
+    pub fail_on: Option<String>,
+
+    /// Skip the canary-port check that spots hosts answering on every port.
+    #[arg(long = "no-canary")]
+    pub no_canary: bool,
+
     /// Key for the scan order (required for reproducible order and shards).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Scan only shard K of N (0-based), e.g. 2/8.
+    /// Scan only shard K of N (0-based), e.g. 2/8. Shards of one scan need the
+    /// same targets, ports and seed (derived from targets and ports when not given).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+
+    /// Split the scan into N shards and take the one named by $JOB_COMPLETION_INDEX
+    /// (as a Kubernetes Indexed Job sets it).
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    pub shards: Option<u64>,
 
     /// Allow scanning more than 65,536 addresses.
     #[arg(long = "allow-large")]
@@ -175,12 +243,8 @@ pub struct Config {
     pub excludes: Vec<TargetSpec>,
     /// Ports.
     pub ports: PortChoice,
-    /// Output format.
-    pub format: Format,
-    /// Output file (stdout when none).
-    pub output: Option<PathBuf>,
-    /// Listed states.
-    pub show: Show,
+    /// Output and verdict settings.
+    pub report: Reporting,
     /// Quiet stderr.
     pub quiet: bool,
     /// Connect window override.
@@ -195,6 +259,12 @@ pub struct Config {
     pub host_rate: Option<f64>,
     /// Fingerprint open ports.
     pub fingerprint: bool,
+    /// Fingerprint budgets and printer handling.
+    pub probe: crate::fingerprint::Settings,
+    /// Extra or overriding services files.
+    pub services_dir: Option<PathBuf>,
+    /// Run the canary-port check.
+    pub canary: bool,
     /// Order key (None: derive one).
     pub seed: Option<u64>,
     /// Shard.
@@ -213,14 +283,33 @@ fn read_input(path: &PathBuf) -> Result<String, Error> {
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
     } else {
         std::fs::read(path).and_then(|b| {
-            String::from_utf8(b).map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
-            })
+            String::from_utf8(b)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
         })
     };
     read.map_err(|source| Error::Read {
         path: path.clone(),
         source,
+    })
+}
+
+fn probe_settings(a: &Args) -> Result<crate::fingerprint::Settings, Error> {
+    if a.probe_timeout < 100 {
+        return Err(Error::Usage(format!(
+            "invalid value '{}' for --probe-timeout: must be at least 100 ms",
+            a.probe_timeout
+        )));
+    }
+    if a.probe_bytes < 256 {
+        return Err(Error::Usage(format!(
+            "invalid value '{}' for --probe-bytes: must be at least 256",
+            a.probe_bytes
+        )));
+    }
+    Ok(crate::fingerprint::Settings {
+        timeout: Duration::from_millis(a.probe_timeout),
+        max_bytes: a.probe_bytes,
+        probe_printers: a.probe_printers,
     })
 }
 
@@ -235,7 +324,11 @@ fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, Error> {
 
 /// Parses `K/N` (0-based K).
 pub fn parse_shard(s: &str) -> Result<Shard, Error> {
-    let bad = || Error::Usage(format!("invalid value '{s}' for --shard: expected K/N with 0 <= K < N, e.g. 0/4"));
+    let bad = || {
+        Error::Usage(format!(
+            "invalid value '{s}' for --shard: expected K/N with 0 <= K < N, e.g. 0/4"
+        ))
+    };
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let index: u64 = k.trim().parse().map_err(|_| bad())?;
     let count: u64 = n.trim().parse().map_err(|_| bad())?;
@@ -243,6 +336,80 @@ pub fn parse_shard(s: &str) -> Result<Shard, Error> {
         return Err(bad());
     }
     Ok(Shard { index, count })
+}
+
+/// Output and verdict settings, shared by scans and `merge`.
+#[derive(Clone, Debug)]
+pub struct Reporting {
+    /// Output format.
+    pub format: Format,
+    /// Output file (stdout when none).
+    pub output: Option<PathBuf>,
+    /// When to colour human output.
+    pub color: ColorChoice,
+    /// Listed states.
+    pub show: Show,
+    /// Policy file to read (explicit, or ./exposecheck.toml when present).
+    pub policy: Option<PathBuf>,
+    /// Baseline to compare with.
+    pub baseline: Option<PathBuf>,
+    /// Only new findings are listed and gate the exit code.
+    pub only_new: bool,
+    /// Explicit `--fail-on`.
+    pub fail_on: Option<FailOn>,
+}
+
+impl Reporting {
+    /// Checks the output and verdict flags.
+    pub fn from_args(a: &Args) -> Result<Reporting, Error> {
+        let format = if a.json {
+            Format::Json
+        } else if a.ndjson {
+            Format::Ndjson
+        } else {
+            a.format.unwrap_or(Format::Human)
+        };
+        let mut show = Show::default();
+        for s in &a.show {
+            match s.trim() {
+                "closed" => show.closed = true,
+                "filtered" => show.filtered = true,
+                "open" | "" => {}
+                "all" => {
+                    show.closed = true;
+                    show.filtered = true;
+                }
+                other => {
+                    return Err(Error::Usage(format!(
+                        "invalid value '{other}' for --show: expected closed, filtered or all"
+                    )))
+                }
+            }
+        }
+        Ok(Reporting {
+            format,
+            output: a.output.clone(),
+            color: a.color,
+            show,
+            policy: match (&a.policy, a.no_policy) {
+                (Some(p), _) => Some(p.clone()),
+                (None, false) if std::path::Path::new(DEFAULT_POLICY).is_file() => {
+                    Some(PathBuf::from(DEFAULT_POLICY))
+                }
+                _ => None,
+            },
+            baseline: a.baseline.clone(),
+            only_new: a.only_new,
+            fail_on: match &a.fail_on {
+                None => None,
+                Some(s) => Some(FailOn::parse(s).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "invalid value '{s}' for --fail-on: expected critical, high, medium, low, info or none"
+                    ))
+                })?),
+            },
+        })
+    }
 }
 
 impl Config {
@@ -277,12 +444,17 @@ impl Config {
         }
         for path in &a.exclude_file {
             let text = read_input(path)?;
-            excludes.extend(targets::parse_file_text(&text, &path.display().to_string())?);
+            excludes.extend(targets::parse_file_text(
+                &text,
+                &path.display().to_string(),
+            )?);
         }
         let ports = match (&a.ports, a.top_ports) {
             (Some(spec), _) => PortChoice::List(ports::parse_ports(spec)?),
             (None, Some(0)) => {
-                return Err(Error::Usage("invalid value '0' for --top-ports: must be 1 to 65535".into()))
+                return Err(Error::Usage(
+                    "invalid value '0' for --top-ports: must be 1 to 65535".into(),
+                ))
             }
             (None, Some(n)) if n > 65535 => {
                 return Err(Error::Usage(format!(
@@ -292,30 +464,7 @@ impl Config {
             (None, Some(n)) => PortChoice::List(ports::top_ports(n)),
             (None, None) => PortChoice::Default,
         };
-        let format = if a.json {
-            Format::Json
-        } else if a.ndjson {
-            Format::Ndjson
-        } else {
-            a.format.unwrap_or(Format::Human)
-        };
-        let mut show = Show::default();
-        for s in &a.show {
-            match s.trim() {
-                "closed" => show.closed = true,
-                "filtered" => show.filtered = true,
-                "open" | "" => {}
-                "all" => {
-                    show.closed = true;
-                    show.filtered = true;
-                }
-                other => {
-                    return Err(Error::Usage(format!(
-                        "invalid value '{other}' for --show: expected closed, filtered or all"
-                    )))
-                }
-            }
-        }
+        let report = Reporting::from_args(&a)?;
         let mut timing = match a.timing {
             Timing::Polite => TimingProfile::POLITE,
             Timing::Normal => TimingProfile::NORMAL,
@@ -323,7 +472,9 @@ impl Config {
         };
         if let Some(ms) = a.timeout {
             if ms == 0 {
-                return Err(Error::Usage("invalid value '0' for --timeout: must be at least 1 ms".into()));
+                return Err(Error::Usage(
+                    "invalid value '0' for --timeout: must be at least 1 ms".into(),
+                ));
             }
             let t = Duration::from_millis(ms);
             timing.max_timeout = t;
@@ -337,26 +488,37 @@ impl Config {
         if a.timing == Timing::Polite && max_per_host.is_none() {
             max_per_host = Some(100);
         }
-        for (name, v) in [("--concurrency", a.concurrency), ("--max-per-host", a.max_per_host)] {
+        for (name, v) in [
+            ("--concurrency", a.concurrency),
+            ("--max-per-host", a.max_per_host),
+        ] {
             if v == Some(0) {
-                return Err(Error::Usage(format!("invalid value '0' for {name}: must be at least 1")));
+                return Err(Error::Usage(format!(
+                    "invalid value '0' for {name}: must be at least 1"
+                )));
             }
         }
-        let shard = match &a.shard {
-            Some(s) => parse_shard(s)?,
-            None => Shard::default(),
+        let shard = match (&a.shard, a.shards) {
+            (Some(s), _) => parse_shard(s)?,
+            (None, Some(n)) => {
+                let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                    Error::Usage("--shards needs JOB_COMPLETION_INDEX in the environment (or use --shard K/N)".into())
+                })?;
+                parse_shard(&format!("{}/{n}", index.trim()))?
+            }
+            (None, None) => Shard::default(),
         };
         if a.max_addrs_per_name == 0 {
-            return Err(Error::Usage("invalid value '0' for --max-addrs-per-name: must be at least 1".into()));
+            return Err(Error::Usage(
+                "invalid value '0' for --max-addrs-per-name: must be at least 1".into(),
+            ));
         }
         Ok(Config {
             target_text,
             targets: specs,
             excludes,
             ports,
-            format,
-            output: a.output,
-            show,
+            report,
             quiet: a.quiet,
             concurrency: a.concurrency,
             max_per_host,
@@ -364,6 +526,9 @@ impl Config {
             rate: positive("--rate", a.rate)?,
             host_rate: positive("--host-rate", a.host_rate)?,
             fingerprint: !a.no_fingerprint,
+            probe: probe_settings(&a)?,
+            services_dir: a.services_dir.clone(),
+            canary: !a.no_canary,
             seed: a.seed,
             shard,
             allow_large: a.allow_large,
@@ -391,7 +556,7 @@ mod tests {
         let c = parse(&["-p-", "198.18.0.2"]).unwrap();
         assert_eq!(c.ports, PortChoice::List(PortList::all()));
         let c = parse(&["-p", "22,80", "--json", "198.18.0.0/30"]).unwrap();
-        assert_eq!(c.format, Format::Json);
+        assert_eq!(c.report.format, Format::Json);
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("hosts.txt");
         std::fs::write(&f, "# x\n198.18.0.1\n\n").unwrap();

@@ -49,6 +49,18 @@ pub enum Error {
     /// Nothing to scan.
     #[error("no targets to scan: {0}")]
     NoTargets(String),
+    /// The policy file is unreadable or invalid.
+    #[error(transparent)]
+    Policy(#[from] crate::verdict::policy::PolicyError),
+    /// The baseline file is unreadable or not exposecheck output.
+    #[error(transparent)]
+    Baseline(#[from] crate::verdict::baseline::BaselineError),
+    /// Shard outputs given to `merge` are missing or incomplete.
+    #[error("{0}")]
+    Incomplete(String),
+    /// A services file (built in or from `--services-dir`) is invalid.
+    #[error("{0}")]
+    Catalog(String),
     /// The scan scope needs explicit confirmation.
     #[error("{0}")]
     Scope(String),
@@ -57,6 +69,9 @@ pub enum Error {
 impl Error {
     /// The exit code for this error.
     pub fn exit_code(&self) -> u8 {
-        exit::USAGE
+        match self {
+            Error::Incomplete(_) => exit::INCOMPLETE,
+            _ => exit::USAGE,
+        }
     }
 }

@@ -3,19 +3,23 @@
 //! # Layout
 //! - [`targets`], [`ports`]: what to scan, parsed and expanded lazily.
 //! - [`scan`]: the connect sweep (order, timing, limits, one connect).
-//! - [`catalog`]: the service definitions compiled from `services/`, and the
-//!   fingerprinter built on them.
+//! - [`catalog`]: the service definitions compiled from `services/`.
+//! - [`fingerprint`]: the engine that identifies open ports with the catalogue
+//!   and the coded dialogues.
 //! - [`pipeline`]: sweep → fingerprint → verdict, one [`model::PortResult`] per port.
 //! - [`output`]: one module per format.
+//! - [`verdict`]: findings, host verdicts, policy, baseline.
 //! - [`cli`], [`app`]: the command line; [`error`]: run-stopping errors and exit codes.
 
 pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod error;
+pub mod fingerprint;
 pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod ports;
 pub mod scan;
 pub mod targets;
+pub mod verdict;

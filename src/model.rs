@@ -215,7 +215,9 @@ pub struct Service {
 }
 
 /// Severity of a finding, worst last so that `Ord` sorts by badness.
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// An expected public service.
@@ -370,6 +372,9 @@ pub struct HostVerdict {
     pub closed: u64,
     /// Filtered ports seen.
     pub filtered: u64,
+    /// Of the filtered ports, those that answered with an ICMP error.
+    #[serde(default)]
+    pub rejected: u64,
     /// Inferred firewall posture.
     pub firewall: Firewall,
     /// Random high "canary" ports were open too: the host (or a middlebox)

@@ -46,7 +46,10 @@ pub fn parse_target(token: &str) -> Result<TargetSpec, TargetError> {
     if t.is_empty() {
         return Err(bad(token, "empty target"));
     }
-    let unbracketed = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(t);
+    let unbracketed = t
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(t);
     if let Ok(ip) = unbracketed.parse::<IpAddr>() {
         return Ok(TargetSpec::Addr(ip));
     }
@@ -54,7 +57,12 @@ pub fn parse_target(token: &str) -> Result<TargetSpec, TargetError> {
         return t
             .parse::<IpNet>()
             .map(|n| TargetSpec::Net(n.trunc()))
-            .map_err(|_| bad(token, "not a valid CIDR (expected e.g. 198.18.0.0/24 or fd00::/64)"));
+            .map_err(|_| {
+                bad(
+                    token,
+                    "not a valid CIDR (expected e.g. 198.18.0.0/24 or fd00::/64)",
+                )
+            });
     }
     if t.contains(':') {
         return Err(bad(token, "not a valid IPv6 address"));
@@ -63,7 +71,9 @@ pub fn parse_target(token: &str) -> Result<TargetSpec, TargetError> {
         return Err(bad(token, "not a valid IPv4 address"));
     }
     if valid_hostname(t) {
-        return Ok(TargetSpec::Name(t.trim_end_matches('.').to_ascii_lowercase()));
+        return Ok(TargetSpec::Name(
+            t.trim_end_matches('.').to_ascii_lowercase(),
+        ));
     }
     Err(bad(token, "not an address, CIDR or hostname"))
 }
@@ -202,9 +212,7 @@ impl TargetSet {
 
     /// Iterates over every address in ascending order (lazily).
     pub fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
-        self.intervals
-            .iter()
-            .flat_map(|&(a, b)| (a..=b).map(unkey))
+        self.intervals.iter().flat_map(|&(a, b)| (a..=b).map(unkey))
     }
 }
 
@@ -308,9 +316,10 @@ pub async fn resolve(specs: Vec<TargetSpec>, timeout: Duration, cap: usize) -> R
     });
     for (name, r) in futures::future::join_all(futs).await {
         match r {
-            Err(_) => res
-                .unresolved
-                .push((name, format!("DNS timed out after {} ms", timeout.as_millis()))),
+            Err(_) => res.unresolved.push((
+                name,
+                format!("DNS timed out after {} ms", timeout.as_millis()),
+            )),
             Ok(Err(e)) => res.unresolved.push((name, e.to_string())),
             Ok(Ok(addrs)) => {
                 let mut v4: Vec<IpAddr> = Vec::new();
@@ -412,7 +421,8 @@ mod tests {
 
     #[test]
     fn file_text_allows_comments_and_blanks() {
-        let specs = parse_file_text("# hosts\n\n198.18.0.1 # gw\n198.18.0.2,198.18.0.3\n", "f").unwrap();
+        let specs =
+            parse_file_text("# hosts\n\n198.18.0.1 # gw\n198.18.0.2,198.18.0.3\n", "f").unwrap();
         assert_eq!(specs.len(), 3);
         let e = parse_file_text("198.18.0.1\nnot_a/cidr\n", "hosts.txt").unwrap_err();
         assert!(e.why.contains("hosts.txt line 2"), "{}", e.why);

@@ -1,19 +1,26 @@
-//! Human output: results grouped by host in a table, printed when the scan
-//! ends (the progress bar covers the wait), then a one-line coverage summary.
-//! Network text is made terminal-safe before it is printed.
+//! Human output, printed when the scan ends (the progress bar covers the
+//! wait): one block per host, the host with the worst finding first. A block
+//! has the host verdict (firewall posture, the "answers every port" warning),
+//! the port table, then the findings worst first, each with its evidence and
+//! fix: config lines and iptables commands one per line, nftables and ufw
+//! commands joined on one line each. Then findings with no host, baseline
+//! entries no longer seen, the coverage line and a findings-per-severity line.
+//!
+//! ANSI colour only when asked (see [`super::ColorChoice`]); network text is
+//! always made terminal-safe.
 
+use super::collect::{self, Collector, HostRows, Item};
 use super::{terminal_safe, Show, Sink, Summary};
-use crate::model::{PortResult, PortState};
+use crate::model::{AuthState, PortResult, PortState, Severity};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-/// Buffering table writer.
+/// Buffering report writer.
 pub struct Human {
     out: Box<dyn Write>,
-    show: Show,
     color: bool,
-    hosts: BTreeMap<IpAddr, Vec<PortResult>>,
+    hosts: Collector,
 }
 
 impl Human {
@@ -21,14 +28,28 @@ impl Human {
     pub fn new(out: Box<dyn Write>, show: Show, color: bool) -> Human {
         Human {
             out,
-            show,
             color,
-            hosts: BTreeMap::new(),
+            hosts: Collector::new(show),
         }
     }
+}
 
+/// Severity colour codes.
+fn severity_code(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "1;31",
+        Severity::High => "31",
+        Severity::Medium => "33",
+        Severity::Low => "36",
+        Severity::Info => "2",
+    }
+}
+
+struct Painter(bool);
+
+impl Painter {
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
+        if self.0 {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {
             s.to_string()
@@ -38,7 +59,7 @@ impl Human {
 
 fn service_cell(r: &PortResult) -> (String, String) {
     match &r.service {
-        None => ("".into(), "".into()),
+        None => (String::new(), String::new()),
         Some(s) => {
             let mut version = [s.product.as_deref(), s.version.as_deref()]
                 .iter()
@@ -46,7 +67,7 @@ fn service_cell(r: &PortResult) -> (String, String) {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(" ");
-            if s.auth != crate::model::AuthState::Unknown {
+            if s.auth != AuthState::Unknown {
                 if !version.is_empty() {
                     version.push_str(", ");
                 }
@@ -63,68 +84,235 @@ fn service_cell(r: &PortResult) -> (String, String) {
     }
 }
 
+fn table(o: &mut Vec<String>, p: &Painter, rows: &[PortResult]) {
+    if rows.is_empty() {
+        return;
+    }
+    o.push(format!(
+        "  {:<10} {:<9} {:<16} {:<14} {:>9}  {}",
+        "PORT", "STATE", "REASON", "SERVICE", "RTT", "VERSION"
+    ));
+    for r in rows {
+        let (svc, ver) = service_cell(r);
+        let state = match r.state {
+            PortState::Open => p.paint("32", &format!("{:<9}", "open")),
+            PortState::Closed => format!("{:<9}", "closed"),
+            PortState::Filtered => p.paint("2", &format!("{:<9}", "filtered")),
+        };
+        let rtt = r
+            .rtt_ms
+            .map_or_else(|| "-".into(), |v| format!("{v:.1} ms"));
+        o.push(
+            format!(
+                "  {:<10} {} {:<16} {:<14} {:>9}  {}",
+                format!("{}/tcp", r.port),
+                state,
+                r.reason.as_str(),
+                svc,
+                rtt,
+                ver
+            )
+            .trim_end()
+            .to_string(),
+        );
+    }
+}
+
+fn finding(o: &mut Vec<String>, p: &Painter, i: &Item<'_>) {
+    let f = i.finding;
+    let sev = p.paint(
+        severity_code(f.severity),
+        &format!("{:<8}", f.severity.as_str().to_uppercase()),
+    );
+    let place = match (i.ip, i.port) {
+        (Some(_), Some(port)) => format!("{port}/tcp"),
+        _ => terminal_safe(&i.location()),
+    };
+    let mut head = format!(
+        "  {sev} {place}  {}  {}",
+        terminal_safe(&f.rule),
+        p.paint("1", &terminal_safe(&f.title))
+    );
+    if f.baseline.as_deref() == Some("new") {
+        head.push_str(&format!(" {}", p.paint("1", "[new]")));
+    }
+    o.push(head);
+    let field = |label: &str, text: &str| format!("      {label:<9} {text}");
+    o.push(field("evidence", &terminal_safe(&f.evidence)));
+    let policy = i.policy_facts();
+    if !policy.is_empty() {
+        o.push(field("policy", &terminal_safe(&policy.join(", "))));
+    }
+    if i.expected() {
+        return;
+    }
+    let r = &f.remediation;
+    for (n, line) in r.config.iter().enumerate() {
+        o.push(field(
+            if n == 0 { "config" } else { "" },
+            &terminal_safe(line),
+        ));
+    }
+    for (n, line) in r.iptables.iter().enumerate() {
+        o.push(field(
+            if n == 0 { "iptables" } else { "" },
+            &terminal_safe(line),
+        ));
+    }
+    for (label, lines) in [("nftables", &r.nftables), ("ufw", &r.ufw)] {
+        if !lines.is_empty() {
+            let joined: Vec<String> = lines.iter().map(|l| terminal_safe(l)).collect();
+            o.push(field(label, &joined.join(" ; ")));
+        }
+    }
+    for n in &r.notes {
+        o.push(field("note", &terminal_safe(n)));
+    }
+}
+
+/// The whole report as lines (without trailing newlines).
+pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, color: bool) -> Vec<String> {
+    let p = Painter(color);
+    let items = collect::findings(hosts, s);
+    let mut ips: Vec<IpAddr> = hosts.keys().copied().collect();
+    for ip in s
+        .hosts
+        .iter()
+        .map(|h| h.ip)
+        .chain(items.iter().filter_map(|i| i.ip))
+    {
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    ips.sort_by_key(|ip| (std::cmp::Reverse(collect::worst(&items, *ip)), *ip));
+    let empty = HostRows::default();
+    let mut o = Vec::new();
+    for ip in ips {
+        let h = hosts.get(&ip).unwrap_or(&empty);
+        let verdict = collect::verdict(s, ip);
+        let mine: Vec<&Item<'_>> = items.iter().filter(|i| i.ip == Some(ip)).collect();
+        if h.rows.is_empty() && verdict.is_none() && mine.is_empty() {
+            continue;
+        }
+        let name = h
+            .name
+            .as_deref()
+            .or(verdict.and_then(|v| v.host.as_deref()))
+            .map(|n| format!(" ({})", terminal_safe(n)))
+            .unwrap_or_default();
+        o.push(p.paint("1", &format!("{ip}{name}")));
+        if let Some(v) = verdict {
+            let mut line = format!(
+                "  firewall: {}; {} open, {} closed, {} filtered",
+                collect::firewall_text(v.firewall),
+                v.open,
+                v.closed,
+                v.filtered
+            );
+            if v.rejected > 0 {
+                line.push_str(&format!(" ({} rejected with ICMP)", v.rejected));
+            }
+            o.push(line);
+            if v.answers_every_port {
+                o.push(format!(
+                    "  {}",
+                    p.paint("1;33", &format!("warning: {}", collect::ANSWERS_EVERY_PORT))
+                ));
+            }
+        }
+        table(&mut o, &p, &h.rows);
+        for i in mine {
+            finding(&mut o, &p, i);
+        }
+        o.push(String::new());
+    }
+    let orphans: Vec<&Item<'_>> = items.iter().filter(|i| i.ip.is_none()).collect();
+    if !orphans.is_empty() {
+        o.push(p.paint("1", "other findings"));
+        for i in orphans {
+            finding(&mut o, &p, i);
+        }
+        o.push(String::new());
+    }
+    if !s.resolved.is_empty() {
+        o.push(p.paint("1", "resolved since the baseline"));
+        for r in &s.resolved {
+            let get = |k: &str| {
+                r.get(k)
+                    .map(|v| {
+                        terminal_safe(&v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    })
+                    .unwrap_or_else(|| "-".into())
+            };
+            o.push(format!(
+                "  {} on {}:{}",
+                get("rule"),
+                get("ip"),
+                get("port")
+            ));
+        }
+        o.push(String::new());
+    }
+    let c = &s.coverage;
+    let mut line = format!(
+        "{} ports attempted: {} open, {} closed, {} filtered",
+        c.attempted, c.open, c.closed, c.filtered
+    );
+    if c.unresolved > 0 {
+        line.push_str(&format!(", {} unresolved", c.unresolved));
+    }
+    if !c.unresolved_hosts.is_empty() {
+        line.push_str(&format!(
+            "; hosts not resolved: {}",
+            terminal_safe(&c.unresolved_hosts.join(", "))
+        ));
+    }
+    if s.interrupted {
+        line.push_str(" (interrupted)");
+    }
+    o.push(line);
+    let n = &s.counts;
+    let counts: Vec<String> = [
+        (n.critical, Severity::Critical),
+        (n.high, Severity::High),
+        (n.medium, Severity::Medium),
+        (n.low, Severity::Low),
+        (n.info, Severity::Info),
+    ]
+    .iter()
+    .map(|(k, sev)| {
+        let t = format!("{k} {}", sev.as_str());
+        if *k > 0 {
+            p.paint(severity_code(*sev), &t)
+        } else {
+            t
+        }
+    })
+    .collect();
+    let mut line = format!("findings: {}", counts.join(", "));
+    if !s.fail_on.is_empty() {
+        line.push_str(&format!(
+            " (fail-on {}: exit {})",
+            terminal_safe(&s.fail_on),
+            s.exit_code
+        ));
+    }
+    o.push(line);
+    o
+}
+
 impl Sink for Human {
     fn port(&mut self, r: &PortResult) -> io::Result<()> {
-        if self.show.lists(r) {
-            self.hosts.entry(r.ip).or_default().push(r.clone());
-        }
+        self.hosts.add(r);
         Ok(())
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        let hosts = std::mem::take(&mut self.hosts);
-        for (ip, mut rows) in hosts {
-            rows.sort_by_key(|r| r.port);
-            let name = rows
-                .iter()
-                .find_map(|r| r.host.clone())
-                .map(|h| format!(" ({})", terminal_safe(&h)))
-                .unwrap_or_default();
-            writeln!(self.out, "{}", self.paint("1", &format!("{ip}{name}")))?;
-            writeln!(
-                self.out,
-                "  {:<10} {:<9} {:<16} {:<14} {:>9}  {}",
-                "PORT", "STATE", "REASON", "SERVICE", "RTT", "VERSION"
-            )?;
-            for r in &rows {
-                let (svc, ver) = service_cell(r);
-                let state = match r.state {
-                    PortState::Open => self.paint("32", &format!("{:<9}", "open")),
-                    PortState::Closed => format!("{:<9}", "closed"),
-                    PortState::Filtered => self.paint("2", &format!("{:<9}", "filtered")),
-                };
-                let rtt = r.rtt_ms.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "-".into());
-                writeln!(
-                    self.out,
-                    "  {:<10} {} {:<16} {:<14} {:>9}  {}",
-                    format!("{}/tcp", r.port),
-                    state,
-                    r.reason.as_str(),
-                    svc,
-                    rtt,
-                    ver
-                )?;
-            }
-            writeln!(self.out)?;
+        let hosts = self.hosts.take();
+        for line in report(&hosts, s, self.color) {
+            writeln!(self.out, "{line}")?;
         }
-        let c = &s.coverage;
-        let mut line = format!(
-            "{} ports attempted: {} open, {} closed, {} filtered",
-            c.attempted, c.open, c.closed, c.filtered
-        );
-        if c.unresolved > 0 {
-            line.push_str(&format!(", {} unresolved", c.unresolved));
-        }
-        if !c.unresolved_hosts.is_empty() {
-            line.push_str(&format!(
-                "; hosts not resolved: {}",
-                terminal_safe(&c.unresolved_hosts.join(", "))
-            ));
-        }
-        if s.interrupted {
-            line.push_str(" (interrupted)");
-        }
-        writeln!(self.out, "{line}")?;
         self.out.flush()
     }
 }

@@ -1,8 +1,12 @@
-//! JSON: one document with the schema version, scan metadata, coverage counts
-//! and the listed results, written when the scan ends (or is interrupted).
+//! JSON: one document written when the scan ends (or is interrupted), valid
+//! against `schema/exposecheck.schema.json` (`--print-schema json`):
+//! `schema`, `scan`, `coverage`, the listed `results` (sorted by address and
+//! port), the per-host verdicts `hosts`, the host-level `findings`, the
+//! per-severity `counts`, baseline entries no longer seen (`resolved`), the
+//! `fail_on` threshold, the `exit_code`, and the `policy` file when one was used.
 
-use super::{Show, Sink, Summary};
-use crate::model::PortResult;
+use super::{ScanMeta, Show, Sink, Summary};
+use crate::model::{Coverage, FindingCounts, HostFinding, HostVerdict, PortResult};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -16,9 +20,17 @@ pub struct Json {
 #[derive(Serialize)]
 struct Document<'a> {
     schema: &'a str,
-    scan: &'a super::ScanMeta,
-    coverage: &'a crate::model::Coverage,
+    scan: &'a ScanMeta,
+    coverage: &'a Coverage,
     results: &'a [PortResult],
+    hosts: &'a [HostVerdict],
+    findings: &'a [HostFinding],
+    counts: &'a FindingCounts,
+    resolved: &'a [serde_json::Value],
+    fail_on: &'a str,
+    exit_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
 }
 
 impl Json {
@@ -41,12 +53,20 @@ impl Sink for Json {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        self.results.sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
+        self.results
+            .sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
         let doc = Document {
             schema: &s.schema,
             scan: &s.scan,
             coverage: &s.coverage,
             results: &self.results,
+            hosts: &s.hosts,
+            findings: &s.findings,
+            counts: &s.counts,
+            resolved: &s.resolved,
+            fail_on: &s.fail_on,
+            exit_code: s.exit_code,
+            policy: s.policy.as_deref(),
         };
         serde_json::to_writer_pretty(&mut self.out, &doc)?;
         self.out.write_all(b"\n")?;

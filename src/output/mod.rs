@@ -1,12 +1,25 @@
 //! Output formats. Each format is a [`Sink`] in its own module; they all render
 //! the same [`PortResult`]s and [`Summary`]. Data goes to stdout or to a file
 //! written atomically (temporary file + rename); progress never comes here.
+//!
+//! Every string that came from the network (banners, product names, hostnames,
+//! evidence) is escaped for the format it lands in, so it can never forge a
+//! record, a line, an element or a table row.
 
+pub mod collect;
+#[cfg(test)]
+mod format_tests;
 pub mod human;
 pub mod json;
+pub mod markdown;
 pub mod ndjson;
+pub mod nmap_xml;
+pub mod sarif;
+pub mod schema;
 
-use crate::model::{Coverage, FindingCounts, HostFinding, HostVerdict, PortResult, PortState, SCHEMA};
+use crate::model::{
+    Coverage, FindingCounts, HostFinding, HostVerdict, PortResult, PortState, SCHEMA,
+};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -64,6 +77,9 @@ pub struct Summary {
     /// The exit code this run ends with.
     #[serde(default)]
     pub exit_code: u8,
+    /// The policy file in force, as given (SARIF results point into it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl Summary {
@@ -116,14 +132,47 @@ pub enum Format {
     Json,
     /// One JSON object per line, streamed.
     Ndjson,
+    /// SARIF 2.1.0 for GitHub code scanning.
+    Sarif,
+    /// nmap's XML, for DefectDojo, Faraday and Metasploit importers.
+    NmapXml,
+    /// A Markdown summary for CI job pages and pull-request comments.
+    Markdown,
 }
 
-/// Builds the sink for `format` writing to `out`.
+/// Builds the sink for `format` writing to `out` (`color` affects human output only).
 pub fn sink_for(format: Format, out: Box<dyn Write>, show: Show, color: bool) -> Box<dyn Sink> {
     match format {
         Format::Human => Box::new(human::Human::new(out, show, color)),
         Format::Json => Box::new(json::Json::new(out, show)),
         Format::Ndjson => Box::new(ndjson::Ndjson::new(out, show)),
+        Format::Sarif => Box::new(sarif::Sarif::new(out)),
+        Format::NmapXml => Box::new(nmap_xml::NmapXml::new(out, show)),
+        Format::Markdown => Box::new(markdown::Markdown::new(out, show)),
+    }
+}
+
+/// When to colour human output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When stdout is a terminal and `NO_COLOR` is unset or empty.
+    #[default]
+    Auto,
+    /// Always, even into a file or pipe.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour, given whether the destination is a terminal and the
+    /// value of `NO_COLOR` (no-color.org: set and non-empty disables `auto`).
+    pub fn enabled(self, terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => terminal && !no_color.is_some_and(|v| !v.is_empty()),
+        }
     }
 }
 
@@ -193,6 +242,34 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// Parses what [`rfc3339`] writes (`YYYY-MM-DDTHH:MM:SSZ`) back to Unix seconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let (yy, mp) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
 /// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -237,12 +314,33 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
-            "2026-11-18T09:46:40Z"
+            "2026-11-18T11:06:40Z"
         );
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn parse_rfc3339_inverts_rfc3339() {
+        for secs in [0u64, 951_782_400, 1_795_000_000, 4_102_444_799] {
+            let t = UNIX_EPOCH + Duration::from_secs(secs);
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(secs as i64));
+        }
+        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2026-11-25 10:00:00"), None);
+    }
+
+    #[test]
+    fn color_choice() {
+        use std::ffi::OsStr;
+        assert!(ColorChoice::Auto.enabled(true, None));
+        assert!(ColorChoice::Auto.enabled(true, Some(OsStr::new(""))));
+        assert!(!ColorChoice::Auto.enabled(true, Some(OsStr::new("1"))));
+        assert!(!ColorChoice::Auto.enabled(false, None));
+        assert!(ColorChoice::Always.enabled(false, Some(OsStr::new("1"))));
+        assert!(!ColorChoice::Never.enabled(true, None));
     }
 
     #[test]

@@ -43,7 +43,15 @@ pub enum Attempt {
 pub fn is_local_error(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::EADDRNOTAVAIL | libc::ENOBUFS | libc::ENOMEM | libc::EAGAIN | libc::EADDRINUSE)
+        Some(
+            libc::EMFILE
+                | libc::ENFILE
+                | libc::EADDRNOTAVAIL
+                | libc::ENOBUFS
+                | libc::ENOMEM
+                | libc::EAGAIN
+                | libc::EADDRINUSE
+        )
     )
 }
 
@@ -164,7 +172,9 @@ fn read_icmp_error(fd: std::os::fd::RawFd) -> Option<Reason> {
             let is_err = (c.cmsg_level == libc::SOL_IP && c.cmsg_type == libc::IP_RECVERR)
                 || (c.cmsg_level == libc::SOL_IPV6 && c.cmsg_type == libc::IPV6_RECVERR);
             if is_err {
-                let ee = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::sock_extended_err);
+                let ee = std::ptr::read_unaligned(
+                    libc::CMSG_DATA(cmsg) as *const libc::sock_extended_err
+                );
                 return icmp_reason(ee.ee_origin, ee.ee_type, ee.ee_code);
             }
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);

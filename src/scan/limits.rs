@@ -67,7 +67,10 @@ mod tests {
             assert!(b.connect_window >= 2);
             assert!(b.fingerprint_window >= 1);
             if n >= 64 {
-                assert!((b.connect_window + 2 * b.fingerprint_window) as u64 + RESERVE <= n, "{n}");
+                assert!(
+                    (b.connect_window + 2 * b.fingerprint_window) as u64 + RESERVE <= n,
+                    "{n}"
+                );
             }
         }
         assert_eq!(budget_for(1_048_576).connect_window, 16_384);

@@ -333,12 +333,18 @@ mod tests {
         let listeners: Vec<std::net::TcpListener> = (0..3)
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
             .collect();
-        let open: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        let open: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
         let mut ports: Vec<u16> = open.clone();
         ports.extend(1..=200u16);
         let ports = Arc::new(PortList::from_ports(ports));
         let targets = Arc::new(TargetSet::build(
-            &[Resolved::Addr("127.0.0.1".parse().unwrap(), Some("localhost".into()))],
+            &[Resolved::Addr(
+                "127.0.0.1".parse().unwrap(),
+                Some("localhost".into()),
+            )],
             &[],
         ));
         let (tx, mut rx) = mpsc::channel(1024);
@@ -354,12 +360,22 @@ mod tests {
             keep_open: false,
         };
         let progress = Arc::new(Progress::default());
-        let handle = tokio::spawn(sweep(targets, ports.clone(), cfg, tx, progress.clone(), crx));
+        let handle = tokio::spawn(sweep(
+            targets,
+            ports.clone(),
+            cfg,
+            tx,
+            progress.clone(),
+            crx,
+        ));
         let mut seen = HashMap::new();
         while let Some(ev) = rx.recv().await {
             if let Event::Hit(h) = ev {
                 assert_eq!(h.result.host.as_deref(), Some("localhost"));
-                assert!(seen.insert(h.result.port, h.result.state).is_none(), "port reported twice");
+                assert!(
+                    seen.insert(h.result.port, h.result.state).is_none(),
+                    "port reported twice"
+                );
             }
         }
         let stats = handle.await.unwrap();

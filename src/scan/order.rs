@@ -59,7 +59,8 @@ impl Permutation {
         let mut l = (x >> self.half_bits) & mask;
         let mut r = x & mask;
         for &k in &self.keys {
-            let f = (mix((r as u64) ^ k) as u128 | ((mix(((r >> 64) as u64) ^ !k) as u128) << 64)) & mask;
+            let f = (mix((r as u64) ^ k) as u128 | ((mix(((r >> 64) as u64) ^ !k) as u128) << 64))
+                & mask;
             let nl = r;
             r = l ^ f;
             l = nl;

@@ -114,10 +114,7 @@ impl HostTiming {
     /// Whether a probe that timed out on try `try_no` (1-based) may be sent again.
     pub fn may_retry(&self, try_no: u8) -> bool {
         let retransmissions_done = try_no.saturating_sub(1);
-        let allowed = self
-            .max_successful_try
-            .max(1)
-            .min(self.profile.max_retries);
+        let allowed = self.max_successful_try.max(1).min(self.profile.max_retries);
         retransmissions_done < allowed
     }
 
@@ -213,12 +210,18 @@ mod tests {
         let mut t = HostTiming::new(TimingProfile::NORMAL);
         assert_eq!(t.timeout(), ms(1000));
         for _ in 0..50 {
-            t.record(Sample::Answered { rtt: ms(20), try_no: 1 });
+            t.record(Sample::Answered {
+                rtt: ms(20),
+                try_no: 1,
+            });
         }
         let to = t.timeout();
         assert!(to >= ms(100) && to < ms(200), "{to:?}");
         let mut slow = HostTiming::new(TimingProfile::NORMAL);
-        slow.record(Sample::Answered { rtt: ms(2900), try_no: 1 });
+        slow.record(Sample::Answered {
+            rtt: ms(2900),
+            try_no: 1,
+        });
         assert_eq!(slow.timeout(), ms(3000));
     }
 
@@ -227,14 +230,26 @@ mod tests {
         let mut t = HostTiming::new(TimingProfile::NORMAL);
         assert!(t.may_retry(1));
         assert!(!t.may_retry(2));
-        t.record(Sample::Answered { rtt: ms(20), try_no: 2 });
+        t.record(Sample::Answered {
+            rtt: ms(20),
+            try_no: 2,
+        });
         assert!(t.may_retry(2));
         assert!(!t.may_retry(3));
-        t.record(Sample::Answered { rtt: ms(20), try_no: 3 });
+        t.record(Sample::Answered {
+            rtt: ms(20),
+            try_no: 3,
+        });
         assert!(t.may_retry(3));
-        let mut capped = HostTiming::new(TimingProfile { max_retries: 0, ..TimingProfile::NORMAL });
+        let mut capped = HostTiming::new(TimingProfile {
+            max_retries: 0,
+            ..TimingProfile::NORMAL
+        });
         assert!(!capped.may_retry(1));
-        capped.record(Sample::Answered { rtt: ms(1), try_no: 4 });
+        capped.record(Sample::Answered {
+            rtt: ms(1),
+            try_no: 4,
+        });
         assert!(!capped.may_retry(1));
     }
 
@@ -242,11 +257,17 @@ mod tests {
     fn loss_builds_a_send_delay() {
         let mut t = HostTiming::new(TimingProfile::NORMAL);
         for _ in 0..20 {
-            t.record(Sample::Answered { rtt: ms(20), try_no: 1 });
+            t.record(Sample::Answered {
+                rtt: ms(20),
+                try_no: 1,
+            });
         }
         assert!(t.scan_delay().is_zero());
         for _ in 0..12 {
-            t.record(Sample::Answered { rtt: ms(20), try_no: 2 });
+            t.record(Sample::Answered {
+                rtt: ms(20),
+                try_no: 2,
+            });
         }
         assert_eq!(t.scan_delay(), ms(5));
         let now = Instant::now();

@@ -1,2 +1,10 @@
+mod fakes;
+mod fingerprint;
+mod fixtures;
+mod fuzz_replay;
+mod http_fakes;
+mod identify;
 mod netns;
 mod scan_core;
+mod schema;
+mod servers;

@@ -45,7 +45,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, Tc
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -65,7 +65,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Serialises namespace creation: concurrent first-time `ip netns add` calls
 /// race on making /run/netns a shared mount point.
 static SETUP_LOCK: Mutex<()> = Mutex::new(());
-static PREFLIGHT: Once = Once::new();
+static PREFLIGHT: OnceLock<Result<(), String>> = OnceLock::new();
 
 /// Which namespace of a [`TestNet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,20 +131,25 @@ fn ip(args: &[&str]) -> Output {
 }
 
 fn preflight() {
-    PREFLIGHT.call_once(|| {
+    let res = PREFLIGHT.get_or_init(|| {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            fail(
+            return Err(
                 "these integration tests create network namespaces and need root \
-                 (run `cargo test` as root, as .ci/run does); they do not skip",
+                        (run `cargo test` as root, as .ci/run does); they do not skip"
+                    .to_string(),
             );
         }
         match Command::new("ip").arg("-V").output() {
             Ok(o) if o.status.success() => {}
-            _ => fail("`ip` (iproute2) is missing: apt-get install iproute2"),
+            _ => return Err("`ip` (iproute2) is missing: apt-get install iproute2".to_string()),
         }
         remove_stale_namespaces();
+        Ok(())
     });
+    if let Err(e) = res {
+        fail(e);
+    }
 }
 
 /// Deletes `ec-<pid>-*` namespaces left behind by test processes that no
@@ -156,7 +161,9 @@ fn remove_stale_namespaces() {
     };
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix("ec-") else { continue };
+        let Some(rest) = name.strip_prefix("ec-") else {
+            continue;
+        };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
@@ -174,7 +181,10 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
         let file = File::open(&path).unwrap_or_else(|e| fail(format!("open {path}: {e}")));
         // SAFETY: setns on a valid namespace fd; it only changes this thread.
         if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            fail(format!("setns({path}): {}", std::io::Error::last_os_error()));
+            fail(format!(
+                "setns({path}): {}",
+                std::io::Error::last_os_error()
+            ));
         }
         f()
     })
@@ -196,7 +206,10 @@ impl TestNet {
         if name.len() > 14 {
             name = format!("ec-{}-{n}", pid % 100_000);
         }
-        assert!(name.len() <= 14, "namespace base name {name} too long for a veth name");
+        assert!(
+            name.len() <= 14,
+            "namespace base name {name} too long for a veth name"
+        );
         let k = ((pid.wrapping_mul(7)).wrapping_add(n) % 256) as u8;
         let mut net = TestNet {
             scanner_ns: format!("{name}s"),
@@ -215,10 +228,15 @@ impl TestNet {
             }
         }
         let (s, t) = (net.scanner_ns.clone(), net.target_ns.clone());
-        ip(&["link", "add", &s, "netns", &s, "type", "veth", "peer", "name", &t, "netns", &t]);
+        ip(&[
+            "link", "add", &s, "netns", &s, "type", "veth", "peer", "name", &t, "netns", &t,
+        ]);
         for (ns, dev, host) in [(&s, &s, 1u16), (&t, &t, 2u16)] {
             let v4 = format!("198.18.{k}.{host}/24");
-            let v6 = format!("{}/112", Ipv6Addr::new(0xfd00, 0xe0c, 0, 0, 0, 0, k as u16, host));
+            let v6 = format!(
+                "{}/112",
+                Ipv6Addr::new(0xfd00, 0xe0c, 0, 0, 0, 0, k as u16, host)
+            );
             ip(&["-n", ns, "addr", "add", &v4, "dev", dev]);
             ip(&["-n", ns, "addr", "add", &v6, "dev", dev, "nodad"]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
@@ -232,8 +250,14 @@ impl TestNet {
         }
         // The global ICMP budget is per namespace on recent kernels; raise it
         // where it is (older kernels: host-wide, leave it alone).
-        for (key, val) in [("net.ipv4.icmp_msgs_per_sec", "100000"), ("net.ipv4.icmp_msgs_burst", "100000")] {
-            let _ = net.try_in(Side::Target, &["sysctl", "-q", "-w", &format!("{key}={val}")]);
+        for (key, val) in [
+            ("net.ipv4.icmp_msgs_per_sec", "100000"),
+            ("net.ipv4.icmp_msgs_burst", "100000"),
+        ] {
+            let _ = net.try_in(
+                Side::Target,
+                &["sysctl", "-q", "-w", &format!("{key}={val}")],
+            );
         }
         net.wait_reachable();
         net
@@ -281,7 +305,11 @@ impl TestNet {
 
     /// Runs `cmd` inside `side`'s namespace; panics unless it exits 0.
     pub fn run_in(&self, side: Side, cmd: &[&str]) -> Output {
-        run_ok(Command::new("ip").args(["netns", "exec", self.ns(side)]).args(cmd))
+        run_ok(
+            Command::new("ip")
+                .args(["netns", "exec", self.ns(side)])
+                .args(cmd),
+        )
     }
 
     /// Runs `cmd` inside the target namespace; panics unless it exits 0.
@@ -322,10 +350,46 @@ impl TestNet {
     pub fn route_sweep(&self) {
         let v4 = format!("{}/{}", SWEEP_V4.0, SWEEP_V4.1);
         let v6 = format!("{}/{}", SWEEP_V6.0, SWEEP_V6.1);
-        ip(&["-n", &self.target_ns, "route", "add", "local", &v4, "dev", "lo"]);
-        ip(&["-n", &self.target_ns, "-6", "route", "add", "local", &v6, "dev", "lo"]);
-        ip(&["-n", &self.scanner_ns, "route", "add", &v4, "via", &self.target_v4().to_string()]);
-        ip(&["-n", &self.scanner_ns, "-6", "route", "add", &v6, "via", &self.target_v6().to_string()]);
+        ip(&[
+            "-n",
+            &self.target_ns,
+            "route",
+            "add",
+            "local",
+            &v4,
+            "dev",
+            "lo",
+        ]);
+        ip(&[
+            "-n",
+            &self.target_ns,
+            "-6",
+            "route",
+            "add",
+            "local",
+            &v6,
+            "dev",
+            "lo",
+        ]);
+        ip(&[
+            "-n",
+            &self.scanner_ns,
+            "route",
+            "add",
+            &v4,
+            "via",
+            &self.target_v4().to_string(),
+        ]);
+        ip(&[
+            "-n",
+            &self.scanner_ns,
+            "-6",
+            "route",
+            "add",
+            &v6,
+            "via",
+            &self.target_v6().to_string(),
+        ]);
     }
 
     /// Waits until a TCP connect from the scanner namespace to a closed port
@@ -355,7 +419,10 @@ impl TestNet {
             Ok(())
         });
         if let Err(e) = res {
-            fail(format!("{}: target never became reachable from the scanner ns: {e}", self.name));
+            fail(format!(
+                "{}: target never became reachable from the scanner ns: {e}",
+                self.name
+            ));
         }
     }
 
@@ -376,13 +443,18 @@ impl TestNet {
         let listeners: Vec<TcpListener> = in_netns(&ns2, move || {
             addrs
                 .iter()
-                .map(|a| bind_listener(*a).unwrap_or_else(|e| fail(format!("bind {a} in {ns}: {e}"))))
+                .map(|a| {
+                    bind_listener(*a).unwrap_or_else(|e| fail(format!("bind {a} in {ns}: {e}")))
+                })
                 .collect()
         });
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::spawn(move || accept_loop(listeners, reply, stop2));
-        self.loops.push(AcceptLoop { stop, thread: Some(thread) });
+        self.loops.push(AcceptLoop {
+            stop,
+            thread: Some(thread),
+        });
     }
 
     /// A `Command` that runs exposecheck with `args` inside the scanner
@@ -390,16 +462,29 @@ impl TestNet {
     /// child's pid is exposecheck's own).
     pub fn exposecheck_cmd<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.scanner_ns, BIN]).args(args);
+        cmd.args(["netns", "exec", &self.scanner_ns, BIN])
+            .args(args);
         cmd
     }
 
     /// A `Command` that runs exposecheck with `args` inside the scanner
     /// namespace under an open-files limit of `nofile` (soft and hard).
-    pub fn exposecheck_cmd_nofile<S: AsRef<std::ffi::OsStr>>(&self, nofile: u32, args: &[S]) -> Command {
+    pub fn exposecheck_cmd_nofile<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        nofile: u32,
+        args: &[S],
+    ) -> Command {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.scanner_ns, "prlimit", &format!("--nofile={nofile}:{nofile}"), "--", BIN])
-            .args(args);
+        cmd.args([
+            "netns",
+            "exec",
+            &self.scanner_ns,
+            "prlimit",
+            &format!("--nofile={nofile}:{nofile}"),
+            "--",
+            BIN,
+        ])
+        .args(args);
         cmd
     }
 
@@ -411,7 +496,11 @@ impl TestNet {
 
     /// Like [`TestNet::exposecheck`] with `input` on stdin.
     pub fn exposecheck_stdin<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], input: &[u8]) -> Output {
-        run_limited(self.exposecheck_cmd(args), Some(input.to_vec()), DEFAULT_RUN_LIMIT)
+        run_limited(
+            self.exposecheck_cmd(args),
+            Some(input.to_vec()),
+            DEFAULT_RUN_LIMIT,
+        )
     }
 
     /// Starts exposecheck inside the scanner namespace with stdout and
@@ -478,7 +567,11 @@ fn accept_loop(listeners: Vec<TcpListener>, reply: Reply, stop: Arc<AtomicBool>)
     let mut held: Vec<TcpStream> = Vec::new();
     let mut fds: Vec<libc::pollfd> = listeners
         .iter()
-        .map(|l| libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+        .map(|l| libc::pollfd {
+            fd: l.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
         .collect();
     while !stop.load(Ordering::SeqCst) {
         // SAFETY: fds points to fds.len() initialised pollfd structs.
@@ -517,11 +610,17 @@ fn accept_loop(listeners: Vec<TcpListener>, reply: Reply, stop: Arc<AtomicBool>)
 /// limit: past it the child is killed (through its own handle) and the
 /// test fails with what it printed so far.
 pub fn run_limited(mut cmd: Command, input: Option<Vec<u8>>, limit: Duration) -> Output {
-    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let desc = format!("{cmd:?}");
-    let mut child = cmd.spawn().unwrap_or_else(|e| fail(format!("spawn {desc}: {e}")));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| fail(format!("spawn {desc}: {e}")));
     if let Some(bytes) = input {
         let mut stdin = child.stdin.take().unwrap();
         std::thread::spawn(move || {
@@ -548,7 +647,11 @@ pub fn run_limited(mut cmd: Command, input: Option<Vec<u8>>, limit: Duration) ->
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Output { status, stdout: out_t.join().unwrap_or_default(), stderr: err_t.join().unwrap_or_default() }
+    Output {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    }
 }
 
 fn reader<R: Read + Send + 'static>(mut r: R) -> JoinHandle<Vec<u8>> {
@@ -562,7 +665,9 @@ fn reader<R: Read + Send + 'static>(mut r: R) -> JoinHandle<Vec<u8>> {
 fn tail(bytes: &[u8], n: usize) -> String {
     let s = String::from_utf8_lossy(bytes);
     let start = s.len().saturating_sub(n);
-    let start = (start..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(s.len());
+    let start = (start..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
     s[start..].to_string()
 }
 
@@ -593,7 +698,12 @@ impl Scan {
             }
         });
         let stderr_t = Some(reader(child.stderr.take().unwrap()));
-        Scan { child: Some(child), stdout_lines: lines, stdout_t: Some(stdout_t), stderr_t }
+        Scan {
+            child: Some(child),
+            stdout_lines: lines,
+            stdout_t: Some(stdout_t),
+            stderr_t,
+        }
     }
 
     /// The child's pid (exposecheck's own: `ip netns exec` execs it).
@@ -632,14 +742,25 @@ impl Scan {
     pub fn signal(&mut self, sig: libc::c_int) {
         let child = self.child.as_mut().unwrap();
         if let Ok(Some(st)) = child.try_wait() {
-            fail(format!("exposecheck exited ({st}) before it could be signalled"));
+            fail(format!(
+                "exposecheck exited ({st}) before it could be signalled"
+            ));
         }
         let pid = child.id();
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        assert_eq!(comm.trim(), "exposecheck", "pid {pid} is not exposecheck (ip netns exec forked?)");
+        assert_eq!(
+            comm.trim(),
+            "exposecheck",
+            "pid {pid} is not exposecheck (ip netns exec forked?)"
+        );
         // SAFETY: plain kill(2) on our own un-reaped child.
         let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
-        assert_eq!(rc, 0, "kill({pid}, {sig}): {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "kill({pid}, {sig}): {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     /// Waits for exit up to `limit`; on timeout kills it and fails the test.
@@ -653,16 +774,28 @@ impl Scan {
             if start.elapsed() > limit {
                 let _ = child.kill();
                 let _ = child.wait();
-                fail(format!("exposecheck did not exit within {limit:?} (killed it)"));
+                fail(format!(
+                    "exposecheck did not exit within {limit:?} (killed it)"
+                ));
             }
             std::thread::sleep(Duration::from_millis(10));
         };
         if let Some(t) = self.stdout_t.take() {
             let _ = t.join();
         }
-        let stdout = std::mem::take(&mut *self.stdout_lines.lock().unwrap()).concat().into_bytes();
-        let stderr = self.stderr_t.take().map(|t| t.join().unwrap_or_default()).unwrap_or_default();
-        Output { status, stdout, stderr }
+        let stdout = std::mem::take(&mut *self.stdout_lines.lock().unwrap())
+            .concat()
+            .into_bytes();
+        let stderr = self
+            .stderr_t
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
     }
 }
 
@@ -693,7 +826,12 @@ pub fn show(out: &Output) -> String {
 
 /// Panics (showing the output) unless the process exited with `code`.
 pub fn expect_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "expected exit {code}\n{}", show(out));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}\n{}",
+        show(out)
+    );
 }
 
 /// A parsed `--ndjson` stream.
@@ -711,14 +849,22 @@ pub struct Ndjson {
 /// `type`, and the last (only the last) must be the summary.
 pub fn parse_ndjson(stdout: &[u8]) -> Ndjson {
     let text = std::str::from_utf8(stdout).unwrap_or_else(|e| panic!("ndjson is not UTF-8: {e}"));
-    assert!(text.is_empty() || text.ends_with('\n'), "ndjson does not end with a newline:\n{}", tail(stdout, 2000));
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "ndjson does not end with a newline:\n{}",
+        tail(stdout, 2000)
+    );
     let mut ports = Vec::new();
     let mut other = Vec::new();
     let mut summary = None;
     for (i, line) in text.lines().enumerate() {
-        let v: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("ndjson line {} is not JSON ({e}): {line:?}", i + 1));
-        assert!(summary.is_none(), "ndjson line {} comes after the summary: {line}", i + 1);
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("ndjson line {} is not JSON ({e}): {line:?}", i + 1));
+        assert!(
+            summary.is_none(),
+            "ndjson line {} comes after the summary: {line}",
+            i + 1
+        );
         match v.get("type").and_then(Value::as_str) {
             Some("port") => ports.push(v),
             Some("summary") => summary = Some(v),
@@ -726,17 +872,33 @@ pub fn parse_ndjson(stdout: &[u8]) -> Ndjson {
             None => panic!("ndjson line {} has no string \"type\": {line}", i + 1),
         }
     }
-    let summary = summary.unwrap_or_else(|| panic!("ndjson has no summary line:\n{}", tail(stdout, 2000)));
-    assert_eq!(summary["schema"], "exposecheck/1", "summary schema: {summary}");
-    Ndjson { ports, other, summary }
+    let summary =
+        summary.unwrap_or_else(|| panic!("ndjson has no summary line:\n{}", tail(stdout, 2000)));
+    assert_eq!(
+        summary["schema"], "exposecheck/1",
+        "summary schema: {summary}"
+    );
+    Ndjson {
+        ports,
+        other,
+        summary,
+    }
 }
 
 /// Parses `--json` output: one document with `schema`, `scan`, `coverage`
 /// and a `results` array.
 pub fn parse_json_doc(stdout: &[u8]) -> Value {
-    let v: Value = serde_json::from_slice(stdout)
-        .unwrap_or_else(|e| panic!("--json output is not one JSON document ({e}):\n{}", tail(stdout, 2000)));
-    assert_eq!(v["schema"], "exposecheck/1", "schema field: {}", v["schema"]);
+    let v: Value = serde_json::from_slice(stdout).unwrap_or_else(|e| {
+        panic!(
+            "--json output is not one JSON document ({e}):\n{}",
+            tail(stdout, 2000)
+        )
+    });
+    assert_eq!(
+        v["schema"], "exposecheck/1",
+        "schema field: {}",
+        v["schema"]
+    );
     assert!(v["scan"].is_object(), "no scan object");
     assert!(v["coverage"].is_object(), "no coverage object");
     assert!(v["results"].is_array(), "no results array");
@@ -759,13 +921,26 @@ pub struct PortLine {
 pub fn port_line(v: &Value) -> PortLine {
     let ip = v["ip"].as_str().unwrap_or_else(|| panic!("no ip: {v}"));
     PortLine {
-        ip: ip.parse().unwrap_or_else(|e| panic!("ip {ip:?} does not parse ({e}): {v}")),
+        ip: ip
+            .parse()
+            .unwrap_or_else(|e| panic!("ip {ip:?} does not parse ({e}): {v}")),
         host: v.get("host").and_then(Value::as_str).map(str::to_string),
-        port: v["port"].as_u64().and_then(|p| u16::try_from(p).ok()).unwrap_or_else(|| panic!("bad port: {v}")),
-        state: v["state"].as_str().unwrap_or_else(|| panic!("no state: {v}")).to_string(),
-        reason: v["reason"].as_str().unwrap_or_else(|| panic!("no reason: {v}")).to_string(),
+        port: v["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or_else(|| panic!("bad port: {v}")),
+        state: v["state"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no state: {v}"))
+            .to_string(),
+        reason: v["reason"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no reason: {v}"))
+            .to_string(),
         rtt_ms: v.get("rtt_ms").and_then(Value::as_f64),
-        tries: v["tries"].as_u64().unwrap_or_else(|| panic!("no tries: {v}")),
+        tries: v["tries"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no tries: {v}")),
     }
 }
 
@@ -775,7 +950,10 @@ pub fn port_map(results: &[Value]) -> BTreeMap<(IpAddr, u16), PortLine> {
     for v in results {
         let p = port_line(v);
         if let Some(prev) = m.insert((p.ip, p.port), p.clone()) {
-            panic!("duplicate result for {}:{}: {prev:?} and {p:?}", p.ip, p.port);
+            panic!(
+                "duplicate result for {}:{}: {prev:?} and {p:?}",
+                p.ip, p.port
+            );
         }
     }
     m
@@ -783,14 +961,20 @@ pub fn port_map(results: &[Value]) -> BTreeMap<(IpAddr, u16), PortLine> {
 
 /// The (ip, port, state, reason) set of a result list.
 pub fn state_set(results: &[Value]) -> BTreeSet<(IpAddr, u16, String, String)> {
-    port_map(results).into_values().map(|p| (p.ip, p.port, p.state, p.reason)).collect()
+    port_map(results)
+        .into_values()
+        .map(|p| (p.ip, p.port, p.state, p.reason))
+        .collect()
 }
 
 /// Reads a `coverage` counter.
 pub fn cov(summary_or_doc: &Value, key: &str) -> u64 {
-    summary_or_doc["coverage"][key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("coverage.{key} missing or not a count: {}", summary_or_doc["coverage"]))
+    summary_or_doc["coverage"][key].as_u64().unwrap_or_else(|| {
+        panic!(
+            "coverage.{key} missing or not a count: {}",
+            summary_or_doc["coverage"]
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -810,10 +994,21 @@ mod selftest {
     #[test]
     fn harness_scanner_has_no_way_out() {
         let net = TestNet::new();
-        let routes = String::from_utf8(net.run_in_scanner(&["ip", "route", "show", "table", "all"]).stdout).unwrap();
-        assert!(!routes.contains("default"), "scanner ns has a default route:\n{routes}");
-        let routes6 = String::from_utf8(net.run_in_scanner(&["ip", "-6", "route", "show"]).stdout).unwrap();
-        assert!(!routes6.contains("default"), "scanner ns has a v6 default route:\n{routes6}");
+        let routes = String::from_utf8(
+            net.run_in_scanner(&["ip", "route", "show", "table", "all"])
+                .stdout,
+        )
+        .unwrap();
+        assert!(
+            !routes.contains("default"),
+            "scanner ns has a default route:\n{routes}"
+        );
+        let routes6 =
+            String::from_utf8(net.run_in_scanner(&["ip", "-6", "route", "show"]).stdout).unwrap();
+        assert!(
+            !routes6.contains("default"),
+            "scanner ns has a v6 default route:\n{routes6}"
+        );
         // An address outside the veth subnet (still inside 198.18.0.0/15) has no route.
         let err = connect_from_scanner(&net, "198.19.255.1:80".parse().unwrap()).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ENETUNREACH), "{err}");
@@ -843,7 +1038,12 @@ mod selftest {
         let mut net = TestNet::new();
         net.route_sweep();
         net.listen(&[4100]);
-        for a in ["198.19.0.1:4100", "198.19.254.77:4100", "[fd00:e0c::ffff:1]:4100", "[fd00:e0c::ffff:abcd]:4100"] {
+        for a in [
+            "198.19.0.1:4100",
+            "198.19.254.77:4100",
+            "[fd00:e0c::ffff:1]:4100",
+            "[fd00:e0c::ffff:abcd]:4100",
+        ] {
             connect_from_scanner(&net, a.parse().unwrap()).unwrap_or_else(|e| panic!("{a}: {e}"));
         }
     }
@@ -858,7 +1058,11 @@ mod selftest {
         let first = connect_from_scanner(&net, a).unwrap_err();
         assert_eq!(first.kind(), std::io::ErrorKind::TimedOut, "{first}");
         let second = connect_from_scanner(&net, a).unwrap_err();
-        assert_eq!(second.kind(), std::io::ErrorKind::ConnectionRefused, "{second}");
+        assert_eq!(
+            second.kind(),
+            std::io::ErrorKind::ConnectionRefused,
+            "{second}"
+        );
     }
 
     #[test]
@@ -869,6 +1073,9 @@ mod selftest {
             name = net.target_ns.clone();
             assert!(std::path::Path::new(&format!("/run/netns/{name}")).exists());
         }
-        assert!(!std::path::Path::new(&format!("/run/netns/{name}")).exists(), "{name} left behind");
+        assert!(
+            !std::path::Path::new(&format!("/run/netns/{name}")).exists(),
+            "{name} left behind"
+        );
     }
 }

@@ -4,18 +4,28 @@
 //! This is the only module that writes to the terminal; the engine and the
 //! pipeline report through values.
 
+pub mod merge;
+pub mod policy_init;
+pub mod report;
+
+use crate::catalog::Catalog;
 use crate::cli::{Config, PortChoice};
-use crate::error::{exit, Error};
+use crate::error::Error;
 use crate::model::{Coverage, PortState};
-use crate::output::{self, AtomicFile, Format, ScanMeta, Summary};
+use crate::output::{self, ScanMeta};
 use crate::pipeline::{self, Output, Plan};
 use crate::ports::{self, PortList};
 use crate::scan::{limits, Progress, SweepConfig};
 use crate::targets::{self, Resolved, TargetSet, TargetSpec};
+use crate::verdict::baseline::Baseline;
+use crate::verdict::policy::{Entry, HostMatch, Policy};
+use crate::verdict::{ServiceFacts, Verdict};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ipnet::IpNet;
-use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use report::{Ending, Verdicts};
+use std::collections::BTreeSet;
+use std::io::{self, IsTerminal};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -25,12 +35,13 @@ use tokio::sync::watch;
 pub const MAX_ADDRESSES: u128 = 65_536;
 
 /// Ranges never scanned, whatever a CIDR covers: unspecified, multicast, broadcast.
-const NEVER: [&str; 5] = ["0.0.0.0/32", "224.0.0.0/4", "255.255.255.255/32", "::/128", "ff00::/8"];
-
-/// Ports named by the service catalogue (the default port set, with 22, 80, 443).
-fn catalog_ports() -> Vec<u16> {
-    crate::catalog::default_ports()
-}
+const NEVER: [&str; 5] = [
+    "0.0.0.0/32",
+    "224.0.0.0/4",
+    "255.255.255.255/32",
+    "::/128",
+    "ff00::/8",
+];
 
 fn warn(quiet: bool, bar: Option<&ProgressBar>, msg: &str) {
     if quiet {
@@ -67,18 +78,28 @@ async fn build_targets(cfg: &Config) -> Result<(TargetSet, Vec<String>, Vec<Stri
     let res = targets::resolve(cfg.targets.clone(), cfg.dns_timeout, cfg.max_addrs_per_name).await;
     let mut warnings = Vec::new();
     for (name, cap) in &res.truncated {
-        warnings.push(format!("{name} resolves to more than {cap} addresses; scanning the first {cap}"));
+        warnings.push(format!(
+            "{name} resolves to more than {cap} addresses; scanning the first {cap}"
+        ));
     }
     let mut unresolved = Vec::new();
     for (name, why) in &res.unresolved {
         warnings.push(format!("cannot resolve {name}: {why}; scanning the rest"));
         unresolved.push(name.clone());
     }
-    let ex = targets::resolve(cfg.excludes.clone(), cfg.dns_timeout, cfg.max_addrs_per_name).await;
+    let ex = targets::resolve(
+        cfg.excludes.clone(),
+        cfg.dns_timeout,
+        cfg.max_addrs_per_name,
+    )
+    .await;
     for (name, why) in &ex.unresolved {
         warnings.push(format!("cannot resolve excluded name {name}: {why}"));
     }
-    let mut exclude: Vec<IpNet> = NEVER.iter().map(|n| n.parse().expect("valid constant")).collect();
+    let mut exclude: Vec<IpNet> = NEVER
+        .iter()
+        .map(|n| n.parse().expect("valid constant"))
+        .collect();
     for r in ex.resolved {
         match r {
             Resolved::Addr(ip, _) => exclude.push(IpNet::from(ip)),
@@ -101,22 +122,56 @@ async fn build_targets(cfg: &Config) -> Result<(TargetSet, Vec<String>, Vec<Stri
 
 /// Runs a whole scan as the command line asked; returns the exit code.
 pub async fn run(cfg: Config) -> Result<u8, Error> {
+    run_with(cfg, None).await
+}
+
+/// `exposecheck policy init`: scans, then writes a policy listing what is open.
+pub async fn policy_init(mut cfg: Config) -> Result<u8, Error> {
+    cfg.report.fail_on = Some(crate::verdict::policy::FailOn::Never);
+    cfg.report.policy = None;
+    run_with(
+        cfg,
+        Some(Box::new(|w| Box::new(policy_init::PolicyInit::new(w)))),
+    )
+    .await
+}
+
+/// Runs a scan whose output goes through `sink` instead of the format's.
+async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Error> {
+    // Signals are caught from the very start, so Ctrl-C at any moment (even
+    // during DNS) still ends with valid output and exit 130.
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let cancel_tx = Arc::new(cancel_tx);
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt()).ok();
+        let mut term = signal(SignalKind::terminate()).ok();
+        let tx = cancel_tx.clone();
+        tokio::spawn(async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(int.take()) => {}
+                _ = wait(term.take()) => {}
+            }
+            let _ = tx.send(true);
+        })
+    };
     let budget = limits::raise_and_budget();
+    let catalog = match &cfg.services_dir {
+        None => Catalog::builtin(),
+        Some(dir) => Arc::new(Catalog::load(Some(dir)).map_err(|e| Error::Catalog(e.to_string()))?),
+    };
     let ports = Arc::new(match &cfg.ports {
         PortChoice::List(l) => l.clone(),
-        PortChoice::Default => ports::default_ports(catalog_ports()),
+        PortChoice::Default => ports::default_ports(catalog.default_ports()),
     });
-    // Open the output first: an unwritable -o fails before any packet leaves.
-    let (file, writer): (Option<AtomicFile>, Box<dyn Write>) = match &cfg.output {
-        Some(p) => {
-            let (f, w) = AtomicFile::create(p).map_err(|source| Error::Write {
-                path: p.clone(),
-                source,
-            })?;
-            (Some(f), Box::new(w))
-        }
-        None => (None, Box::new(io::LineWriter::new(io::stdout()))),
-    };
     let (set, warnings, unresolved_hosts) = build_targets(&cfg).await?;
     if set.len() > MAX_ADDRESSES && !cfg.allow_large {
         return Err(Error::Scope(format!(
@@ -157,20 +212,33 @@ pub async fn run(cfg: Config) -> Result<u8, Error> {
         keep_open: cfg.fingerprint,
     };
     let identify: Option<Arc<dyn pipeline::Identify>> = if cfg.fingerprint {
-        Some(crate::catalog::identifier())
+        Some(Arc::new(crate::fingerprint::Engine::new(
+            catalog.clone(),
+            cfg.probe.clone(),
+        )))
     } else {
         None
     };
+    // Open the output before scanning: an unwritable -o fails before any packet leaves.
+    let Verdicts {
+        policy,
+        baseline,
+        reporter,
+    } = Verdicts::load(&cfg.report, sink)?;
+    let mut reporter = reporter.with_all_hosts(cfg.shard.count > 1);
+    let judge = Arc::new(verdict_for(&catalog, policy.clone(), baseline.clone()));
+    let targets = Arc::new(set);
     let plan = Plan {
-        targets: Arc::new(set),
+        targets: targets.clone(),
         ports: ports.clone(),
         sweep,
         identify,
         fingerprint_window: budget.fingerprint_window,
-        judge: None,
+        judge: Some(judge),
+        canary: cfg.canary,
     };
     let start = SystemTime::now();
-    let mut meta = ScanMeta {
+    let meta = ScanMeta {
         version: env!("CARGO_PKG_VERSION").into(),
         targets: cfg.target_text.clone(),
         ports: ports.to_spec(),
@@ -179,25 +247,6 @@ pub async fn run(cfg: Config) -> Result<u8, Error> {
         seed,
         shard: format!("{}/{}", cfg.shard.index, cfg.shard.count),
         interrupted: false,
-    };
-    let color = cfg.format == Format::Human
-        && cfg.output.is_none()
-        && io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
-    let mut sink = output::sink_for(cfg.format, writer, cfg.show, color);
-
-    let (cancel_tx, cancel_rx) = watch::channel(false);
-    let cancel_tx = Arc::new(cancel_tx);
-    let signals = {
-        let tx = cancel_tx.clone();
-        tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
-            }
-            let _ = tx.send(true);
-        })
     };
     let progress = Arc::new(Progress::default());
     let ticker = bar.clone().map(|b| {
@@ -216,9 +265,18 @@ pub async fn run(cfg: Config) -> Result<u8, Error> {
         unresolved_hosts,
         ..Coverage::default()
     };
-    let mut write_error: Option<io::Error> = None;
     let stats = pipeline::run(plan, progress, cancel_rx, |out| match out {
         Output::Warning(w) => warn(cfg.quiet, bar.as_ref(), &w),
+        Output::EveryPort(ip) => {
+            reporter.every_port(ip);
+            warn(
+                cfg.quiet,
+                bar.as_ref(),
+                &format!(
+                    "{ip} accepts connections on every port; its open ports are not fingerprinted"
+                ),
+            );
+        }
         Output::Port(r) => {
             coverage.attempted += 1;
             match r.state {
@@ -226,11 +284,8 @@ pub async fn run(cfg: Config) -> Result<u8, Error> {
                 PortState::Closed => coverage.closed += 1,
                 PortState::Filtered => coverage.filtered += 1,
             }
-            if write_error.is_none() {
-                if let Err(e) = sink.port(&r) {
-                    write_error = Some(e);
-                    let _ = cancel_tx.send(true);
-                }
+            if !reporter.port(&r) {
+                let _ = cancel_tx.send(true);
             }
         }
     })
@@ -246,29 +301,58 @@ pub async fn run(cfg: Config) -> Result<u8, Error> {
     coverage.unresolved = stats.planned.saturating_sub(coverage.attempted);
     coverage.requeued = stats.requeued;
     coverage.retries = stats.retries;
-    let broken_pipe = matches!(&write_error, Some(e) if e.kind() == io::ErrorKind::BrokenPipe);
-    let interrupted = stats.interrupted && !broken_pipe && write_error.is_none();
-    meta.interrupted = interrupted;
-    meta.end = Some(output::rfc3339(SystemTime::now()));
-    let summary = Summary::new(meta, coverage);
-    let out_path = cfg.output.clone().unwrap_or_else(|| PathBuf::from("-"));
-    if let Some(e) = write_error {
-        if broken_pipe {
-            return Ok(exit::CLEAN);
-        }
-        return Err(Error::Write { path: out_path, source: e });
+    let in_scope = |e: &Entry| {
+        ports.contains(e.port)
+            && match &e.host {
+                HostMatch::Addr(a) => targets.contains(*a),
+                HostMatch::Net(n) => {
+                    targets.contains(n.network()) || targets.contains(n.broadcast())
+                }
+                HostMatch::Name(n) => cfg.targets.contains(&TargetSpec::Name(n.clone())),
+            }
+    };
+    reporter.finish(Ending {
+        meta,
+        coverage,
+        interrupted: stats.interrupted,
+        pairs: dual_stack_pair(&cfg.targets),
+        policy: policy.as_deref(),
+        baseline: baseline.as_deref(),
+        in_scope: &in_scope,
+    })
+}
+
+/// Exactly one IPv4 and one IPv6 address given as targets are taken to be
+/// one dual-stack host.
+pub(crate) fn dual_stack_pair(specs: &[TargetSpec]) -> Vec<BTreeSet<IpAddr>> {
+    let addrs: Vec<IpAddr> = specs
+        .iter()
+        .filter_map(|s| match s {
+            TargetSpec::Addr(a) => Some(*a),
+            _ => None,
+        })
+        .collect();
+    let v4 = addrs.iter().filter(|a| a.is_ipv4()).count();
+    if v4 == 1 && addrs.len() == 2 {
+        vec![addrs.into_iter().collect()]
+    } else {
+        Vec::new()
     }
-    if let Err(e) = sink.finish(&summary) {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            return Ok(exit::CLEAN);
-        }
-        return Err(Error::Write { path: out_path, source: e });
-    }
-    drop(sink);
-    if let Some(f) = file {
-        f.commit().map_err(|source| Error::Write { path: out_path, source })?;
-    }
-    Ok(if interrupted { exit::INTERRUPTED } else { exit::CLEAN })
+}
+
+/// The per-port judge over a catalogue, with policy and baseline.
+pub fn verdict_for(
+    catalog: &Catalog,
+    policy: Option<Arc<Policy>>,
+    baseline: Option<Arc<Baseline>>,
+) -> Verdict {
+    let facts = catalog.services().iter().map(ServiceFacts::from).collect();
+    let by_port = catalog
+        .default_ports()
+        .into_iter()
+        .filter_map(|p| catalog.guess(p).map(|d| (p, d.id.clone())))
+        .collect();
+    Verdict::new(facts, by_port, policy, baseline)
 }
 
 /// A target list's specs, for callers that build a [`Config`] by hand.

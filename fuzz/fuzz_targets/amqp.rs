@@ -1,0 +1,12 @@
+//! Fuzzes the `amqp` dialogue: every stage's parser, cut reads included.
+//! Run with `cargo +nightly fuzz run amqp fuzz/corpus/amqp`.
+
+#![no_main]
+
+use exposecheck::fingerprint::proto;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let d = proto::by_name("amqp").expect("registered dialogue");
+    let _ = proto::exercise(d, data);
+});

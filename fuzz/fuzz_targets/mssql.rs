@@ -1,0 +1,12 @@
+//! Fuzzes the `mssql` dialogue: every stage's parser, cut reads included.
+//! Run with `cargo +nightly fuzz run mssql fuzz/corpus/mssql`.
+
+#![no_main]
+
+use exposecheck::fingerprint::proto;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let d = proto::by_name("mssql").expect("registered dialogue");
+    let _ = proto::exercise(d, data);
+});

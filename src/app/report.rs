@@ -1,0 +1,208 @@
+//! The end of a run, shared by scans and `merge`: results stream into the
+//! chosen sink through the verdict tally; at the end the host verdicts, host
+//! findings and exit code are settled, the summary written, and an `-o` file
+//! renamed into place.
+
+use crate::cli::Reporting;
+use crate::error::{exit, Error};
+use crate::model::Severity;
+use crate::model::{Coverage, PortResult};
+use crate::output::{self, AtomicFile, Format, ScanMeta, Sink, Summary};
+use crate::verdict::baseline::Baseline;
+use crate::verdict::policy::{Entry, FailOn, Policy};
+use crate::verdict::tally::Tally;
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The policy, baseline and output a run reports through.
+pub struct Verdicts {
+    /// The policy in force.
+    pub policy: Option<Arc<Policy>>,
+    /// The baseline in force.
+    pub baseline: Option<Arc<Baseline>>,
+    /// The output.
+    pub reporter: Reporter,
+}
+
+impl Verdicts {
+    /// Reads the policy and baseline and opens the output; `sink` replaces the
+    /// format's sink when given (`policy init`).
+    pub fn load(r: &Reporting, sink: Option<SinkMaker>) -> Result<Verdicts, Error> {
+        let policy = match &r.policy {
+            Some(p) => Some(Arc::new(Policy::load(p)?)),
+            None => None,
+        };
+        let baseline = match &r.baseline {
+            Some(p) => Some(Arc::new(Baseline::load(p)?)),
+            None => None,
+        };
+        let fail_on = r
+            .fail_on
+            .or_else(|| policy.as_ref().and_then(|p| p.fail_on))
+            .unwrap_or(FailOn::At(Severity::High));
+        let color = r.format == Format::Human
+            && r.color.enabled(
+                r.output.is_none() && io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            );
+        let (format, show) = (r.format, r.show);
+        let make =
+            sink.unwrap_or_else(|| Box::new(move |w| output::sink_for(format, w, show, color)));
+        let reporter = Reporter::open(make, r.output.as_deref(), fail_on, r.only_new)?;
+        Ok(Verdicts {
+            policy,
+            baseline,
+            reporter,
+        })
+    }
+}
+
+/// Builds a sink over a writer.
+pub type SinkMaker = Box<dyn FnOnce(Box<dyn Write>) -> Box<dyn Sink>>;
+
+/// Streams results to an output and settles the run.
+pub struct Reporter {
+    sink: Box<dyn Sink>,
+    file: Option<AtomicFile>,
+    out_path: PathBuf,
+    tally: Tally,
+    fail_on: FailOn,
+    write_error: Option<io::Error>,
+}
+
+/// How the run ended, for [`Reporter::finish`].
+pub struct Ending<'a> {
+    /// Scan facts.
+    pub meta: ScanMeta,
+    /// Coverage counts.
+    pub coverage: Coverage,
+    /// Cut short by a signal.
+    pub interrupted: bool,
+    /// Extra dual-stack groups.
+    pub pairs: Vec<BTreeSet<IpAddr>>,
+    /// The policy in force.
+    pub policy: Option<&'a Policy>,
+    /// The baseline in force.
+    pub baseline: Option<&'a Baseline>,
+    /// Whether a policy entry's host and port were scanned.
+    pub in_scope: &'a dyn Fn(&Entry) -> bool,
+}
+
+impl Reporter {
+    /// Opens the output (an `-o` path is created now, before any scanning).
+    pub fn open(
+        make: SinkMaker,
+        output: Option<&Path>,
+        fail_on: FailOn,
+        only_new: bool,
+    ) -> Result<Reporter, Error> {
+        let (file, writer): (Option<AtomicFile>, Box<dyn Write>) = match output {
+            Some(p) => {
+                let (f, w) = AtomicFile::create(p).map_err(|source| Error::Write {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                (Some(f), Box::new(w))
+            }
+            None => (None, Box::new(io::LineWriter::new(io::stdout()))),
+        };
+        Ok(Reporter {
+            sink: make(writer),
+            file,
+            out_path: output.map_or_else(|| PathBuf::from("-"), Path::to_path_buf),
+            tally: Tally::new(fail_on, only_new),
+            fail_on,
+            write_error: None,
+        })
+    }
+
+    /// Gives every answering host a verdict (shard outputs, for `merge`).
+    pub fn with_all_hosts(mut self, all: bool) -> Reporter {
+        self.tally = self.tally.with_all_hosts(all);
+        self
+    }
+
+    /// Takes one judged result; false once the output can no longer be written.
+    pub fn port(&mut self, r: &PortResult) -> bool {
+        let listed = self.tally.add(r);
+        if listed && self.write_error.is_none() {
+            if let Err(e) = self.sink.port(r) {
+                self.write_error = Some(e);
+            }
+        }
+        self.write_error.is_none()
+    }
+
+    /// Records a host that answers on every port.
+    pub fn every_port(&mut self, ip: IpAddr) {
+        self.tally.every_port(ip);
+    }
+
+    /// Adds host counts reported by a shard (merge only).
+    pub fn host_counts(&mut self, h: &crate::model::HostVerdict) {
+        self.tally.host_counts(h);
+    }
+
+    /// Settles verdicts and the exit code, writes the summary, commits the file.
+    pub fn finish(mut self, end: Ending<'_>) -> Result<u8, Error> {
+        let broken_pipe =
+            matches!(&self.write_error, Some(e) if e.kind() == io::ErrorKind::BrokenPipe);
+        if let Some(e) = self.write_error.take() {
+            if broken_pipe {
+                return Ok(exit::CLEAN);
+            }
+            return Err(Error::Write {
+                path: self.out_path,
+                source: e,
+            });
+        }
+        let mut meta = end.meta;
+        meta.interrupted = end.interrupted;
+        meta.end = Some(output::rfc3339(std::time::SystemTime::now()));
+        let coverage = end.coverage;
+        let complete = !end.interrupted && coverage.unresolved == 0;
+        let outcome =
+            self.tally
+                .finish(end.pairs, complete, end.policy, end.baseline, end.in_scope);
+        let incomplete = coverage.unresolved > 0
+            || !coverage.unresolved_hosts.is_empty()
+            || coverage.attempted == 0;
+        let code = if end.interrupted {
+            exit::INTERRUPTED
+        } else if outcome.fails {
+            exit::FINDINGS
+        } else if incomplete {
+            exit::INCOMPLETE
+        } else {
+            exit::CLEAN
+        };
+        let mut summary = Summary::new(meta, coverage);
+        summary.hosts = outcome.hosts;
+        summary.findings = outcome.findings;
+        summary.counts = outcome.counts;
+        summary.resolved = outcome.resolved;
+        summary.fail_on = self.fail_on.as_str().into();
+        summary.exit_code = code;
+        if let Err(e) = self.sink.finish(&summary) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return Ok(exit::CLEAN);
+            }
+            return Err(Error::Write {
+                path: self.out_path,
+                source: e,
+            });
+        }
+        drop(self.sink);
+        if let Some(f) = self.file {
+            f.commit().map_err(|source| Error::Write {
+                path: self.out_path,
+                source,
+            })?;
+        }
+        Ok(code)
+    }
+}

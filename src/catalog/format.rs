@@ -1,0 +1,251 @@
+//! The serde shape of one `services/<id>.toml` file (see `services/README.md`).
+//!
+//! These types only describe the text; [`super::load`] validates them and
+//! compiles them into a [`super::Catalog`]. Values whose errors must name a
+//! line are kept [`Spanned`].
+
+use crate::model::AuthState;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// What kind of thing a service is; the verdict keys severity on it.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    /// SQL and document databases.
+    Database,
+    /// Key-value caches.
+    Cache,
+    /// Search engines.
+    Search,
+    /// Brokers and queues.
+    MessageQueue,
+    /// Container engine APIs.
+    ContainerApi,
+    /// Cluster control planes and node agents.
+    Orchestration,
+    /// Service discovery and coordination stores.
+    Coordination,
+    /// Metrics and time-series stores.
+    Monitoring,
+    /// Development servers and notebooks.
+    DevServer,
+    /// Administrative web interfaces.
+    AdminUi,
+    /// Remote shells and desktops.
+    RemoteAccess,
+    /// File transfer.
+    FileTransfer,
+    /// Mail transfer and access.
+    Mail,
+    /// Web servers.
+    Web,
+    /// A TLS layer with nothing identified inside.
+    Tls,
+    /// Anything else.
+    Other,
+}
+
+impl Category {
+    /// Kebab-case name, as in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Database => "database",
+            Category::Cache => "cache",
+            Category::Search => "search",
+            Category::MessageQueue => "message-queue",
+            Category::ContainerApi => "container-api",
+            Category::Orchestration => "orchestration",
+            Category::Coordination => "coordination",
+            Category::Monitoring => "monitoring",
+            Category::DevServer => "dev-server",
+            Category::AdminUi => "admin-ui",
+            Category::RemoteAccess => "remote-access",
+            Category::FileTransfer => "file-transfer",
+            Category::Mail => "mail",
+            Category::Web => "web",
+            Category::Tls => "tls",
+            Category::Other => "other",
+        }
+    }
+}
+
+/// Who should be able to reach the service.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exposure {
+    /// Only processes on the same host.
+    LocalhostOnly,
+    /// Only a private network.
+    InternalOnly,
+    /// Anyone.
+    PublicOk,
+}
+
+impl Exposure {
+    /// Kebab-case name, as in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exposure::LocalhostOnly => "localhost-only",
+            Exposure::InternalOnly => "internal-only",
+            Exposure::PublicOk => "public-ok",
+        }
+    }
+}
+
+/// How a match rule counts.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchKind {
+    /// A hard match: the first one wins.
+    #[default]
+    Match,
+    /// Names the service but lets probing continue.
+    Soft,
+    /// Fills empty fields after a match of the same service on the same reply.
+    Enrich,
+    /// The reply says the port speaks TLS.
+    Tls,
+}
+
+/// One services file.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceFile {
+    /// Service id.
+    pub id: Spanned<String>,
+    /// Display name.
+    pub name: String,
+    /// Category.
+    pub category: Category,
+    /// Exposure class.
+    pub exposure: Exposure,
+    /// Default ports.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// Ports where TLS is spoken first.
+    #[serde(default)]
+    pub tls_ports: Vec<u16>,
+    /// Rule order across files (lower first).
+    #[serde(default = "default_priority")]
+    pub priority: i32,
+    /// Dialogue name for binary protocols.
+    pub code: Option<Spanned<String>>,
+    /// What the dialogue sends.
+    pub code_note: Option<String>,
+    /// Rank of the dialogue on unknown ports, if it runs there.
+    pub code_fallback: Option<u32>,
+    /// Probes.
+    #[serde(default, rename = "probe")]
+    pub probes: Vec<ProbeDef>,
+    /// Match rules.
+    #[serde(default, rename = "match")]
+    pub matches: Vec<MatchDef>,
+    /// Remediation text.
+    #[serde(default)]
+    pub remediation: RemediationDef,
+    /// Replay tests.
+    #[serde(default, rename = "fixture")]
+    pub fixtures: Vec<FixtureDef>,
+}
+
+fn default_priority() -> i32 {
+    50
+}
+
+/// A `[[probe]]` table.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeDef {
+    /// Global probe name.
+    pub name: Spanned<String>,
+    /// Escaped payload.
+    pub send: Spanned<String>,
+    /// What the payload does (required).
+    pub note: Option<String>,
+    /// Extra hint ports.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// Order among the chosen probes.
+    #[serde(default = "default_rank")]
+    pub rank: u32,
+    /// Also sent on unhinted ports.
+    #[serde(default)]
+    pub fallback: bool,
+    /// Connection-sharing family.
+    pub family: Option<String>,
+    /// Probe to send first unless the port already spoke.
+    pub guard: Option<Spanned<String>>,
+    /// Only sent through a rule's `then`.
+    #[serde(default)]
+    pub follow_up: bool,
+}
+
+fn default_rank() -> u32 {
+    100
+}
+
+/// A `[[match]]` table.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct MatchDef {
+    /// Probe name or `greeting`.
+    pub probe: Spanned<String>,
+    /// Regex over the reply bytes.
+    pub pattern: Spanned<String>,
+    /// How the rule counts.
+    #[serde(default)]
+    pub kind: MatchKind,
+    /// Product template.
+    pub product: Option<String>,
+    /// Version template.
+    pub version: Option<String>,
+    /// Info template.
+    pub info: Option<String>,
+    /// Auth state this reply proves.
+    pub auth: Option<AuthState>,
+    /// Auth evidence template.
+    pub evidence: Option<String>,
+    /// Follow-up probe.
+    pub then: Option<Spanned<String>>,
+}
+
+/// `[remediation]`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RemediationDef {
+    /// Configuration lines.
+    #[serde(default)]
+    pub config: Vec<String>,
+    /// Caveats.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// A `[[fixture]]` table.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureDef {
+    /// Probe the reply answers (default: the file's first rule's probe).
+    pub probe: Option<String>,
+    /// Escaped reply bytes.
+    pub reply: Spanned<String>,
+    /// What the matcher must conclude.
+    pub expect: Expect,
+}
+
+/// A fixture's expected identification.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Service id, `unknown` or `tls`.
+    pub service: String,
+    /// Expected product.
+    pub product: Option<String>,
+    /// Expected version.
+    pub version: Option<String>,
+    /// Expected info.
+    pub info: Option<String>,
+    /// Expected auth state.
+    pub auth: Option<AuthState>,
+}

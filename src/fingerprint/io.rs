@@ -1,0 +1,180 @@
+//! Bounded I/O for probing hostile peers: every read is capped by the port's
+//! byte budget, an idle window and the port's absolute deadline (a tarpit that
+//! drips a byte a second cannot extend it); every write has a deadline.
+
+use socket2::SockRef;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A probing connection, plain or TLS, that can reach its TCP socket.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {
+    /// The underlying TCP stream.
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Io for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+/// Makes dropping `s` send a RST instead of a FIN (see [`crate::scan::connect::abort`]).
+pub fn rst_on_close(s: &TcpStream) {
+    let _ = SockRef::from(s).set_linger(Some(Duration::ZERO));
+}
+
+/// What is left of one port's budget.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Absolute end of the port's identification.
+    pub deadline: Instant,
+    /// Bytes that may still be read.
+    pub bytes_left: usize,
+}
+
+impl Budget {
+    /// A budget of `time` from now and `bytes`.
+    pub fn new(time: Duration, bytes: usize) -> Budget {
+        Budget {
+            deadline: Instant::now() + time,
+            bytes_left: bytes,
+        }
+    }
+
+    /// Whether time or bytes have run out.
+    pub fn spent(&self) -> bool {
+        self.bytes_left == 0 || Instant::now() >= self.deadline
+    }
+
+    /// Time left.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Why a read stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The `done` predicate accepted the data.
+    Done,
+    /// The peer closed (FIN, RST, or TLS EOF without close_notify).
+    Eof,
+    /// No data for the idle window.
+    Idle,
+    /// The port's deadline passed.
+    Deadline,
+    /// The port's byte budget is used up.
+    Full,
+}
+
+impl End {
+    /// Whether the port's budget ran out.
+    pub fn exhausted(self) -> bool {
+        matches!(self, End::Deadline | End::Full)
+    }
+}
+
+/// Reads into `buf` until `done(buf)`, EOF, `first` without any byte (or
+/// `gap` after the last byte), the deadline, or the byte budget.
+pub async fn read_until<S: AsyncRead + Unpin + ?Sized>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    budget: &mut Budget,
+    first: Duration,
+    gap: Duration,
+    mut done: impl FnMut(&[u8]) -> bool,
+) -> End {
+    let start_len = buf.len();
+    let mut checked = buf.len();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if budget.bytes_left == 0 {
+            return End::Full;
+        }
+        let wait = if buf.len() == start_len { first } else { gap };
+        let until = (Instant::now() + wait).min(budget.deadline);
+        let want = chunk.len().min(budget.bytes_left);
+        let read = tokio::time::timeout_at(until.into(), s.read(&mut chunk[..want])).await;
+        match read {
+            Err(_) if Instant::now() >= budget.deadline => return End::Deadline,
+            Err(_) => return End::Idle,
+            Ok(Ok(0)) | Ok(Err(_)) => return End::Eof,
+            Ok(Ok(n)) => {
+                budget.bytes_left -= n;
+                buf.extend_from_slice(&chunk[..n]);
+                // Matching on every dripped byte would be quadratic: check on
+                // line ends, every 512 bytes, or while the reply is short.
+                let fresh = &buf[checked..];
+                if buf.len() < 512 || fresh.contains(&b'\n') || fresh.len() >= 512 {
+                    checked = buf.len();
+                    if done(&buf[start_len..]) {
+                        return End::Done;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes all of `data` and flushes, giving up at `timeout` or the deadline.
+pub async fn send<S: AsyncWrite + Unpin + ?Sized>(
+    s: &mut S,
+    data: &[u8],
+    budget: &Budget,
+    timeout: Duration,
+) -> bool {
+    let until = (Instant::now() + timeout).min(budget.deadline);
+    let write = async {
+        s.write_all(data).await?;
+        s.flush().await
+    };
+    matches!(
+        tokio::time::timeout_at(until.into(), write).await,
+        Ok(Ok(()))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn stops_on_done_budget_and_deadline() {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        b.write_all(b"hello\r\nworld").await.unwrap();
+        let mut budget = Budget::new(Duration::from_secs(5), 1000);
+        let mut buf = Vec::new();
+        let d = Duration::from_millis(200);
+        let end = read_until(&mut a, &mut buf, &mut budget, d, d, |b| {
+            b.starts_with(b"hello\r\n")
+        })
+        .await;
+        assert_eq!(end, End::Done);
+        assert_eq!(budget.bytes_left, 1000 - buf.len());
+
+        b.write_all(&[b'x'; 100]).await.unwrap();
+        let mut small = Budget::new(Duration::from_secs(5), 10);
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_until(&mut a, &mut buf, &mut small, d, d, |_| false).await,
+            End::Full
+        );
+        assert_eq!(buf.len(), 10);
+
+        let mut short = Budget::new(Duration::from_millis(50), 1000);
+        let mut buf = Vec::new();
+        let long = Duration::from_secs(5);
+        let (mut c, _keep) = tokio::io::duplex(64);
+        assert_eq!(
+            read_until(&mut c, &mut buf, &mut short, long, long, |_| false).await,
+            End::Deadline
+        );
+        drop(b);
+        let mut buf = Vec::new();
+        let mut budget = Budget::new(Duration::from_secs(5), 1000);
+        let end = read_until(&mut a, &mut buf, &mut budget, d, d, |_| false).await;
+        assert_eq!(end, End::Eof, "{buf:?}");
+    }
+}

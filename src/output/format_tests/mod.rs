@@ -1,0 +1,354 @@
+//! Format tests: golden snapshots of the fixture scan in every format, schema
+//! validation of the machine-readable ones, XML structure checks, and one
+//! injection test per format.
+
+mod fixtures;
+mod golden;
+mod injection;
+mod validate;
+
+use super::{Format, Show};
+use fixtures::{render, results, summary};
+use serde_json::Value;
+
+/// Parses nmap XML (which has a DOCTYPE, so DTDs must be allowed).
+pub fn parse_xml(text: &str) -> roxmltree::Document<'_> {
+    let opt = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(text, opt)
+        .unwrap_or_else(|e| panic!("not well-formed XML ({e}):\n{text}"))
+}
+
+fn fixture(format: Format) -> String {
+    render(format, Show::default(), false, &results(), &summary())
+}
+
+#[test]
+fn human_golden() {
+    golden::check("fixture.txt", &fixture(Format::Human));
+}
+
+#[test]
+fn human_colour_marks_severities_and_honours_off() {
+    let coloured = render(Format::Human, Show::default(), true, &results(), &summary());
+    assert!(coloured.contains("\x1b[1;31mCRITICAL"), "{coloured}");
+    assert!(coloured.contains("\x1b[33mMEDIUM"), "{coloured}");
+    assert!(!fixture(Format::Human).contains('\x1b'));
+}
+
+#[test]
+fn human_orders_hosts_and_findings_worst_first() {
+    let text = fixture(Format::Human);
+    let pos = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing:\n{text}"))
+    };
+    assert!(pos("203.0.113.7 (db1") < pos("198.51.100.20"));
+    assert!(pos("\n198.51.100.20\n") < pos("\n2001:db8::7 ("));
+    assert!(pos("redis-unauthenticated") < pos("mysql-reachable"));
+    assert!(pos("mysql-reachable") < pos("dual-stack-mismatch"));
+    assert!(text.contains("warning: answers every port"));
+    assert!(text.ends_with(
+        "findings: 1 critical, 1 high, 2 medium, 2 low, 0 info (fail-on high: exit 1)\n"
+    ));
+}
+
+#[test]
+fn markdown_golden() {
+    let text = fixture(Format::Markdown);
+    golden::check("fixture.md", &text);
+    assert!(text.contains(
+        "| 🔴 critical | 203.0.113.7:6379 | redis Redis 7.2.4 | `redis-unauthenticated` |"
+    ));
+    assert_eq!(
+        text.matches("<details>").count(),
+        6,
+        "one per finding the policy does not expect"
+    );
+    assert_eq!(
+        text.matches("<details>").count(),
+        text.matches("</details>").count()
+    );
+}
+
+#[test]
+fn json_golden_and_schema() {
+    let text = fixture(Format::Json);
+    golden::check("fixture.json", &text);
+    let doc: Value = serde_json::from_str(&text).expect("one JSON document");
+    validate::validate_json(&doc);
+    assert_eq!(
+        doc["results"].as_array().map(Vec::len),
+        Some(6),
+        "open ports only by default"
+    );
+    assert_eq!(doc["hosts"].as_array().map(Vec::len), Some(3));
+    assert_eq!(doc["findings"].as_array().map(Vec::len), Some(2));
+    assert_eq!(doc["counts"]["medium"], 2);
+}
+
+#[test]
+fn ndjson_golden_and_schema() {
+    let text = fixture(Format::Ndjson);
+    golden::check("fixture.ndjson", &text);
+    validate::validate_ndjson(&text);
+    let types: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON")["type"]
+                .as_str()
+                .expect("type")
+                .to_string()
+        })
+        .collect();
+    let n = |t: &str| types.iter().filter(|x| *x == t).count();
+    assert_eq!(
+        (n("port"), n("host"), n("finding"), n("summary")),
+        (6, 3, 2, 1),
+        "{types:?}"
+    );
+}
+
+#[test]
+fn listed_closed_ports_validate() {
+    let show = Show {
+        closed: true,
+        filtered: true,
+    };
+    let doc: Value =
+        serde_json::from_str(&render(Format::Json, show, false, &results(), &summary()))
+            .expect("JSON");
+    validate::validate_json(&doc);
+    assert_eq!(doc["results"].as_array().map(Vec::len), Some(18));
+    validate::validate_ndjson(&render(Format::Ndjson, show, false, &results(), &summary()));
+    let xml = render(Format::NmapXml, show, false, &results(), &summary());
+    let tree = parse_xml(&xml);
+    assert_eq!(
+        tree.descendants()
+            .filter(|n| n.has_tag_name("port"))
+            .count(),
+        18
+    );
+    assert_eq!(
+        tree.descendants()
+            .filter(|n| n.has_tag_name("extraports"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn empty_scan_outputs_validate() {
+    let s = super::Summary::new(summary().scan, summary().coverage);
+    for format in [Format::Json, Format::Ndjson, Format::Sarif] {
+        let text = render(format, Show::default(), false, &[], &s);
+        match format {
+            Format::Ndjson => validate::validate_ndjson(&text),
+            Format::Sarif => validate::validate_sarif(&serde_json::from_str(&text).expect("JSON")),
+            _ => validate::validate_json(&serde_json::from_str(&text).expect("JSON")),
+        }
+    }
+    parse_xml(&render(Format::NmapXml, Show::default(), false, &[], &s));
+    assert!(render(Format::Markdown, Show::default(), false, &[], &s).contains("No findings."));
+}
+
+#[test]
+fn sarif_golden_and_schema() {
+    let text = fixture(Format::Sarif);
+    golden::check("fixture.sarif", &text);
+    let log: Value = serde_json::from_str(&text).expect("JSON");
+    validate::validate_sarif(&log);
+    let run = &log["runs"][0];
+    let results = run["results"].as_array().expect("results");
+    assert_eq!(
+        results.len(),
+        6,
+        "the two policy-expected SSH findings are left out"
+    );
+    let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), 6);
+    for r in rules {
+        for k in ["id", "name"] {
+            assert!(r[k].is_string(), "{k} in {r}");
+        }
+        for k in ["shortDescription", "fullDescription", "help"] {
+            assert!(r[k]["text"].is_string(), "{k} in {r}");
+        }
+        assert_eq!(
+            r["properties"]["tags"],
+            serde_json::json!(["security", "exposure"])
+        );
+    }
+    let redis = results
+        .iter()
+        .find(|r| r["ruleId"] == "redis-unauthenticated")
+        .expect("redis");
+    assert_eq!(redis["level"], "error");
+    assert_eq!(
+        redis["partialFingerprints"]["primaryLocationLineHash"],
+        "3b1f0c9a7d2e4f60"
+    );
+    assert_eq!(redis["properties"]["port"], 6379);
+    let loc = &redis["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "exposecheck.toml");
+    assert_eq!(loc["region"]["startLine"], 1);
+    let stale = results
+        .iter()
+        .find(|r| r["ruleId"] == "policy-entry-unused")
+        .expect("stale");
+    assert_eq!(
+        stale["locations"][0]["physicalLocation"]["region"]["startLine"],
+        12
+    );
+    let sev = |id: &str| {
+        rules.iter().find(|r| r["id"] == id).expect("rule")["properties"]["security-severity"]
+            .clone()
+    };
+    assert_eq!(sev("redis-unauthenticated"), "9.5");
+    assert_eq!(sev("mysql-reachable"), "8.0");
+    assert_eq!(sev("dev-server-exposed"), "5.5");
+    assert_eq!(sev("unknown-open-port"), "3.0");
+}
+
+#[test]
+fn sarif_location_falls_back_to_default_policy_file() {
+    let mut s = summary();
+    s.policy = None;
+    let log: Value = serde_json::from_str(&render(
+        Format::Sarif,
+        Show::default(),
+        false,
+        &results(),
+        &s,
+    ))
+    .expect("JSON");
+    validate::validate_sarif(&log);
+    let uris: Vec<&Value> = log["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| &r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+        .collect();
+    assert!(uris.iter().all(|u| *u == "exposecheck.toml"), "{uris:?}");
+    s.policy = Some("/etc/exposecheck/prod policy.toml".into());
+    let log: Value = serde_json::from_str(&render(
+        Format::Sarif,
+        Show::default(),
+        false,
+        &results(),
+        &s,
+    ))
+    .expect("JSON");
+    validate::validate_sarif(&log);
+    let first =
+        &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(first["uri"], "file:///etc/exposecheck/prod%20policy.toml");
+}
+
+#[test]
+fn sarif_schema_rejects_a_broken_log() {
+    let mut log: Value = serde_json::from_str(&fixture(Format::Sarif)).expect("JSON");
+    log["runs"][0]["results"][0]["level"] = "fatal".into();
+    let r = std::panic::catch_unwind(|| validate::validate_sarif(&log));
+    assert!(r.is_err(), "the SARIF schema must reject level \"fatal\"");
+}
+
+#[test]
+fn nmap_xml_golden_and_structure() {
+    let text = fixture(Format::NmapXml);
+    golden::check("fixture.xml", &text);
+    let doc = parse_xml(&text);
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "nmaprun");
+    for a in [
+        "scanner",
+        "args",
+        "start",
+        "startstr",
+        "version",
+        "xmloutputversion",
+    ] {
+        assert!(root.attribute(a).is_some(), "nmaprun@{a}");
+    }
+    assert_eq!(root.attribute("scanner"), Some("nmap"));
+    let required: &[(&str, &[&str])] = &[
+        ("scaninfo", &["type", "protocol", "numservices", "services"]),
+        ("status", &["state", "reason", "reason_ttl"]),
+        ("address", &["addr", "addrtype"]),
+        ("extraports", &["state", "count"]),
+        ("port", &["protocol", "portid"]),
+        ("state", &["state", "reason", "reason_ttl"]),
+        ("service", &["name", "method", "conf"]),
+        ("script", &["id", "output"]),
+        ("finished", &["time", "timestr", "elapsed", "exit"]),
+        ("hosts", &["up", "down", "total"]),
+    ];
+    for (tag, attrs) in required {
+        let nodes: Vec<_> = doc.descendants().filter(|n| n.has_tag_name(*tag)).collect();
+        assert!(!nodes.is_empty(), "no <{tag}>");
+        for n in nodes {
+            for a in *attrs {
+                assert!(n.attribute(*a).is_some(), "<{tag}> lacks {a}");
+            }
+        }
+    }
+    assert_eq!(root.attribute("start"), Some("1795600800"));
+    let hosts: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("host"))
+        .collect();
+    assert_eq!(hosts.len(), 3);
+    let v6 = hosts
+        .iter()
+        .find(|h| {
+            h.descendants()
+                .any(|n| n.attribute("addrtype") == Some("ipv6"))
+        })
+        .expect("ipv6 host");
+    let extra: Vec<_> = v6
+        .descendants()
+        .filter(|n| n.has_tag_name("extraports"))
+        .collect();
+    assert_eq!(extra.len(), 2, "closed and filtered extraports");
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("postscript"))
+            .count(),
+        1
+    );
+    let stats = doc
+        .descendants()
+        .find(|n| n.has_tag_name("hosts"))
+        .expect("runstats hosts");
+    assert_eq!(stats.attribute("up"), Some("3"));
+}
+
+#[test]
+fn ndjson_schema_shares_the_document_definitions() {
+    let doc: Value = serde_json::from_str(super::schema::JSON).expect("JSON");
+    let nd: Value = serde_json::from_str(super::schema::NDJSON).expect("JSON");
+    for (name, def) in doc["$defs"].as_object().expect("$defs") {
+        assert_eq!(
+            &nd["$defs"][name], def,
+            "$defs/{name} differs between the two schemas"
+        );
+    }
+    for (record, def) in [
+        ("PortRecord", "PortResult"),
+        ("HostRecord", "HostVerdict"),
+        ("FindingRecord", "HostFinding"),
+    ] {
+        let mut props = nd["$defs"][record]["properties"]
+            .as_object()
+            .expect("properties")
+            .clone();
+        assert!(props.remove("type").is_some(), "{record} has a type");
+        assert_eq!(
+            Value::Object(props),
+            doc["$defs"][def]["properties"],
+            "{record} vs {def}"
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Markdown: a report for CI job summaries and pull-request comments: a
+//! header with targets, ports and coverage, a findings table (worst first), a
+//! collapsible "how to fix" section per finding, and the host verdicts.
+//!
+//! Network text is escaped with [`md_escape`]: control characters become
+//! `\xNN`, Markdown punctuation is backslash-escaped, `<`, `>` and `&` become
+//! entities and `@` cannot start a mention, so a banner cannot add a table
+//! row, open an HTML element, link somewhere or ping anyone. Remediation goes
+//! in fenced blocks whose fence is longer than any backtick run inside.
+
+use super::collect::{self, Collector, HostRows, Item};
+use super::{terminal_safe, Show, Sink, Summary};
+use crate::model::{PortResult, Severity};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// Buffering Markdown writer.
+pub struct Markdown {
+    out: Box<dyn Write>,
+    hosts: Collector,
+}
+
+impl Markdown {
+    /// A writer over `out`.
+    pub fn new(out: Box<dyn Write>, show: Show) -> Markdown {
+        Markdown {
+            out,
+            hosts: Collector::new(show),
+        }
+    }
+}
+
+impl Sink for Markdown {
+    fn port(&mut self, r: &PortResult) -> io::Result<()> {
+        self.hosts.add(r);
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        let hosts = self.hosts.take();
+        self.out.write_all(report(&hosts, s).as_bytes())?;
+        self.out.flush()
+    }
+}
+
+/// Escapes text for inline Markdown (also inside table cells and HTML blocks).
+pub fn md_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in terminal_safe(s).chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '@' => out.push_str("&#64;"),
+            '\\' | '`' | '|' | '*' | '_' | '[' | ']' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fenced code block holding `lines` (made terminal-safe).
+pub fn fenced(lines: &[String]) -> String {
+    let body: Vec<String> = lines.iter().map(|l| terminal_safe(l)).collect();
+    let longest = body
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}\n{}\n{fence}\n", body.join("\n"))
+}
+
+fn badge(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "🔴 critical",
+        Severity::High => "🟠 high",
+        Severity::Medium => "🟡 medium",
+        Severity::Low => "🔵 low",
+        Severity::Info => "⚪ info",
+    }
+}
+
+fn service_cell(i: &Item<'_>) -> String {
+    match i.service {
+        None => "-".into(),
+        Some(s) => {
+            let mut t = md_escape(&s.name);
+            for part in [&s.product, &s.version].into_iter().flatten() {
+                t.push(' ');
+                t.push_str(&md_escape(part));
+            }
+            t
+        }
+    }
+}
+
+fn fix(x: &mut String, i: &Item<'_>) {
+    let f = i.finding;
+    let _ = writeln!(
+        x,
+        "<details><summary><b>{}</b> {} — {}</summary>\n",
+        f.severity.as_str(),
+        md_escape(&i.location()),
+        md_escape(&f.title)
+    );
+    let _ = writeln!(
+        x,
+        "Rule `{}`. Evidence: {}\n",
+        f.rule.replace('`', "'"),
+        md_escape(&f.evidence)
+    );
+    let policy = i.policy_facts();
+    if !policy.is_empty() {
+        let _ = writeln!(x, "Policy: {}\n", md_escape(&policy.join(", ")));
+    }
+    let r = &f.remediation;
+    for (label, lines) in [
+        ("Configuration", &r.config),
+        ("iptables", &r.iptables),
+        ("nftables", &r.nftables),
+        ("ufw", &r.ufw),
+    ] {
+        if !lines.is_empty() {
+            let _ = writeln!(x, "{label}:\n\n{}", fenced(lines));
+        }
+    }
+    for n in &r.notes {
+        let _ = writeln!(x, "> {}\n", md_escape(n));
+    }
+    x.push_str("</details>\n\n");
+}
+
+/// The whole report for the collected hosts and the summary.
+pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> String {
+    let items = collect::findings(hosts, s);
+    let c = &s.coverage;
+    let mut x = String::from("## exposecheck report\n\n");
+    let targets: Vec<String> = s.scan.targets.iter().map(|t| md_escape(t)).collect();
+    let _ = writeln!(x, "- **Targets:** {}", targets.join(", "));
+    let _ = writeln!(x, "- **Ports:** {}", md_escape(&s.scan.ports));
+    let _ = write!(
+        x,
+        "- **Coverage:** {} of {} planned ports attempted: {} open, {} closed, {} filtered",
+        c.attempted, c.planned, c.open, c.closed, c.filtered
+    );
+    if c.unresolved > 0 {
+        let _ = write!(x, ", {} unresolved", c.unresolved);
+    }
+    if s.interrupted {
+        x.push_str(" (**interrupted**)");
+    }
+    x.push('\n');
+    if !c.unresolved_hosts.is_empty() {
+        let names: Vec<String> = c.unresolved_hosts.iter().map(|h| md_escape(h)).collect();
+        let _ = writeln!(x, "- **Not resolved:** {}", names.join(", "));
+    }
+    let n = &s.counts;
+    let _ = write!(
+        x,
+        "- **Findings:** {} critical, {} high, {} medium, {} low, {} info",
+        n.critical, n.high, n.medium, n.low, n.info
+    );
+    if !s.fail_on.is_empty() {
+        let _ = write!(
+            x,
+            " (fail-on {}: exit {})",
+            md_escape(&s.fail_on),
+            s.exit_code
+        );
+    }
+    x.push_str("\n\n");
+    if items.is_empty() {
+        x.push_str("No findings.\n\n");
+    } else {
+        x.push_str("### Findings\n\n| Severity | Host:port | Service | Rule | Title |\n|---|---|---|---|---|\n");
+        for i in &items {
+            let mut title = md_escape(&i.finding.title);
+            if i.expected() {
+                title.push_str(" (expected)");
+            }
+            if i.finding.baseline.as_deref() == Some("new") {
+                title.push_str(" **new**");
+            }
+            let _ = writeln!(
+                x,
+                "| {} | {} | {} | `{}` | {} |",
+                badge(i.finding.severity),
+                md_escape(&i.location()),
+                service_cell(i),
+                i.finding.rule.replace(['`', '|'], "'"),
+                title
+            );
+        }
+        x.push_str("\n### How to fix\n\n");
+        for i in items.iter().filter(|i| !i.expected()) {
+            fix(&mut x, i);
+        }
+    }
+    if !s.hosts.is_empty() {
+        x.push_str("### Hosts\n\n| Host | Open | Closed | Filtered | Firewall | Note |\n|---|---|---|---|---|---|\n");
+        for h in &s.hosts {
+            let name = match &h.host {
+                Some(n) => format!("{} ({})", h.ip, md_escape(n)),
+                None => h.ip.to_string(),
+            };
+            let note = if h.answers_every_port {
+                format!("⚠️ {}", collect::ANSWERS_EVERY_PORT)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                x,
+                "| {name} | {} | {} | {} | {} | {note} |",
+                h.open,
+                h.closed,
+                h.filtered,
+                collect::firewall_text(h.firewall)
+            );
+        }
+        x.push('\n');
+    }
+    if !s.resolved.is_empty() {
+        let _ = writeln!(x, "### Resolved since the baseline\n");
+        for r in &s.resolved {
+            let field = |k: &str| {
+                r.get(k)
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            };
+            let _ = writeln!(
+                x,
+                "- {} on {}:{}",
+                md_escape(&field("rule").unwrap_or_else(|| "-".into())),
+                md_escape(&field("ip").unwrap_or_else(|| "-".into())),
+                md_escape(&field("port").unwrap_or_else(|| "-".into()))
+            );
+        }
+        x.push('\n');
+    }
+    let _ = writeln!(
+        x,
+        "<sub>exposecheck {} · started {}</sub>",
+        md_escape(&s.scan.version),
+        md_escape(&s.scan.start)
+    );
+    x
+}

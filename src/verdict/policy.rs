@@ -1,0 +1,461 @@
+//! The policy file (`exposecheck.toml`): which exposures are expected, why, and
+//! until when; per-rule severity overrides; the default `--fail-on`.
+//!
+//! ```toml
+//! fail_on = "high"
+//!
+//! [[expect]]
+//! host = "203.0.113.7"      # an address, a CIDR, or a hostname as scanned
+//! port = 22
+//! service = "ssh"           # optional: only this service
+//! reason = "bastion host"
+//! expires = "2027-01-31"    # optional: after this date the finding is raised again
+//!
+//! [severity]
+//! unexpected-open-port = "medium"
+//! ```
+//!
+//! Errors name the file and the line. An expected port that is no longer open
+//! is reported as a stale entry.
+
+use crate::model::{Finding, HostFinding, PortResult, Severity, SourceLine};
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A policy file problem, with its location.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {msg}")]
+pub struct PolicyError {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when the file could not be read).
+    pub line: u32,
+    /// What is wrong.
+    pub msg: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    fail_on: Option<String>,
+    #[serde(default)]
+    expect: Vec<toml::Spanned<RawExpect>>,
+    #[serde(default)]
+    severity: BTreeMap<String, toml::Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    host: String,
+    port: u16,
+    service: Option<String>,
+    reason: String,
+    expires: Option<String>,
+}
+
+/// Which hosts an entry covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostMatch {
+    /// One address.
+    Addr(IpAddr),
+    /// A network.
+    Net(IpNet),
+    /// A hostname, compared with the name a result was reached through.
+    Name(String),
+}
+
+impl HostMatch {
+    fn matches(&self, ip: IpAddr, name: Option<&str>) -> bool {
+        match self {
+            HostMatch::Addr(a) => *a == ip,
+            HostMatch::Net(n) => n.contains(&ip),
+            HostMatch::Name(n) => name.is_some_and(|h| h.eq_ignore_ascii_case(n)),
+        }
+    }
+}
+
+/// One expected exposure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Hosts covered.
+    pub host: HostMatch,
+    /// Host as written.
+    pub host_text: String,
+    /// Port.
+    pub port: u16,
+    /// Optional service id.
+    pub service: Option<String>,
+    /// Why it is expected.
+    pub reason: String,
+    /// Last day it holds (YYYY-MM-DD).
+    pub expires: Option<String>,
+    /// Where it is written.
+    pub at: SourceLine,
+}
+
+/// A loaded policy.
+#[derive(Debug)]
+pub struct Policy {
+    /// The file it came from.
+    pub file: String,
+    /// Default threshold from the file.
+    pub fail_on: Option<FailOn>,
+    /// Expected exposures.
+    pub entries: Vec<Entry>,
+    /// Per-rule severity overrides.
+    pub severity: BTreeMap<String, Severity>,
+    today: String,
+    matched: Mutex<HashSet<usize>>,
+}
+
+/// The `--fail-on` threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// Never fail on findings.
+    Never,
+    /// Fail on findings at or above this severity.
+    At(Severity),
+}
+
+impl FailOn {
+    /// Parses `critical|high|medium|low|info|none`.
+    pub fn parse(s: &str) -> Option<FailOn> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "none" | "never" => FailOn::Never,
+            other => FailOn::At(parse_severity(other)?),
+        })
+    }
+
+    /// Text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Never => "none",
+            FailOn::At(s) => s.as_str(),
+        }
+    }
+
+    /// Whether a finding of `s` fails the run.
+    pub fn fails(self, s: Severity) -> bool {
+        matches!(self, FailOn::At(t) if s >= t)
+    }
+}
+
+/// Parses a severity name.
+pub fn parse_severity(s: &str) -> Option<Severity> {
+    Some(match s {
+        "critical" => Severity::Critical,
+        "high" => Severity::High,
+        "medium" => Severity::Medium,
+        "low" => Severity::Low,
+        "info" => Severity::Info,
+        _ => return None,
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> u32 {
+    text[..offset.min(text.len())].matches('\n').count() as u32 + 1
+}
+
+fn valid_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && s[..4].parse::<u32>().is_ok()
+        && s[5..7].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
+        && s[8..].parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
+}
+
+/// Today's date, UTC, as YYYY-MM-DD.
+pub fn today() -> String {
+    crate::output::rfc3339(std::time::SystemTime::now())[..10].to_string()
+}
+
+impl Policy {
+    /// Reads and checks a policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+            file: file.clone(),
+            line: 0,
+            msg: format!("cannot read: {e}"),
+        })?;
+        Policy::parse(&text, &file, &today())
+    }
+
+    /// Parses policy text; `today` decides which entries have expired.
+    pub fn parse(text: &str, file: &str, today: &str) -> Result<Policy, PolicyError> {
+        let err = |offset: usize, msg: String| PolicyError {
+            file: file.to_string(),
+            line: line_of(text, offset),
+            msg,
+        };
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+            let msg = e.message().trim().to_string();
+            err(e.span().map_or(0, |s| s.start), msg)
+        })?;
+        let fail_on = match &raw.fail_on {
+            None => None,
+            Some(s) => Some(FailOn::parse(s).ok_or_else(|| {
+                err(
+                    text.find("fail_on").unwrap_or(0),
+                    format!(
+                        "invalid fail_on '{s}': expected critical, high, medium, low, info or none"
+                    ),
+                )
+            })?),
+        };
+        let mut entries = Vec::new();
+        for e in raw.expect {
+            let start = e.span().start;
+            let e = e.into_inner();
+            let host = match crate::targets::parse_target(&e.host) {
+                Ok(crate::targets::TargetSpec::Addr(a)) => HostMatch::Addr(a),
+                Ok(crate::targets::TargetSpec::Net(n)) => HostMatch::Net(n),
+                Ok(crate::targets::TargetSpec::Name(n)) => HostMatch::Name(n),
+                Err(te) => {
+                    return Err(err(start, format!("invalid host '{}': {}", e.host, te.why)))
+                }
+            };
+            if e.port == 0 {
+                return Err(err(
+                    start,
+                    "invalid port 0: ports run from 1 to 65535".into(),
+                ));
+            }
+            if let Some(d) = &e.expires {
+                if !valid_date(d) {
+                    return Err(err(
+                        start,
+                        format!("invalid expires '{d}': expected YYYY-MM-DD"),
+                    ));
+                }
+            }
+            if e.reason.trim().is_empty() {
+                return Err(err(start, "every expected exposure needs a reason".into()));
+            }
+            entries.push(Entry {
+                host,
+                host_text: e.host,
+                port: e.port,
+                service: e.service,
+                reason: e.reason,
+                expires: e.expires,
+                at: SourceLine {
+                    file: file.to_string(),
+                    line: line_of(text, start),
+                },
+            });
+        }
+        let mut severity = BTreeMap::new();
+        for (rule, s) in raw.severity {
+            let start = s.span().start;
+            let v = s.into_inner();
+            let sev = parse_severity(&v)
+                .ok_or_else(|| err(start, format!("invalid severity '{v}' for rule {rule}")))?;
+            severity.insert(rule, sev);
+        }
+        Ok(Policy {
+            file: file.to_string(),
+            fail_on,
+            entries,
+            severity,
+            today: today.to_string(),
+            matched: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Marks `f` expected / expired / unexpected and applies severity overrides.
+    pub fn apply(&self, r: &PortResult, service: Option<&str>, f: &mut Finding) {
+        if let Some(s) = self.severity.get(&f.rule) {
+            f.severity = *s;
+        }
+        let hit = self.entries.iter().enumerate().find(|(_, e)| {
+            e.port == r.port
+                && e.host.matches(r.ip, r.host.as_deref())
+                && e.service.as_deref().is_none_or(|s| Some(s) == service)
+        });
+        match hit {
+            None => f.policy = Some("unexpected".into()),
+            Some((i, e)) => {
+                self.matched.lock().expect("not poisoned").insert(i);
+                let expired = e
+                    .expires
+                    .as_deref()
+                    .is_some_and(|d| d < self.today.as_str());
+                f.policy = Some(if expired { "expired" } else { "expected" }.into());
+                f.policy_reason = Some(e.reason.clone());
+                f.policy_entry = Some(e.at.clone());
+            }
+        }
+    }
+
+    /// Entries that matched nothing although their host and port were scanned.
+    pub fn stale(&self, in_scope: impl Fn(&Entry) -> bool) -> Vec<HostFinding> {
+        let matched = self.matched.lock().expect("not poisoned");
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| !matched.contains(i) && in_scope(e))
+            .map(|(_, e)| {
+                let ip = match e.host {
+                    HostMatch::Addr(a) => Some(a),
+                    _ => None,
+                };
+                let rule = "policy-stale-entry";
+                HostFinding {
+                    ip,
+                    host: match &e.host {
+                        HostMatch::Addr(_) => None,
+                        _ => Some(e.host_text.clone()),
+                    },
+                    port: Some(e.port),
+                    finding: Finding {
+                        rule: rule.into(),
+                        severity: self.severity.get(rule).copied().unwrap_or(Severity::Low),
+                        title: format!(
+                            "Expected exposure {}:{} is no longer open",
+                            e.host_text, e.port
+                        ),
+                        evidence: format!(
+                            "{}:{} did not answer as open; the policy entry (\"{}\") can go",
+                            e.host_text, e.port, e.reason
+                        ),
+                        fingerprint: super::fingerprint(
+                            ip.unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                            Some(e.port),
+                            &e.host_text,
+                            rule,
+                        ),
+                        policy: Some("stale".into()),
+                        policy_reason: Some(e.reason.clone()),
+                        policy_entry: Some(e.at.clone()),
+                        ..Finding::default()
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PortState, Proto, Reason};
+
+    const TEXT: &str = r#"fail_on = "critical"
+
+[[expect]]
+host = "198.18.0.2"
+port = 22
+service = "ssh"
+reason = "bastion"
+
+[[expect]]
+host = "198.18.0.0/24"
+port = 80
+reason = "web"
+expires = "2020-01-01"
+
+[severity]
+unexpected-open-port = "medium"
+"#;
+
+    fn result(port: u16) -> PortResult {
+        PortResult {
+            ip: "198.18.0.2".parse().unwrap(),
+            host: None,
+            port,
+            proto: Proto::Tcp,
+            state: PortState::Open,
+            reason: Reason::SynAck,
+            rtt_ms: None,
+            tries: 1,
+            service: None,
+            finding: None,
+        }
+    }
+
+    #[test]
+    fn expected_expired_unexpected_and_overrides() {
+        let p = Policy::parse(TEXT, "exposecheck.toml", "2026-11-25").unwrap();
+        assert_eq!(p.fail_on, Some(FailOn::At(Severity::Critical)));
+        let mut f = Finding {
+            rule: "ssh-public".into(),
+            ..Finding::default()
+        };
+        p.apply(&result(22), Some("ssh"), &mut f);
+        assert_eq!(f.policy.as_deref(), Some("expected"));
+        assert_eq!(f.policy_entry.as_ref().unwrap().line, 3);
+        let mut f = Finding {
+            rule: "http-public".into(),
+            ..Finding::default()
+        };
+        p.apply(&result(80), Some("http"), &mut f);
+        assert_eq!(f.policy.as_deref(), Some("expired"));
+        let mut f = Finding {
+            rule: "unexpected-open-port".into(),
+            ..Finding::default()
+        };
+        p.apply(&result(4444), None, &mut f);
+        assert_eq!(f.policy.as_deref(), Some("unexpected"));
+        assert_eq!(f.severity, Severity::Medium);
+        let mut f = Finding {
+            rule: "x".into(),
+            ..Finding::default()
+        };
+        p.apply(&result(22), Some("telnet"), &mut f);
+        assert_eq!(
+            f.policy.as_deref(),
+            Some("unexpected"),
+            "service must match when given"
+        );
+    }
+
+    #[test]
+    fn stale_entries_are_reported() {
+        let p = Policy::parse(TEXT, "exposecheck.toml", "2026-11-25").unwrap();
+        let mut f = Finding::default();
+        p.apply(&result(22), Some("ssh"), &mut f);
+        let stale = p.stale(|_| true);
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].port, Some(80));
+        assert_eq!(stale[0].finding.rule, "policy-stale-entry");
+        assert!(p.stale(|_| false).is_empty());
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = Policy::parse(
+            "[[expect]]\nhost = \"198.18.0.2\"\nport = \"ssh\"\nreason = \"x\"\n",
+            "p.toml",
+            "2026-01-01",
+        )
+        .unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("p.toml", 3), "{e}");
+        let e = Policy::parse(
+            "\n\n[[expect]]\nhost = \"300.1.1.1\"\nport = 22\nreason = \"x\"\n",
+            "p.toml",
+            "2026-01-01",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.msg.contains("300.1.1.1"));
+        let e = Policy::parse(
+            "[[expect]]\nhost = \"h\"\nport = 22\nreason = \"x\"\nexpires = \"soon\"\n",
+            "p.toml",
+            "2026-01-01",
+        )
+        .unwrap_err();
+        assert!(e.msg.contains("soon"), "{e}");
+        let e = Policy::parse("bogus = 1\n", "p.toml", "2026-01-01").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(Policy::parse("fail_on = \"severe\"\n", "p.toml", "2026-01-01").is_err());
+        assert!(Policy::load(Path::new("/nonexistent/exposecheck.toml")).is_err());
+    }
+}

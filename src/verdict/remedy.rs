@@ -1,0 +1,92 @@
+//! Firewall commands that close a port: iptables/ip6tables, nftables and ufw,
+//! generated from the port and the service's exposure class.
+//!
+//! Localhost-only services get "loopback may connect, everyone else is
+//! dropped"; internal-only services also accept a private range the user
+//! fills in. Rules are inserted at fixed positions at the top of INPUT so that
+//! an earlier broad ACCEPT cannot shadow them. Both address families are always
+//! given: a rule set written for IPv4 only leaves the IPv6 side open.
+
+use super::Exposure;
+use crate::model::Remediation;
+
+/// Placeholder the user replaces with their internal network.
+pub const INTERNAL_RANGE: &str = "<internal-cidr>";
+
+/// The firewall part of a remediation for `port`.
+pub fn firewall(port: u16, exposure: Exposure) -> Remediation {
+    let mut ipt = Vec::new();
+    for tool in ["iptables", "ip6tables"] {
+        let mut pos = 1;
+        ipt.push(format!(
+            "{tool} -I INPUT {pos} -i lo -p tcp --dport {port} -j ACCEPT"
+        ));
+        if exposure == Exposure::InternalOnly {
+            pos += 1;
+            ipt.push(format!(
+                "{tool} -I INPUT {pos} -p tcp --dport {port} -s {INTERNAL_RANGE} -j ACCEPT"
+            ));
+        }
+        pos += 1;
+        ipt.push(format!(
+            "{tool} -I INPUT {pos} -p tcp --dport {port} -j DROP"
+        ));
+    }
+    let mut nft = vec![format!(
+        "nft insert rule inet filter input tcp dport {port} drop"
+    )];
+    if exposure == Exposure::InternalOnly {
+        nft.push(format!(
+            "nft insert rule inet filter input ip saddr {INTERNAL_RANGE} tcp dport {port} accept"
+        ));
+    }
+    nft.push(format!(
+        "nft insert rule inet filter input iif lo tcp dport {port} accept"
+    ));
+    let mut ufw = Vec::new();
+    if exposure == Exposure::InternalOnly {
+        ufw.push(format!(
+            "ufw allow from {INTERNAL_RANGE} to any port {port} proto tcp"
+        ));
+    }
+    ufw.push(format!("ufw deny {port}/tcp"));
+    Remediation {
+        config: Vec::new(),
+        iptables: ipt,
+        nftables: nft,
+        ufw,
+        notes: vec![
+            "The `inet` nftables family covers IPv4 and IPv6 at once; with iptables, apply the ip6tables lines too.".into(),
+            "Ports published by Docker (`-p`) bypass INPUT and ufw: publish on 127.0.0.1 (`-p 127.0.0.1:PORT:PORT`) or filter in the DOCKER-USER chain.".into(),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn localhost_only_rules_are_loopback_then_drop_for_both_families() {
+        let r = firewall(6379, Exposure::LocalhostOnly);
+        assert_eq!(
+            r.iptables,
+            vec![
+                "iptables -I INPUT 1 -i lo -p tcp --dport 6379 -j ACCEPT",
+                "iptables -I INPUT 2 -p tcp --dport 6379 -j DROP",
+                "ip6tables -I INPUT 1 -i lo -p tcp --dport 6379 -j ACCEPT",
+                "ip6tables -I INPUT 2 -p tcp --dport 6379 -j DROP",
+            ]
+        );
+        assert_eq!(r.ufw, vec!["ufw deny 6379/tcp"]);
+        assert!(r.nftables.iter().all(|l| l.contains("inet filter")));
+    }
+
+    #[test]
+    fn internal_only_admits_a_range() {
+        let r = firewall(2181, Exposure::InternalOnly);
+        assert!(r.iptables[1].contains(INTERNAL_RANGE));
+        assert_eq!(r.iptables.len(), 6);
+        assert!(r.ufw[0].starts_with("ufw allow from"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Run-level bookkeeping for the verdict: per-severity counts, host facts,
+//! dual-stack groups, and at the end the host findings, stale policy entries,
+//! resolved baseline findings and whether the run fails its `--fail-on` gate.
+
+use super::baseline::Baseline;
+use super::hosts::Hosts;
+use super::policy::{Entry, FailOn, Policy};
+use crate::model::{Finding, FindingCounts, HostFinding, HostVerdict, PortResult};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// Most hostnames remembered for dual-stack grouping.
+const MAX_NAMES: usize = 4096;
+
+/// What the run concluded.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Per-host verdicts.
+    pub hosts: Vec<HostVerdict>,
+    /// Host-level findings (dual-stack, firewall, stale policy entries...).
+    pub findings: Vec<HostFinding>,
+    /// Counted findings per severity.
+    pub counts: FindingCounts,
+    /// Baseline findings gone since.
+    pub resolved: Vec<serde_json::Value>,
+    /// A counted finding reached the `--fail-on` threshold.
+    pub fails: bool,
+}
+
+/// Accumulates results as they stream in.
+#[derive(Debug)]
+pub struct Tally {
+    hosts: Hosts,
+    names: BTreeMap<String, BTreeSet<IpAddr>>,
+    counts: FindingCounts,
+    fail_on: FailOn,
+    only_new: bool,
+    all_hosts: bool,
+    fails: bool,
+}
+
+/// Whether a finding counts toward the totals and the exit code.
+pub fn counts_toward(f: &Finding, only_new: bool) -> bool {
+    f.policy.as_deref() != Some("expected")
+        && !(only_new && f.baseline.as_deref() == Some("unchanged"))
+}
+
+impl Tally {
+    /// A tally gating on `fail_on`; with `only_new`, unchanged findings neither count nor list.
+    pub fn new(fail_on: FailOn, only_new: bool) -> Tally {
+        Tally {
+            hosts: Hosts::default(),
+            names: BTreeMap::new(),
+            counts: FindingCounts::default(),
+            fail_on,
+            only_new,
+            all_hosts: false,
+            fails: false,
+        }
+    }
+
+    /// Gives every answering host a verdict, not only those with open ports
+    /// (shard outputs, so that `merge` can add their counts up).
+    pub fn with_all_hosts(mut self, all: bool) -> Tally {
+        self.all_hosts = all;
+        self
+    }
+
+    /// Adds the non-open counts a shard reported for a host (merge only).
+    pub fn host_counts(&mut self, v: &HostVerdict) {
+        self.hosts.add_counts(v);
+    }
+
+    /// Adds a judged result; returns whether it should be listed.
+    pub fn add(&mut self, r: &PortResult) -> bool {
+        self.hosts.add(r);
+        if let Some(name) = &r.host {
+            if self.names.len() < MAX_NAMES || self.names.contains_key(name) {
+                self.names.entry(name.clone()).or_default().insert(r.ip);
+            }
+        }
+        match &r.finding {
+            Some(f) if counts_toward(f, self.only_new) => {
+                self.count(f);
+                true
+            }
+            Some(_) => !self.only_new,
+            None => true,
+        }
+    }
+
+    fn count(&mut self, f: &Finding) {
+        self.counts.add(f.severity);
+        self.fails |= self.fail_on.fails(f.severity);
+    }
+
+    /// Records a host that answers on every port.
+    pub fn every_port(&mut self, ip: IpAddr) {
+        self.hosts.mark_every_port(ip);
+    }
+
+    /// Finishes the run. `pairs` are extra dual-stack groups (addresses given
+    /// together); `complete` is false after an interruption; `in_scope` says
+    /// whether a policy entry's host and port were scanned.
+    pub fn finish(
+        mut self,
+        pairs: Vec<BTreeSet<IpAddr>>,
+        complete: bool,
+        policy: Option<&Policy>,
+        baseline: Option<&Baseline>,
+        in_scope: impl Fn(&Entry) -> bool,
+    ) -> Outcome {
+        let mut groups: Vec<BTreeSet<IpAddr>> =
+            std::mem::take(&mut self.names).into_values().collect();
+        groups.extend(pairs);
+        let (hosts, mut findings) = self.hosts.finish(&groups, complete, self.all_hosts);
+        if let (Some(p), true) = (policy, complete) {
+            findings.extend(p.stale(in_scope));
+        }
+        for hf in &mut findings {
+            if let Some(b) = baseline {
+                b.mark(&mut hf.finding);
+            }
+        }
+        findings
+            .retain(|hf| !(self.only_new && hf.finding.baseline.as_deref() == Some("unchanged")));
+        for hf in &findings {
+            if counts_toward(&hf.finding, self.only_new) {
+                self.count(&hf.finding);
+            }
+        }
+        Outcome {
+            hosts,
+            findings,
+            counts: self.counts,
+            resolved: baseline.map(Baseline::resolved).unwrap_or_default(),
+            fails: self.fails,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PortState, Proto, Reason, Severity};
+
+    fn open(port: u16, sev: Severity, policy: &str, baseline: &str) -> PortResult {
+        PortResult {
+            ip: "198.18.0.2".parse().unwrap(),
+            host: None,
+            port,
+            proto: Proto::Tcp,
+            state: PortState::Open,
+            reason: Reason::SynAck,
+            rtt_ms: None,
+            tries: 1,
+            service: None,
+            finding: Some(Finding {
+                severity: sev,
+                policy: Some(policy.into()),
+                baseline: Some(baseline.into()),
+                ..Finding::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn expected_findings_do_not_fail_the_gate() {
+        let mut t = Tally::new(FailOn::At(Severity::High), false);
+        assert!(t.add(&open(22, Severity::Critical, "expected", "new")));
+        assert!(t.add(&open(80, Severity::Medium, "unexpected", "new")));
+        let o = t.finish(vec![], true, None, None, |_| false);
+        assert!(!o.fails);
+        assert_eq!(o.counts.medium, 1);
+        assert_eq!(o.counts.critical, 0);
+    }
+
+    #[test]
+    fn threshold_and_only_new() {
+        let mut t = Tally::new(FailOn::At(Severity::High), true);
+        assert!(!t.add(&open(6379, Severity::Critical, "unexpected", "unchanged")));
+        let o = t.finish(vec![], true, None, None, |_| false);
+        assert!(!o.fails, "unchanged findings do not gate with --only-new");
+        let mut t = Tally::new(FailOn::At(Severity::High), false);
+        t.add(&open(6379, Severity::High, "unexpected", "unchanged"));
+        assert!(t.finish(vec![], true, None, None, |_| false).fails);
+        let mut t = Tally::new(FailOn::Never, false);
+        t.add(&open(6379, Severity::Critical, "unexpected", "new"));
+        assert!(!t.finish(vec![], true, None, None, |_| false).fails);
+    }
+}

@@ -1,0 +1,416 @@
+//! The identification fixture list: every real server and fake, its default
+//! and moved port, how to start it, and what exposecheck should report.
+//!
+//! Shared by `identify.rs` and `examples/fixture_host.rs` (which declares
+//! `servers` and `http_fakes` at its root, as `main.rs` does). Expected
+//! versions of real servers come from the installed binaries, fake ones from
+//! the constants the fakes announce; nothing is hard-coded twice.
+
+#![allow(dead_code)] // tests and the fixture host use different parts
+
+use super::http_fakes::{self as fakes, Running};
+use super::servers::{versions, MariaAccounts, PgHba, Place, RedisMode, Servers, TLS_NAME};
+
+/// Expected TLS facts.
+#[derive(Clone, Debug)]
+pub struct TlsExpect {
+    /// A string the certificate subject must contain.
+    pub subject: String,
+    /// Whether the certificate is self-signed.
+    pub self_signed: bool,
+}
+
+/// What exposecheck should report for a fixture.
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    /// Acceptable `service.name` values (usually one; `http`/`https` style pairs).
+    pub names: Vec<&'static str>,
+    /// `service.product` must contain one of these (case-insensitive); empty: not checked.
+    pub product: Vec<&'static str>,
+    /// `service.version` must contain this (a leading `v` ignored on both sides).
+    pub version: Option<String>,
+    /// Expected `service.auth`.
+    pub auth: Option<&'static str>,
+    /// Expected TLS facts; `None`: `service.tls` must be absent.
+    pub tls: Option<TlsExpect>,
+}
+
+fn e(names: &[&'static str]) -> Expect {
+    Expect {
+        names: names.to_vec(),
+        ..Expect::default()
+    }
+}
+
+impl Expect {
+    fn product(mut self, p: &[&'static str]) -> Expect {
+        self.product = p.to_vec();
+        self
+    }
+    fn version(mut self, v: impl Into<String>) -> Expect {
+        self.version = Some(v.into());
+        self
+    }
+    fn auth(mut self, a: &'static str) -> Expect {
+        self.auth = Some(a);
+        self
+    }
+    fn tls(mut self, subject: &str) -> Expect {
+        self.tls = Some(TlsExpect {
+            subject: subject.to_string(),
+            self_signed: true,
+        });
+        self
+    }
+}
+
+/// How a fixture is started.
+#[derive(Clone, Copy)]
+pub enum Start {
+    /// A real server: started on the given ports.
+    Real(fn(&mut Servers, &[u16])),
+    /// A fake from `http_fakes` by id.
+    Fake(&'static str),
+}
+
+/// One identification fixture.
+#[derive(Clone, Copy)]
+pub struct Fixture {
+    /// Fixture id.
+    pub id: &'static str,
+    /// The product's default port (variants of one product share it).
+    pub port: u16,
+    /// A non-default port, unique across all fixtures.
+    pub moved: u16,
+    /// How to start it.
+    pub start: Start,
+    /// What to expect (computed lazily: it may run `--version` commands).
+    pub expect: fn() -> Expect,
+}
+
+fn mariadb(s: &mut Servers, ports: &[u16], acc: MariaAccounts) {
+    s.mariadb(acc, ports[0], ports.get(1).copied());
+}
+
+fn postgres(s: &mut Servers, ports: &[u16], hba: PgHba) {
+    for &p in ports {
+        s.postgres(hba, p);
+    }
+}
+
+/// Every fixture.
+pub fn all() -> Vec<Fixture> {
+    use Start::*;
+    let r = |id, port, moved, start, expect| Fixture {
+        id,
+        port,
+        moved,
+        start: Real(start),
+        expect,
+    };
+    let mut v = vec![
+        r(
+            "redis-open",
+            6379,
+            16400,
+            |s, p| s.redis(RedisMode::Open, p),
+            || {
+                e(&["redis"])
+                    .product(&["redis"])
+                    .version(versions::redis())
+                    .auth("none")
+            },
+        ),
+        r(
+            "redis-password",
+            6379,
+            16401,
+            |s, p| s.redis(RedisMode::Password, p),
+            || e(&["redis"]).product(&["redis"]).auth("required"),
+        ),
+        r(
+            "redis-protected",
+            6379,
+            16402,
+            |s, p| s.redis(RedisMode::Protected, p),
+            || e(&["redis"]).product(&["redis"]).auth("protected"),
+        ),
+        r(
+            "memcached",
+            11211,
+            21211,
+            |s, p| s.memcached(p),
+            || {
+                e(&["memcached"])
+                    .product(&["memcached"])
+                    .version(versions::memcached())
+                    .auth("none")
+            },
+        ),
+        r(
+            "mariadb-local-only",
+            3306,
+            13306,
+            |s, p| mariadb(s, p, MariaAccounts::LocalOnly),
+            || e(&["mysql"]).product(&["mariadb"]).auth("protected"),
+        ),
+        r(
+            "mariadb-any-host",
+            3306,
+            13307,
+            |s, p| mariadb(s, p, MariaAccounts::AnyHost),
+            || {
+                e(&["mysql"])
+                    .product(&["mariadb"])
+                    .version(versions::mariadb())
+                    .auth("required")
+            },
+        ),
+        r(
+            "postgres-no-hba-entry",
+            5432,
+            15432,
+            |s, p| postgres(s, p, PgHba::NoEntry),
+            || {
+                e(&["postgresql"])
+                    .product(&["postgresql"])
+                    .auth("protected")
+            },
+        ),
+        r(
+            "postgres-md5",
+            5432,
+            15433,
+            |s, p| postgres(s, p, PgHba::Md5),
+            || e(&["postgresql"]).product(&["postgresql"]).auth("required"),
+        ),
+        r(
+            "postgres-trust",
+            5432,
+            15434,
+            |s, p| postgres(s, p, PgHba::Trust),
+            || {
+                e(&["postgresql"])
+                    .product(&["postgresql"])
+                    .version(versions::postgres())
+                    .auth("none")
+            },
+        ),
+        r(
+            "openssh",
+            22,
+            10022,
+            |s, p| s.sshd(p),
+            || {
+                e(&["ssh"])
+                    .product(&["openssh"])
+                    .version(versions::openssh())
+            },
+        ),
+        r(
+            "nginx-http",
+            80,
+            8181,
+            |s, p| s.nginx(p, &[]),
+            || e(&["http"]).product(&["nginx"]).version(versions::nginx()),
+        ),
+        r(
+            "nginx-https",
+            443,
+            8443,
+            |s, p| s.nginx(&[], p),
+            || {
+                e(&["https", "http"])
+                    .product(&["nginx"])
+                    .version(versions::nginx())
+                    .tls(TLS_NAME)
+            },
+        ),
+        r(
+            "mosquitto-anonymous",
+            1883,
+            11883,
+            |s, p| s.mosquitto(true, p),
+            || e(&["mqtt"]).auth("none"),
+        ),
+        r(
+            "mosquitto-auth",
+            1883,
+            11884,
+            |s, p| s.mosquitto(false, p),
+            || e(&["mqtt"]).auth("required"),
+        ),
+        r(
+            "beanstalkd",
+            11300,
+            21300,
+            |s, p| s.beanstalkd(p),
+            || {
+                e(&["beanstalkd"])
+                    .version(versions::beanstalkd())
+                    .auth("none")
+            },
+        ),
+        r("rsyncd", 873, 10873, |s, p| s.rsyncd(p), || e(&["rsync"])),
+        r(
+            "python-http-server",
+            8000,
+            18000,
+            |s, p| s.python_http(p),
+            || {
+                e(&["python-http-server"])
+                    .product(&["python"])
+                    .version(versions::python())
+            },
+        ),
+    ];
+    let f = |id: &'static str, expect: fn() -> Expect| {
+        let fk = fakes::fake(id);
+        Fixture {
+            id,
+            port: fk.port,
+            moved: fk.moved,
+            start: Fake(id),
+            expect,
+        }
+    };
+    use fakes::*;
+    v.extend([
+        f("elasticsearch-secured", || {
+            e(&["elasticsearch"])
+                .product(&["elasticsearch"])
+                .auth("required")
+        }),
+        f("elasticsearch-open", || {
+            e(&["elasticsearch"])
+                .product(&["elasticsearch"])
+                .version(ES_VERSION)
+                .auth("none")
+        }),
+        f("opensearch", || {
+            e(&["opensearch"])
+                .product(&["opensearch"])
+                .version(OPENSEARCH_VERSION)
+                .auth("none")
+        }),
+        f("docker", || {
+            e(&["docker"])
+                .product(&["docker"])
+                .version(DOCKER_VERSION)
+                .auth("none")
+        }),
+        f("etcd", || e(&["etcd"]).version(ETCD_VERSION)),
+        f("kube-apiserver", || {
+            e(&["kube-apiserver", "kubernetes"])
+                .version(K8S_VERSION)
+                .tls("kube-apiserver")
+        }),
+        f("kubelet-secured", || {
+            e(&["kubelet"]).auth("required").tls("node-1@")
+        }),
+        f("kubelet-open", || {
+            e(&["kubelet"]).auth("none").tls("node-2@")
+        }),
+        f("kubelet-readonly", || {
+            e(&["kubelet", "kubelet-readonly"]).auth("none")
+        }),
+        f("consul", || e(&["consul"]).version(CONSUL_VERSION)),
+        f("couchdb-admin-party", || {
+            e(&["couchdb"])
+                .product(&["couchdb"])
+                .version(COUCHDB_VERSION)
+                .auth("none")
+        }),
+        f("couchdb-secured", || {
+            e(&["couchdb"])
+                .product(&["couchdb"])
+                .version(COUCHDB_VERSION)
+                .auth("required")
+        }),
+        f("influxdb", || {
+            e(&["influxdb"])
+                .product(&["influxdb"])
+                .version(INFLUX_VERSION)
+        }),
+        f("zookeeper", || {
+            e(&["zookeeper"]).version(ZK_VERSION).auth("none")
+        }),
+        f("zookeeper-restricted", || {
+            e(&["zookeeper"]).auth("protected")
+        }),
+        f("nats", || e(&["nats"]).version(NATS_VERSION).auth("none")),
+        f("nats-auth", || {
+            e(&["nats"]).version(NATS_VERSION).auth("required")
+        }),
+        f("jupyter", || {
+            e(&["jupyter"]).version(JUPYTER_VERSION).auth("required")
+        }),
+        f("werkzeug-debug", || {
+            e(&["werkzeug"])
+                .product(&["werkzeug"])
+                .version(WERKZEUG_VERSION)
+        }),
+        f("vite", || e(&["vite"])),
+        f("webpack-dev-server", || e(&["webpack-dev-server"])),
+        f("express", || e(&["express"]).product(&["express"])),
+        f("echo", || e(&["unknown"])),
+        f("random-bytes", || e(&["unknown"])),
+    ]);
+    v
+}
+
+/// The fixture `id`.
+pub fn by_id(id: &str) -> Fixture {
+    all()
+        .into_iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no fixture {id:?}"))
+}
+
+/// Ports for running `list` together on one host: each fixture gets its
+/// moved port, plus its default port unless an earlier one already has it.
+pub fn shared_ports(list: &[Fixture]) -> Vec<(Fixture, Vec<u16>)> {
+    let mut taken = std::collections::BTreeSet::new();
+    list.iter()
+        .map(|f| {
+            let mut ports = Vec::new();
+            if taken.insert(f.port) {
+                ports.push(f.port);
+            }
+            assert!(
+                taken.insert(f.moved),
+                "moved port {} of {} is not unique",
+                f.moved,
+                f.id
+            );
+            ports.push(f.moved);
+            (*f, ports)
+        })
+        .collect()
+}
+
+/// Started fixtures; drop stops them (fakes first, then real servers).
+pub struct Host {
+    /// The fakes' accept loops.
+    pub fakes: Vec<Running>,
+    /// The real servers.
+    pub servers: Servers,
+}
+
+/// Starts each fixture on its ports at `place`.
+pub fn start(place: &Place, list: &[(Fixture, Vec<u16>)]) -> Host {
+    let mut host = Host {
+        fakes: Vec::new(),
+        servers: Servers::new(place.clone()),
+    };
+    for (f, ports) in list {
+        match f.start {
+            Start::Real(start) => start(&mut host.servers, ports),
+            Start::Fake(id) => {
+                let listeners = ports.iter().map(|&p| place.listen(p)).collect();
+                host.fakes.push(fakes::serve(fakes::fake(id), listeners));
+            }
+        }
+    }
+    host
+}
