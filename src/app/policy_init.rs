@@ -45,8 +45,7 @@ impl Sink for PolicyInit {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        self.open
-            .sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
+        self.open.sort_by_key(|r| (r.ip, r.port));
         let o = &mut self.out;
         writeln!(
             o,

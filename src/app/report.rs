@@ -187,6 +187,7 @@ impl Reporter {
         summary.resolved = outcome.resolved;
         summary.fail_on = self.fail_on.as_str().into();
         summary.exit_code = code;
+        summary.policy = end.policy.map(|p| p.file.clone());
         if let Err(e) = self.sink.finish(&summary) {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 return Ok(exit::CLEAN);

@@ -281,7 +281,7 @@ pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, Load
                     format!("code '{}' names no registered dialogue", code.get_ref()),
                 );
             }
-            if f.code_note.as_deref().map_or(true, |n| n.trim().is_empty()) {
+            if f.code_note.as_deref().is_none_or(|n| n.trim().is_empty()) {
                 cx.at(
                     &p.src,
                     code,
@@ -332,7 +332,7 @@ pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, Load
                 );
                 continue;
             }
-            if pd.note.as_deref().map_or(true, |n| n.trim().is_empty()) {
+            if pd.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
                 cx.at(
                     &p.src,
                     &pd.name,
@@ -386,25 +386,24 @@ pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, Load
     for (si, p) in parsed.iter().enumerate() {
         for m in &p.file.matches {
             let key = match m.probe.get_ref().as_str() {
-                "greeting" => ProbeKey::Greeting,
-                name => match probe_by_name.get(name) {
-                    Some(&i) => ProbeKey::Probe(i),
-                    None => {
+                "greeting" => Some(ProbeKey::Greeting),
+                name => {
+                    let k = probe_by_name.get(name).map(|&i| ProbeKey::Probe(i));
+                    if k.is_none() {
                         cx.at(
                             &p.src,
                             &m.probe,
                             format!("probe '{name}' is not defined in any file"),
                         );
-                        continue;
                     }
-                },
-            };
-            let regex = match compile_pattern(m.pattern.get_ref()) {
-                Ok(r) => r,
-                Err(e) => {
-                    cx.at(&p.src, &m.pattern, format!("bad pattern: {e}"));
-                    continue;
+                    k
                 }
+            };
+            let regex = compile_pattern(m.pattern.get_ref())
+                .map_err(|e| cx.at(&p.src, &m.pattern, format!("bad pattern: {e}")))
+                .ok();
+            let (Some(key), Some(regex)) = (key, regex) else {
+                continue;
             };
             if regex.is_match(b"") {
                 cx.at(&p.src, &m.pattern, "pattern matches the empty reply");
@@ -574,6 +573,21 @@ mod tests {
             &[]
         )
         .is_err());
+    }
+
+    #[test]
+    fn services_dir_errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{OK}[[match]]\nprobe = \"nope\"\npattern = '('\n");
+        std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        let srcs = read_dir(dir.path()).unwrap();
+        assert_eq!(srcs.len(), 1);
+        let e = compile(srcs, &[]).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("bad.toml:13: probe 'nope'"), "{s}");
+        assert!(s.contains("bad.toml:14: bad pattern"), "{s}");
+        assert!(read_dir(&dir.path().join("missing")).is_err());
     }
 
     #[test]

@@ -308,6 +308,8 @@ impl<'a> Session<'a> {
         }
         svc.note = if self.exhausted {
             Some("budget-exhausted".into())
+        } else if svc.tls.as_ref().is_some_and(|t| t.error.is_some()) {
+            Some("tls-error".into())
         } else if printer {
             Some("printer-port-not-probed".into())
         } else if !self.any_bytes && svc.tls.is_none() {
@@ -628,7 +630,19 @@ impl<'a> Session<'a> {
         }
         hinted.sort_by_key(|(r, _)| *r);
         fallback.sort_by_key(|(r, _)| *r);
-        hinted.into_iter().chain(fallback).map(|(_, p)| p).collect()
+        let mut plan: Vec<Plan> = hinted.into_iter().chain(fallback).map(|(_, p)| p).collect();
+        // ALPN http/1.1 already says HTTP (and rules Redis out): ask HTTP first.
+        if self.layer == Layer::Tls
+            && self
+                .tls
+                .as_ref()
+                .is_some_and(|t| matches!(t.alpn.as_deref(), Some("http/1.1" | "h2")))
+        {
+            plan.sort_by_key(
+                |p| !matches!(p, Plan::Probe(i) if self.cat.probes()[*i].family == "http"),
+            );
+        }
+        plan
     }
 
     async fn probe_all(&mut self) -> Option<Found> {

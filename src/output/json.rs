@@ -53,8 +53,7 @@ impl Sink for Json {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        self.results
-            .sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
+        self.results.sort_by_key(|r| (r.ip, r.port));
         let doc = Document {
             schema: &s.schema,
             scan: &s.scan,

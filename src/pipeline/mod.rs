@@ -174,7 +174,9 @@ pub async fn run(
                             let stream = if held.iter().filter(|(s, _)| s.is_some()).count() < HELD_PER_HOST {
                                 hit.stream
                             } else {
-                                hit.stream.map(scan::connect::abort);
+                                if let Some(s) = hit.stream {
+                                    scan::connect::abort(s);
+                                }
                                 None
                             };
                             held.push((stream, hit.result));

@@ -36,7 +36,7 @@ pub fn raise_and_budget() -> Budget {
                     r.rlim_cur = r.rlim_max;
                 }
             }
-            r.rlim_cur as u64
+            r.rlim_cur
         }
     };
     budget_for(nofile)

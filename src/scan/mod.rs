@@ -61,7 +61,7 @@ pub struct Hit {
 #[derive(Debug)]
 pub enum Event {
     /// A pair has concluded.
-    Hit(Hit),
+    Hit(Box<Hit>),
     /// A local condition worth one warning (sent once per kind).
     Warning(String),
 }
@@ -311,7 +311,7 @@ pub async fn sweep(
                         service: None,
                         finding: None,
                     };
-                    if events.send(Event::Hit(Hit { result, stream })).await.is_err() {
+                    if events.send(Event::Hit(Box::new(Hit { result, stream }))).await.is_err() {
                         stats.interrupted = true;
                         break;
                     }

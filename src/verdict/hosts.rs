@@ -310,7 +310,7 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        let (verdicts, findings) = h.finish(&[group.clone()], true, false);
+        let (verdicts, findings) = h.finish(std::slice::from_ref(&group), true, false);
         assert_eq!(verdicts.len(), 2);
         assert_eq!(verdicts[0].firewall, Firewall::Drop);
         let parity: Vec<&HostFinding> = findings

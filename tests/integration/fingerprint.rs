@@ -385,6 +385,7 @@ async fn legacy_tls_is_tls_with_an_error() {
     assert_eq!(svc.name, "tls", "{svc:?}");
     let err = svc.tls.and_then(|t| t.error).unwrap_or_default();
     assert!(err.contains("legacy"), "{err}");
+    assert_eq!(svc.note.as_deref(), Some("tls-error"));
 }
 
 #[tokio::test]

@@ -842,7 +842,8 @@ fn usage_errors_from_option_parsing_are_one_line() {
 
 /// A name under .invalid never resolves (and from the scanner namespace no
 /// DNS query can leave): a warning naming it, the other targets scanned,
-/// and the summary's unresolved_hosts lists it.
+/// the summary's unresolved_hosts lists it, and the exit code is 3 (scan
+/// incomplete).
 #[test]
 fn unresolvable_hostname_is_reported_and_the_rest_scanned() {
     let mut net = TestNet::new();
@@ -854,7 +855,7 @@ fn unresolvable_hostname_is_reported_and_the_rest_scanned() {
         .chain(["-p", "2003,2004", bad, &tgt.to_string()].map(String::from))
         .collect::<Vec<_>>();
     let out = net.exposecheck(&args);
-    expect_exit(&out, 0);
+    expect_exit(&out, 3); // 3: scan incomplete (unresolved ports or hosts)
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(bad),
         "no warning naming {bad}\n{}",
