@@ -96,6 +96,25 @@ pub struct PortResult {
     pub finding: Option<Finding>,
 }
 
+#[cfg(test)]
+impl PortResult {
+    /// An open port on 198.18.0.2 with nothing identified (for tests).
+    pub(crate) fn test_open(port: u16) -> PortResult {
+        PortResult {
+            ip: "198.18.0.2".parse().expect("valid address"),
+            host: None,
+            port,
+            proto: Proto::Tcp,
+            state: PortState::Open,
+            reason: Reason::SynAck,
+            rtt_ms: Some(0.2),
+            tries: 1,
+            service: None,
+            finding: None,
+        }
+    }
+}
+
 /// Transport protocol.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
 #[serde(rename_all = "lowercase")]

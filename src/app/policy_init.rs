@@ -112,7 +112,7 @@ impl Sink for PolicyInit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Finding, Proto, Reason, Service};
+    use crate::model::{Finding, Service};
     use crate::verdict::policy::Policy;
     use std::sync::{Arc, Mutex};
 
@@ -129,14 +129,6 @@ mod tests {
 
     fn open(port: u16, name: &str, sev: Severity) -> PortResult {
         PortResult {
-            ip: "198.18.0.2".parse().unwrap(),
-            host: None,
-            port,
-            proto: Proto::Tcp,
-            state: PortState::Open,
-            reason: Reason::SynAck,
-            rtt_ms: None,
-            tries: 1,
             service: Some(Service {
                 name: name.into(),
                 ..Service::default()
@@ -147,6 +139,7 @@ mod tests {
                 title: "t\nforged = 1".into(),
                 ..Finding::default()
             }),
+            ..PortResult::test_open(port)
         }
     }
 

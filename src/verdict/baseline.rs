@@ -25,18 +25,17 @@ pub struct Baseline {
     seen: Mutex<HashSet<String>>,
 }
 
-fn collect(v: &Value, port_ctx: Option<&Value>, out: &mut BTreeMap<String, Value>) {
+fn collect(v: &Value, out: &mut BTreeMap<String, Value>) {
     if let Some(f) = v.get("finding") {
         if let Some(fp) = f.get("fingerprint").and_then(Value::as_str) {
-            let ctx = port_ctx.unwrap_or(v);
             out.insert(
                 fp.to_string(),
                 json!({
                     "fingerprint": fp,
                     "rule": f.get("rule"),
                     "severity": f.get("severity"),
-                    "ip": ctx.get("ip"),
-                    "port": ctx.get("port"),
+                    "ip": v.get("ip"),
+                    "port": v.get("port"),
                 }),
             );
         }
@@ -77,37 +76,22 @@ impl Baseline {
             }
         };
         let mut recognised = false;
+        let list = |d: &Value, key: &str| -> Vec<Value> {
+            d.get(key).and_then(Value::as_array).cloned().unwrap_or_default()
+        };
         for doc in &docs {
-            if let Some(results) = doc.get("results").and_then(Value::as_array) {
+            if doc.get("results").is_some() {
                 recognised = true;
-                for r in results {
-                    collect(r, None, &mut known);
-                }
-                for f in doc
-                    .get("findings")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    collect(f, None, &mut known);
+                for r in list(doc, "results").iter().chain(&list(doc, "findings")) {
+                    collect(r, &mut known);
                 }
             }
             match doc.get("type").and_then(Value::as_str) {
                 Some("port") | Some("finding") => {
                     recognised = true;
-                    collect(doc, None, &mut known);
+                    collect(doc, &mut known);
                 }
-                Some("summary") => {
-                    recognised = true;
-                    for f in doc
-                        .get("findings")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        collect(f, None, &mut known);
-                    }
-                }
+                Some("summary") | Some("host") => recognised = true,
                 _ => {}
             }
         }
@@ -151,7 +135,8 @@ mod tests {
     fn ndjson_and_json_baselines() {
         let nd = r#"{"type":"port","ip":"198.18.0.2","port":6379,"finding":{"rule":"redis-unauthenticated","severity":"critical","fingerprint":"aa"}}
 {"type":"port","ip":"198.18.0.2","port":22,"finding":{"rule":"ssh-public","severity":"info","fingerprint":"bb"}}
-{"type":"summary","findings":[{"port":80,"finding":{"rule":"dual-stack-mismatch","fingerprint":"cc"}}]}
+{"type":"finding","ip":"fd00:e0c::2","port":80,"finding":{"rule":"dual-stack-mismatch","fingerprint":"cc"}}
+{"type":"summary","schema":"exposecheck/1"}
 "#;
         let b = Baseline::parse(nd).unwrap();
         let mut f = Finding {

@@ -113,11 +113,11 @@ pub fn assess(r: &PortResult, facts: Option<&ServiceFacts>) -> Option<Finding> {
         Some(f) => {
             let takeover = TAKEOVER.contains(&f.category.as_str());
             match (f.exposure, auth) {
-                (Exposure::PublicOk, _) if DEV.contains(&f.category.as_str()) => (
+                (exp, _) if DEV.contains(&f.category.as_str()) => (
                     format!("{}-exposed", f.id),
                     Severity::Medium,
-                    format!("{} reachable from outside", f.name),
-                    remedy::firewall(r.port, Exposure::LocalhostOnly),
+                    format!("{} (a development server or admin UI) reachable from outside", f.name),
+                    remedy::firewall(r.port, if exp == Exposure::InternalOnly { exp } else { Exposure::LocalhostOnly }),
                 ),
                 (Exposure::PublicOk, _) => (
                     format!("{}-public", f.id),
@@ -133,7 +133,7 @@ pub fn assess(r: &PortResult, facts: Option<&ServiceFacts>) -> Option<Finding> {
                 ),
                 (exp, a) => (
                     format!("{}-exposed", f.id),
-                    if DEV.contains(&f.category.as_str()) { Severity::Medium } else { Severity::High },
+                    Severity::High,
                     match a {
                         AuthState::Required => format!("{} reachable from outside (it asks for credentials, but the port must close)", f.name),
                         AuthState::Protected => format!("{} reachable from outside (it refuses this client, but the port must close)", f.name),
@@ -258,7 +258,7 @@ impl Judge for Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Proto, Reason, Service};
+    use crate::model::Service;
 
     fn facts(id: &str, category: &str, exposure: Exposure) -> ServiceFacts {
         ServiceFacts {
@@ -273,20 +273,12 @@ mod tests {
 
     fn open(port: u16, name: &str, auth: AuthState) -> PortResult {
         PortResult {
-            ip: "198.18.0.2".parse().unwrap(),
-            host: None,
-            port,
-            proto: Proto::Tcp,
-            state: PortState::Open,
-            reason: Reason::SynAck,
-            rtt_ms: Some(0.2),
-            tries: 1,
             service: Some(Service {
                 name: name.into(),
                 auth,
                 ..Service::default()
             }),
-            finding: None,
+            ..PortResult::test_open(port)
         }
     }
 

@@ -346,7 +346,6 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{PortState, Proto, Reason};
 
     const TEXT: &str = r#"fail_on = "critical"
 
@@ -367,18 +366,7 @@ unexpected-open-port = "medium"
 "#;
 
     fn result(port: u16) -> PortResult {
-        PortResult {
-            ip: "198.18.0.2".parse().unwrap(),
-            host: None,
-            port,
-            proto: Proto::Tcp,
-            state: PortState::Open,
-            reason: Reason::SynAck,
-            rtt_ms: None,
-            tries: 1,
-            service: None,
-            finding: None,
-        }
+        PortResult::test_open(port)
     }
 
     #[test]

@@ -142,25 +142,17 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{PortState, Proto, Reason, Severity};
+    use crate::model::Severity;
 
     fn open(port: u16, sev: Severity, policy: &str, baseline: &str) -> PortResult {
         PortResult {
-            ip: "198.18.0.2".parse().unwrap(),
-            host: None,
-            port,
-            proto: Proto::Tcp,
-            state: PortState::Open,
-            reason: Reason::SynAck,
-            rtt_ms: None,
-            tries: 1,
-            service: None,
             finding: Some(Finding {
                 severity: sev,
                 policy: Some(policy.into()),
                 baseline: Some(baseline.into()),
                 ..Finding::default()
             }),
+            ..PortResult::test_open(port)
         }
     }
 
