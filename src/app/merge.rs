@@ -138,8 +138,15 @@ pub fn run(a: Args) -> Result<u8, Error> {
     let Verdicts {
         policy,
         baseline,
-        mut reporter,
+        reporter,
     } = Verdicts::load(&report, None)?;
+    let specs: Vec<_> = first
+        .scan
+        .targets
+        .iter()
+        .filter_map(|t| crate::targets::parse_target(t).ok())
+        .collect();
+    let mut reporter = reporter.with_pairs(dual_stack_pair(&specs));
     let judge = verdict_for(&Catalog::builtin(), policy.clone(), baseline.clone());
     let mut coverage = Coverage::default();
     let mut results: BTreeMap<(IpAddr, u16), PortResult> = BTreeMap::new();
@@ -174,12 +181,6 @@ pub fn run(a: Args) -> Result<u8, Error> {
         reporter.port(&r);
     }
     let ports = ports::parse_ports(&first.scan.ports).unwrap_or_default();
-    let specs: Vec<_> = first
-        .scan
-        .targets
-        .iter()
-        .filter_map(|t| crate::targets::parse_target(t).ok())
-        .collect();
     let in_scope = |e: &Entry| {
         ports.contains(e.port)
             && names.iter().any(|(ip, name)| match &e.host {
@@ -194,7 +195,6 @@ pub fn run(a: Args) -> Result<u8, Error> {
         meta,
         coverage,
         interrupted: false,
-        pairs: dual_stack_pair(&specs),
         policy: policy.as_deref(),
         baseline: baseline.as_deref(),
         in_scope: &in_scope,

@@ -225,7 +225,9 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         baseline,
         reporter,
     } = Verdicts::load(&cfg.report, sink)?;
-    let mut reporter = reporter.with_all_hosts(cfg.shard.count > 1);
+    let mut reporter = reporter
+        .with_all_hosts(cfg.shard.count > 1)
+        .with_pairs(dual_stack_pair(&cfg.targets));
     let judge = Arc::new(verdict_for(&catalog, policy.clone(), baseline.clone()));
     let targets = Arc::new(set);
     let plan = Plan {
@@ -315,7 +317,6 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         meta,
         coverage,
         interrupted: stats.interrupted,
-        pairs: dual_stack_pair(&cfg.targets),
         policy: policy.as_deref(),
         baseline: baseline.as_deref(),
         in_scope: &in_scope,

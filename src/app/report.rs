@@ -82,8 +82,6 @@ pub struct Ending<'a> {
     pub coverage: Coverage,
     /// Cut short by a signal.
     pub interrupted: bool,
-    /// Extra dual-stack groups.
-    pub pairs: Vec<BTreeSet<IpAddr>>,
     /// The policy in force.
     pub policy: Option<&'a Policy>,
     /// The baseline in force.
@@ -118,6 +116,12 @@ impl Reporter {
             fail_on,
             write_error: None,
         })
+    }
+
+    /// Declares addresses given together as one dual-stack host.
+    pub fn with_pairs(mut self, pairs: Vec<BTreeSet<IpAddr>>) -> Reporter {
+        self.tally.pairs(pairs);
+        self
     }
 
     /// Gives every answering host a verdict (shard outputs, for `merge`).
@@ -167,7 +171,7 @@ impl Reporter {
         let complete = !end.interrupted && coverage.unresolved == 0;
         let outcome =
             self.tally
-                .finish(end.pairs, complete, end.policy, end.baseline, end.in_scope);
+                .finish(complete, end.policy, end.baseline, end.in_scope);
         let incomplete = coverage.unresolved > 0
             || !coverage.unresolved_hosts.is_empty()
             || coverage.attempted == 0;

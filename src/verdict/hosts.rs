@@ -15,14 +15,33 @@ use std::net::IpAddr;
 /// counted globally, so memory stays flat on huge sweeps.
 pub const MAX_TRACKED_HOSTS: usize = 65_536;
 
+/// What is kept about an open port for the host-level checks.
+#[derive(Debug, Clone)]
+struct OpenPort {
+    service: String,
+    severity: Severity,
+    expected: bool,
+}
+
 #[derive(Default, Debug)]
 struct Acc {
     host: Option<String>,
-    open: BTreeMap<u16, (String, Severity)>,
+    open: BTreeMap<u16, OpenPort>,
     closed: u64,
     dropped: u64,
     rejected: u64,
     every_port: bool,
+    /// Filtered ports, one bit per port: kept only for addresses that may be
+    /// one side of a dual-stack host (named targets, given pairs).
+    filtered: Option<Box<[u64; 1024]>>,
+}
+
+impl Acc {
+    fn is_filtered(&self, port: u16) -> bool {
+        self.filtered
+            .as_ref()
+            .is_some_and(|b| b[port as usize / 64] & (1 << (port % 64)) != 0)
+    }
 }
 
 /// Collects per-host facts as results stream in.
@@ -50,6 +69,14 @@ pub fn posture(closed: u64, dropped: u64, rejected: u64) -> Firewall {
 }
 
 impl Hosts {
+    /// Remembers which ports of `ip` are filtered, for the dual-stack check.
+    pub fn track(&mut self, ip: IpAddr) {
+        let acc = self.map.entry(ip).or_default();
+        if acc.filtered.is_none() {
+            acc.filtered = Some(Box::new([0; 1024]));
+        }
+    }
+
     /// Adds one result.
     pub fn add(&mut self, r: &PortResult) {
         if !self.map.contains_key(&r.ip)
@@ -64,16 +91,30 @@ impl Hosts {
         }
         match (r.state, r.reason) {
             (PortState::Open, _) => {
-                let svc = r
-                    .service
-                    .as_ref()
-                    .map_or_else(|| "unknown".to_string(), |s| s.name.clone());
-                let sev = r.finding.as_ref().map_or(Severity::Low, |f| f.severity);
-                acc.open.insert(r.port, (svc, sev));
+                let port = OpenPort {
+                    service: r
+                        .service
+                        .as_ref()
+                        .map_or_else(|| "unknown".to_string(), |s| s.name.clone()),
+                    severity: r.finding.as_ref().map_or(Severity::Low, |f| f.severity),
+                    expected: r
+                        .finding
+                        .as_ref()
+                        .is_some_and(|f| f.policy.as_deref() == Some("expected")),
+                };
+                acc.open.insert(r.port, port);
             }
             (PortState::Closed, _) => acc.closed += 1,
-            (PortState::Filtered, Reason::NoResponse) => acc.dropped += 1,
-            (PortState::Filtered, _) => acc.rejected += 1,
+            (PortState::Filtered, reason) => {
+                if reason == Reason::NoResponse {
+                    acc.dropped += 1;
+                } else {
+                    acc.rejected += 1;
+                }
+                if let Some(bits) = acc.filtered.as_mut() {
+                    bits[r.port as usize / 64] |= 1 << (r.port % 64);
+                }
+            }
         }
     }
 
@@ -190,17 +231,19 @@ impl Hosts {
                 if a.every_port {
                     continue;
                 }
-                for (port, (svc, sev)) in &a.open {
-                    let shut: Vec<String> = other_side
-                        .iter()
-                        .filter(|o| {
-                            !self.map[**o].open.contains_key(port) && !self.map[**o].every_port
-                        })
-                        .map(|o| o.to_string())
-                        .collect();
-                    if shut.is_empty() {
+                for (port, open) in &a.open {
+                    if open.expected {
                         continue;
                     }
+                    let others: Vec<&Acc> = other_side.iter().map(|o| &self.map[*o]).collect();
+                    if others.iter().any(|o| o.open.contains_key(port) || o.every_port) {
+                        continue;
+                    }
+                    let filtered: Vec<String> = other_side
+                        .iter()
+                        .filter(|o| self.map[**o].is_filtered(*port))
+                        .map(|o| o.to_string())
+                        .collect();
                     let (fam, tool) = if ip.is_ipv6() {
                         ("IPv6", "ip6tables")
                     } else {
@@ -208,18 +251,34 @@ impl Hosts {
                     };
                     let mut rem = remedy::firewall(*port, Exposure::LocalhostOnly);
                     rem.iptables.retain(|l| l.starts_with(&format!("{tool} ")));
-                    rem.notes.insert(
-                        0,
-                        format!("The other family is already closed; add the same rules for {fam} (with {tool}, or once for both with an nftables `inet` table)."),
-                    );
+                    let others_text = other_side.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ");
+                    // Filtered on the other family: a firewall rule exists there
+                    // and is missing here — the classic forgotten ip6tables.
+                    // Closed there: the service simply does not listen on that
+                    // family; still worth knowing, but no firewall hole.
+                    let (severity, evidence) = if filtered.is_empty() {
+                        (
+                            Severity::Low,
+                            format!("{port}/tcp is open on {ip} but closed (RST) on {others_text}: the service listens over {fam} only"),
+                        )
+                    } else {
+                        rem.notes.insert(
+                            0,
+                            format!("The other family already filters this port; add the same rules for {fam} (with {tool}, or once for both with an nftables `inet` table)."),
+                        );
+                        (
+                            open.severity.max(Severity::Medium),
+                            format!("{port}/tcp is open on {ip} but filtered on {}: the {fam} firewall is missing the rule the other family has", filtered.join(", ")),
+                        )
+                    };
                     out.push(host_finding(
                         **ip,
                         a,
                         Some(*port),
                         "dual-stack-mismatch",
-                        (*sev).max(Severity::Medium),
-                        format!("Port {port} ({svc}) is open over {fam} only"),
-                        format!("{port}/tcp is open on {ip} but closed or filtered on {}: the {fam} firewall is missing a rule", shut.join(", ")),
+                        severity,
+                        format!("Port {port} ({}) is open over {fam} only", open.service),
+                        evidence,
                         rem,
                     ));
                 }
@@ -293,6 +352,8 @@ mod tests {
     #[test]
     fn dual_stack_mismatch_found_once_on_the_open_side() {
         let mut h = Hosts::default();
+        h.track("198.18.0.2".parse().unwrap());
+        h.track("fd00:e0c::2".parse().unwrap());
         for p in [1u16, 2, 3] {
             h.add(&r("198.18.0.2", p, PortState::Filtered, Reason::NoResponse));
             h.add(&r("fd00:e0c::2", p, PortState::Closed, Reason::ConnRefused));
@@ -306,6 +367,8 @@ mod tests {
             Reason::NoResponse,
         ));
         h.add(&r("fd00:e0c::2", 6379, PortState::Open, Reason::SynAck));
+        h.add(&r("198.18.0.2", 8080, PortState::Open, Reason::SynAck));
+        h.add(&r("fd00:e0c::2", 8080, PortState::Closed, Reason::ConnRefused));
         let group: BTreeSet<IpAddr> = ["198.18.0.2", "fd00:e0c::2"]
             .iter()
             .map(|s| s.parse().unwrap())
@@ -317,7 +380,10 @@ mod tests {
             .iter()
             .filter(|f| f.finding.rule == "dual-stack-mismatch")
             .collect();
-        assert_eq!(parity.len(), 1);
+        assert_eq!(parity.len(), 2);
+        let closed_side = parity.iter().find(|f| f.port == Some(8080)).unwrap();
+        assert_eq!(closed_side.finding.severity, Severity::Low, "closed elsewhere: no firewall hole");
+        let parity: Vec<&HostFinding> = parity.into_iter().filter(|f| f.port == Some(6379)).collect();
         assert_eq!(parity[0].port, Some(6379));
         assert_eq!(parity[0].ip, Some("fd00:e0c::2".parse().unwrap()));
         assert_eq!(parity[0].finding.severity, Severity::Critical);

@@ -32,6 +32,7 @@ pub struct Outcome {
 pub struct Tally {
     hosts: Hosts,
     names: BTreeMap<String, BTreeSet<IpAddr>>,
+    pairs: Vec<BTreeSet<IpAddr>>,
     counts: FindingCounts,
     fail_on: FailOn,
     only_new: bool,
@@ -51,6 +52,7 @@ impl Tally {
         Tally {
             hosts: Hosts::default(),
             names: BTreeMap::new(),
+            pairs: Vec::new(),
             counts: FindingCounts::default(),
             fail_on,
             only_new,
@@ -71,14 +73,24 @@ impl Tally {
         self.hosts.add_counts(v);
     }
 
+    /// Declares addresses given together as one dual-stack host.
+    pub fn pairs(&mut self, pairs: Vec<BTreeSet<IpAddr>>) {
+        for ip in pairs.iter().flatten() {
+            self.hosts.track(*ip);
+        }
+        self.pairs.extend(pairs);
+    }
+
     /// Adds a judged result; returns whether it should be listed.
     pub fn add(&mut self, r: &PortResult) -> bool {
-        self.hosts.add(r);
         if let Some(name) = &r.host {
             if self.names.len() < MAX_NAMES || self.names.contains_key(name) {
-                self.names.entry(name.clone()).or_default().insert(r.ip);
+                if self.names.entry(name.clone()).or_default().insert(r.ip) {
+                    self.hosts.track(r.ip);
+                }
             }
         }
+        self.hosts.add(r);
         match &r.finding {
             Some(f) if counts_toward(f, self.only_new) => {
                 self.count(f);
@@ -99,12 +111,10 @@ impl Tally {
         self.hosts.mark_every_port(ip);
     }
 
-    /// Finishes the run. `pairs` are extra dual-stack groups (addresses given
-    /// together); `complete` is false after an interruption; `in_scope` says
-    /// whether a policy entry's host and port were scanned.
+    /// Finishes the run. `complete` is false after an interruption;
+    /// `in_scope` says whether a policy entry's host and port were scanned.
     pub fn finish(
         mut self,
-        pairs: Vec<BTreeSet<IpAddr>>,
         complete: bool,
         policy: Option<&Policy>,
         baseline: Option<&Baseline>,
@@ -112,7 +122,7 @@ impl Tally {
     ) -> Outcome {
         let mut groups: Vec<BTreeSet<IpAddr>> =
             std::mem::take(&mut self.names).into_values().collect();
-        groups.extend(pairs);
+        groups.extend(std::mem::take(&mut self.pairs));
         let (hosts, mut findings) = self.hosts.finish(&groups, complete, self.all_hosts);
         if let (Some(p), true) = (policy, complete) {
             findings.extend(p.stale(in_scope));
@@ -161,7 +171,7 @@ mod tests {
         let mut t = Tally::new(FailOn::At(Severity::High), false);
         assert!(t.add(&open(22, Severity::Critical, "expected", "new")));
         assert!(t.add(&open(80, Severity::Medium, "unexpected", "new")));
-        let o = t.finish(vec![], true, None, None, |_| false);
+        let o = t.finish(true, None, None, |_| false);
         assert!(!o.fails);
         assert_eq!(o.counts.medium, 1);
         assert_eq!(o.counts.critical, 0);
@@ -171,13 +181,13 @@ mod tests {
     fn threshold_and_only_new() {
         let mut t = Tally::new(FailOn::At(Severity::High), true);
         assert!(!t.add(&open(6379, Severity::Critical, "unexpected", "unchanged")));
-        let o = t.finish(vec![], true, None, None, |_| false);
+        let o = t.finish(true, None, None, |_| false);
         assert!(!o.fails, "unchanged findings do not gate with --only-new");
         let mut t = Tally::new(FailOn::At(Severity::High), false);
         t.add(&open(6379, Severity::High, "unexpected", "unchanged"));
-        assert!(t.finish(vec![], true, None, None, |_| false).fails);
+        assert!(t.finish(true, None, None, |_| false).fails);
         let mut t = Tally::new(FailOn::Never, false);
         t.add(&open(6379, Severity::Critical, "unexpected", "new"));
-        assert!(!t.finish(vec![], true, None, None, |_| false).fails);
+        assert!(!t.finish(true, None, None, |_| false).fails);
     }
 }
