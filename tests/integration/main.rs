@@ -8,3 +8,6 @@ mod netns;
 mod scan_core;
 mod schema;
 mod servers;
+mod hostile;
+mod hostile_servers;
+mod verdict_e2e;
