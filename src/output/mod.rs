@@ -42,7 +42,7 @@ pub struct ScanMeta {
     pub end: Option<String>,
     /// Permutation seed.
     pub seed: u64,
-    /// `k/N` shard.
+    /// `k/N` shard (`all/N` for a merge of every shard).
     pub shard: String,
     /// Whether the scan was cut short.
     pub interrupted: bool,

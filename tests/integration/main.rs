@@ -11,3 +11,7 @@ mod servers;
 mod hostile;
 mod hostile_servers;
 mod verdict_e2e;
+mod cli_verdict;
+mod hostile_props;
+mod hostile_input;
+mod shards;
