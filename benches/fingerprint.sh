@@ -18,6 +18,7 @@
 #
 # Usage: benches/fingerprint.sh [--no-nmap] [-x 'EXTRA EXPOSECHECK ARGS']
 #   LIMIT=secs  env: kill a tool run after this long (default 1800)
+#   NO_BUILD=1  env: use the binaries already in target/release
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --no-nmap) WITH_NMAP=0 ;;
         -x) EXTRA_EC="$2"; shift ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -39,8 +40,10 @@ for c in nmap iptables ip python3 setpriv; do
     command -v "$c" >/dev/null || { echo "missing $c (see .ci/run for the package list)" >&2; exit 1; }
 done
 
-echo "building exposecheck and examples/fixture_host (release)" >&2
-cargo build --release --quiet --bin exposecheck --example fixture_host
+if [ -z "${NO_BUILD:-}" ]; then
+    echo "building exposecheck and examples/fixture_host (release)" >&2
+    cargo build --release --quiet --bin exposecheck --example fixture_host
+fi
 TD="$(cargo metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 TD="${TD:-${CARGO_TARGET_DIR:-target}}"
 BIN="$TD/release/exposecheck"

@@ -1,12 +1,18 @@
 //! Criterion benches for the sweep's and the fingerprinter's hot paths: walking
-//! the keyed permutation, mapping indices to addresses, and matching replies
-//! against the whole service catalogue.
+//! the keyed permutation, mapping indices to addresses, refused loopback
+//! connects through the sweep's connect set and through one future per connect,
+//! and matching replies against the whole service catalogue.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use exposecheck::catalog::{Catalog, ProbeKey};
+use exposecheck::scan::connect;
 use exposecheck::scan::order::{Order, Shard};
+use exposecheck::scan::reactor::ConnectSet;
 use exposecheck::targets::{Resolved, TargetSet};
+use futures::stream::{FuturesUnordered, StreamExt};
 use std::hint::black_box;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 fn order(c: &mut Criterion) {
     let mut g = c.benchmark_group("order");
@@ -41,23 +47,85 @@ fn targets(c: &mut Criterion) {
     g.finish();
 }
 
+/// 1,000 connects to a closed loopback port, 64 in flight.
+fn connects(c: &mut Criterion) {
+    const N: usize = 1_000;
+    const WINDOW: usize = 64;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let closed: SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let timeout = Duration::from_secs(1);
+    let mut g = c.benchmark_group("connect_refused");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("connect_set", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut set = ConnectSet::new(false).unwrap();
+                let (mut sent, mut done) = (0, 0);
+                while done < N {
+                    while sent < N && set.len() < WINDOW {
+                        set.start(closed, timeout, sent);
+                        sent += 1;
+                    }
+                    black_box(set.next().await);
+                    done += 1;
+                }
+            })
+        })
+    });
+    g.bench_function("future_per_connect", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut set = FuturesUnordered::new();
+                let (mut sent, mut done) = (0, 0);
+                while done < N {
+                    while sent < N && set.len() < WINDOW {
+                        set.push(connect::attempt(closed, timeout));
+                        sent += 1;
+                    }
+                    black_box(set.next().await);
+                    done += 1;
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
 fn matching(c: &mut Criterion) {
     let catalog = Catalog::builtin();
     let http = catalog.probe_index("http-get").map(ProbeKey::Probe);
     let replies: Vec<(&str, ProbeKey, &[u8])> = vec![
-        ("ssh-greeting", ProbeKey::Greeting, b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
-        ("garbage-greeting", ProbeKey::Greeting, b"\x00\x01\x02garbage that matches nothing\xff\xfe"),
+        (
+            "ssh-greeting",
+            ProbeKey::Greeting,
+            b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n",
+        ),
+        (
+            "garbage-greeting",
+            ProbeKey::Greeting,
+            b"\x00\x01\x02garbage that matches nothing\xff\xfe",
+        ),
     ];
     let mut g = c.benchmark_group("match_reply");
     for (name, key, reply) in replies {
-        g.bench_function(name, |b| b.iter(|| catalog.match_reply(key, black_box(reply))));
+        g.bench_function(name, |b| {
+            b.iter(|| catalog.match_reply(key, black_box(reply)))
+        });
     }
     if let Some(key) = http {
         let es = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 300\r\n\r\n{\"name\":\"n1\",\"cluster_name\":\"c\",\"version\":{\"number\":\"8.13.0\",\"lucene_version\":\"9.10.0\"},\"tagline\":\"You Know, for Search\"}";
-        g.bench_function("http-elasticsearch", |b| b.iter(|| catalog.match_reply(key, black_box(es))));
+        g.bench_function("http-elasticsearch", |b| {
+            b.iter(|| catalog.match_reply(key, black_box(es)))
+        });
     }
     g.finish();
 }
 
-criterion_group!(benches, order, targets, matching);
+criterion_group!(benches, order, targets, connects, matching);
 criterion_main!(benches);

@@ -1,51 +1,71 @@
 #!/usr/bin/env bash
-# Whole-process benchmark: a full 65,535-port TCP connect sweep of one host,
-# exposecheck side by side with `nmap -sT -Pn -p- -n`, in the same run.
+# Whole-process benchmark of the connect sweep, in ONE run: exposecheck beside
+# `nmap -sT`, RustScan and a raw epoll connect loop (the physical floor,
+# examples/raw_connect.rs), against a namespace host this script creates.
 #
-# The host is a network namespace this script creates (and deletes on exit):
 #   scanner ns  ecb-<pid>-s  198.18.250.1/24  fd00:e0c::fa:1/112   (no other route)
 #   target ns   ecb-<pid>-t  198.18.250.2/24  fd00:e0c::fa:2/112   (listeners, iptables)
-# Nothing is sent anywhere else. Two profiles:
-#   open-rst      no firewall: closed ports answer RST, LISTEN_PORTS accept
-#   default-drop  INPUT policy DROP, LISTEN_PORTS accepted: everything else silent
-# For each: wall time, ports/s and peak RSS (`/usr/bin/time -f '%e %M'`), and a
-# check that both tools found exactly the listener ports open. Prints a markdown
-# table; exits 1 if any open-port set disagrees.
+#   case d adds 198.19.0.0/16 as a local (AnyIP) range of the target, routed
+#   from the scanner via the veth, so every address of it answers.
+# Nothing is sent anywhere else; both namespaces are deleted on exit.
 #
-# Usage: benches/sweep.sh [-6] [-r RUNS] [-p PROFILES] [-x 'EXTRA EXPOSECHECK ARGS'] [-n 'EXTRA NMAP ARGS'] [--no-nmap]
-#   -6            scan the target's IPv6 address instead of IPv4
-#   -r RUNS       runs per tool and profile (default 1)
-#   -p PROFILES   comma list of open-rst,default-drop (default both)
-#   LIMIT=secs    env: kill a run (SIGINT, then KILL) after this long (default 1200)
+# Cases (-c, comma list; default all):
+#   a  open-rst      65,535 ports, no firewall: closed ports answer RST
+#   b  default-drop  65,535 ports, INPUT policy DROP, LISTEN_PORTS accepted
+#   c  loss          b plus `-m statistic --probability 0.05 -j DROP` first in
+#                    INPUT; recall (open ports found / expected) over runs
+#   d  range         ports 1-100 on every address of 198.19.0.0/PREFIX for each
+#                    prefix of -d (default "18 16"): probes/s and peak RSS
+# Each row: median wall time over the runs, ports (probes) per second, peak
+# RSS (`/usr/bin/time -f '%e %M'`), ratios to the raw floor and to exposecheck,
+# and whether the open-port set is exactly LISTEN_PORTS. Exits 1 if any run of
+# exposecheck disagrees or fails.
+#
+# Usage: benches/sweep.sh [-6] [-c CASES] [-r RUNS] [-l LOSS_RUNS] [-L OTHER_LOSS_RUNS]
+#                         [-d 'PREFIXES'] [-x 'EXTRA EXPOSECHECK ARGS'] [--no-nmap] [--no-rustscan]
+#   -6        cases a-c over IPv6 (d is IPv4 only)
+#   -r N      runs per tool for a and b (default 3)
+#   -l N      exposecheck runs for c (default 10)
+#   -L N      nmap and RustScan runs for c (default 1: nmap behind DROP takes minutes)
+#   -d LIST   prefix lengths for d (default "18 16"; nmap and RustScan are not run on d)
+#   LIMIT=secs            env: SIGINT then KILL a run after this long (default 1200)
 #   EXPOSECHECK_BIN=path  env: benchmark this binary instead of building target/release
+#   RUSTSCAN_VERSION=v    env: default 2.4.1, installed once with `cargo install --locked`
+#                         under target/bench-tools (reruns reuse it)
 #
-# RTT emulation (e.g. 20 ms) is NOT available: this kernel has no sch_netem
-# (and no sch_fq, so no EDT/BPF delay either; only tbf, which shapes rate, not
-# latency). Both tools are measured at veth latency (tens of microseconds),
-# which favours whoever has the least per-connection overhead and hides
-# timeout/RTT-estimation behaviour. If netem appears, add
-# `tc -n $S qdisc add dev $S root netem delay 10ms` and the same on $T.
+# RTT emulation is NOT available: this kernel has no sch_netem (nor sch_fq, so
+# no EDT/BPF delay; only tbf, which shapes rate, not latency). Everything runs
+# at veth latency (tens of microseconds), which favours whoever has the least
+# per-connection overhead and makes adaptive timeouts sit at their floor
+# (100 ms). Loss is emulated with iptables `statistic`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FAMILY=4
-RUNS=1
-PROFILES="open-rst,default-drop"
+RUNS=3
+LOSS_RUNS=10
+OTHER_LOSS_RUNS=1
+CASES="a,b,c,d"
+PREFIXES="18 16"
 EXTRA_EC=""
-EXTRA_NMAP=""
 WITH_NMAP=1
+WITH_RUSTSCAN=1
 LIMIT="${LIMIT:-1200}"
+RUSTSCAN_VERSION="${RUSTSCAN_VERSION:-2.4.1}"
 LISTEN_PORTS=(22 80 443 3306 6379 8443 31337 65535)
 
 while [ $# -gt 0 ]; do
     case "$1" in
         -6) FAMILY=6 ;;
+        -c) CASES="$2"; shift ;;
         -r) RUNS="$2"; shift ;;
-        -p) PROFILES="$2"; shift ;;
+        -l) LOSS_RUNS="$2"; shift ;;
+        -L) OTHER_LOSS_RUNS="$2"; shift ;;
+        -d) PREFIXES="$2"; shift ;;
         -x) EXTRA_EC="$2"; shift ;;
-        -n) EXTRA_NMAP="$2"; shift ;;
         --no-nmap) WITH_NMAP=0 ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        --no-rustscan) WITH_RUSTSCAN=0 ;;
+        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -64,15 +84,29 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+TARGET_DIR="${TARGET_DIR:-${CARGO_TARGET_DIR:-target}}"
+echo "building exposecheck and examples/raw_connect (release)" >&2
 if [ -n "${EXPOSECHECK_BIN:-}" ]; then
-    BIN="$EXPOSECHECK_BIN"   # benchmark a saved build as is
+    cargo build --release --quiet --example raw_connect
+    BIN="$EXPOSECHECK_BIN"
 else
-    echo "building exposecheck (release)" >&2
-    cargo build --release --quiet
-    BIN="$(cargo metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/exposecheck"
-    [ -x "$BIN" ] || BIN="${CARGO_TARGET_DIR:-target}/release/exposecheck"
+    cargo build --release --quiet --bin exposecheck --example raw_connect
+    BIN="$TARGET_DIR/release/exposecheck"
 fi
+RAW="$TARGET_DIR/release/examples/raw_connect"
 [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
+
+RUSTSCAN=""
+if [ "$WITH_RUSTSCAN" = 1 ]; then
+    TOOLS="$TARGET_DIR/bench-tools"
+    RUSTSCAN="$TOOLS/bin/rustscan"
+    if ! "$RUSTSCAN" --version 2>/dev/null | grep -q "$RUSTSCAN_VERSION"; then
+        echo "installing rustscan $RUSTSCAN_VERSION under $TOOLS (once)" >&2
+        cargo install --quiet --locked rustscan --version "$RUSTSCAN_VERSION" \
+            --root "$TOOLS" --target-dir "$TOOLS/build"
+    fi
+fi
 
 S="ecb-$$-s"
 T="ecb-$$-t"
@@ -96,12 +130,14 @@ ip -n "$T" addr add 198.18.250.2/24 dev "$T"
 ip -n "$S" addr add fd00:e0c::fa:1/112 dev "$S" nodad
 ip -n "$T" addr add fd00:e0c::fa:2/112 dev "$T" nodad
 for ns in "$S" "$T"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ns" up; done
+ip -n "$T" route add local 198.19.0.0/16 dev lo
+ip -n "$S" route add 198.19.0.0/16 via 198.18.250.2
 if [ "$FAMILY" = 6 ]; then TARGET=fd00:e0c::fa:2; NMAP_FAM=-6; else TARGET=198.18.250.2; NMAP_FAM=; fi
 
 for p in "${LISTEN_PORTS[@]}"; do
-    ip netns exec "$T" socat TCP4-LISTEN:"$p",reuseaddr,fork,backlog=1024 EXEC:/bin/true 2>/dev/null &
+    ip netns exec "$T" socat TCP4-LISTEN:"$p",reuseaddr,fork,backlog=4096 EXEC:/bin/true 2>/dev/null &
     PIDS+=($!)
-    ip netns exec "$T" socat TCP6-LISTEN:"$p",reuseaddr,fork,ipv6only=1,backlog=1024 EXEC:/bin/true 2>/dev/null &
+    ip netns exec "$T" socat TCP6-LISTEN:"$p",reuseaddr,fork,ipv6only=1,backlog=4096 EXEC:/bin/true 2>/dev/null &
     PIDS+=($!)
 done
 for _ in $(seq 100); do
@@ -110,27 +146,27 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 WANT="$(printf '%s\n' "${LISTEN_PORTS[@]}" | sort -n | tr '\n' ' ')"
+NWANT=${#LISTEN_PORTS[@]}
 
+both() { ip netns exec "$T" iptables -w "$@"; ip netns exec "$T" ip6tables -w "$@"; }
 set_profile() {
-    ip netns exec "$T" iptables -w -F INPUT
-    ip netns exec "$T" ip6tables -w -F INPUT
-    ip netns exec "$T" iptables -w -P INPUT ACCEPT
-    ip netns exec "$T" ip6tables -w -P INPUT ACCEPT
-    if [ "$1" = default-drop ]; then
-        for p in "${LISTEN_PORTS[@]}"; do
-            ip netns exec "$T" iptables -w -A INPUT -p tcp --dport "$p" -j ACCEPT
-            ip netns exec "$T" ip6tables -w -A INPUT -p tcp --dport "$p" -j ACCEPT
-        done
-        ip netns exec "$T" iptables -w -A INPUT -i lo -j ACCEPT
-        ip netns exec "$T" ip6tables -w -A INPUT -i lo -j ACCEPT
-        ip netns exec "$T" ip6tables -w -A INPUT -p ipv6-icmp -j ACCEPT
-        ip netns exec "$T" iptables -w -P INPUT DROP
-        ip netns exec "$T" ip6tables -w -P INPUT DROP
+    both -F INPUT
+    both -P INPUT ACCEPT
+    case "$1" in
+        default-drop|loss)
+            for p in "${LISTEN_PORTS[@]}"; do both -A INPUT -p tcp --dport "$p" -j ACCEPT; done
+            both -A INPUT -i lo -j ACCEPT
+            ip netns exec "$T" ip6tables -w -A INPUT -p ipv6-icmp -j ACCEPT
+            both -P INPUT DROP
+            ;;
+    esac
+    if [ "$1" = loss ]; then
+        both -I INPUT 1 -m statistic --mode random --probability 0.05 -j DROP
     fi
 }
 
-# measure LABEL CMD... : runs CMD in the scanner ns under /usr/bin/time with a
-# time limit; sets WALL, RSS_MB, RC; output in $TMP/out, $TMP/err.
+# measure CMD...: runs CMD in the scanner ns under /usr/bin/time with a time
+# limit; sets WALL, RSS_MB, RC; output in $TMP/out, $TMP/err.
 measure() {
     local tf="$TMP/time"
     rm -f "$tf"
@@ -142,42 +178,137 @@ measure() {
     RSS_MB=$(awk -v k="${RSS_KB:-0}" 'BEGIN { printf "%.1f", k / 1024 }')
 }
 
-rate() { awk -v w="$1" 'BEGIN { if (w > 0) printf "%.0f", 65535 / w; else print "-" }'; }
+# Open ports found by the last run of each tool, as a sorted list.
+open_exposecheck() { grep '"type":"port"' "$TMP/out" | grep '"state":"open"' | grep -oE '"port": ?[0-9]+' | grep -oE '[0-9]+' | sort -n | tr '\n' ' ' || true; }
+open_nmap() { grep -oE '[0-9]+/open/' "$TMP/nmap.gnmap" 2>/dev/null | grep -oE '^[0-9]+' | sort -n | tr '\n' ' ' || true; }
+open_rustscan() { grep -- '->' "$TMP/out" | grep -oE '\[.*\]' | tr -d '[]' | tr ',' '\n' | grep -E '^[0-9]+$' | sort -n | tr '\n' ' ' || true; }
+open_raw() { grep -oE ':[0-9]+$' "$TMP/out" | tr -d ':' | sort -n | tr '\n' ' ' || true; }
+found_of() { comm -12 <(tr ' ' '\n' <<<"$1" | grep . | sort) <(tr ' ' '\n' <<<"$WANT" | grep . | sort) | wc -l; }
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -n1; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a == a + 0) printf "%.2f", a / b; else print "-" }'; }
+rate() { awk -v n="$1" -v w="$2" 'BEGIN { if (w > 0) printf "%.0f", n / w; else print "-" }'; }
 
 ROWS=()
-DISAGREE=0
-echo "exposecheck: $("$BIN" --version 2>/dev/null || echo '?')   nmap: $(nmap --version | head -n1)   kernel $(uname -r), $(nproc) cores, ulimit -n $(ulimit -n)" >&2
-IFS=, read -r -a PROFILE_LIST <<<"$PROFILES"
-for profile in "${PROFILE_LIST[@]}"; do
-    set_profile "$profile"
-    for run in $(seq "$RUNS"); do
-        # shellcheck disable=SC2086
-        measure "$BIN" --ndjson --no-fingerprint -p- $EXTRA_EC "$TARGET"
-        got="$(grep '"type":"port"' "$TMP/out" | grep '"state":"open"' | grep -oE '"port": ?[0-9]+' | grep -oE '[0-9]+' | sort -n | tr '\n' ' ' || true)"
-        summary="$(grep '"type":"summary"' "$TMP/out" || true)"
-        cnt() { echo "$summary" | grep -oE "\"$1\": ?[0-9]+" | grep -oE '[0-9]+$' | head -n1; }
-        detail="exit $RC; attempted $(cnt attempted), closed $(cnt closed), filtered $(cnt filtered), retries $(cnt retries), requeued $(cnt requeued)"
-        if [ "$got" = "$WANT" ]; then agree=yes; else agree="NO: $got"; DISAGREE=1; fi
-        [ "$RC" = 0 ] || { agree="$agree (exit $RC)"; DISAGREE=1; tail -n 5 "$TMP/err" >&2; }
-        ROWS+=("| $profile | exposecheck $EXTRA_EC | $run | $WALL | $(rate "$WALL") | $RSS_MB | ${#LISTEN_PORTS[@]} expected, $agree | $detail |")
-        echo "${ROWS[-1]}" >&2
+FAIL=0
+declare -A MED
 
-        if [ "$WITH_NMAP" = 1 ]; then
-            # shellcheck disable=SC2086
-            measure nmap $NMAP_FAM -sT -Pn -p- -n $EXTRA_NMAP -oG "$TMP/nmap.gnmap" "$TARGET"
-            got="$(grep -oE '[0-9]+/open/' "$TMP/nmap.gnmap" 2>/dev/null | grep -oE '^[0-9]+' | sort -n | tr '\n' ' ' || true)"
-            if [ "$got" = "$WANT" ]; then agree=yes; else agree="NO: $got"; DISAGREE=1; fi
-            [ "$RC" = 0 ] || { agree="$agree (exit $RC)"; DISAGREE=1; }
-            ROWS+=("| $profile | nmap -sT -Pn -p- -n $EXTRA_NMAP | $run | $WALL | $(rate "$WALL") | $RSS_MB | ${#LISTEN_PORTS[@]} expected, $agree | exit $RC |")
-            echo "${ROWS[-1]}" >&2
+# bench CASE TOOL RUNS PROBES: runs TOOL RUNS times on the current profile and
+# appends a row. Tools: exposecheck, nmap, rustscan, raw; d uses $RANGE.
+bench() {
+    local case="$1" tool="$2" runs="$3" probes="$4"
+    local walls="" rsss="" agree_runs=0 found=0 expected=0 notes="" got
+    for run in $(seq "$runs"); do
+        case "$tool" in
+            exposecheck)
+                if [ "$case" = d ]; then
+                    # shellcheck disable=SC2086
+                    measure "$BIN" --ndjson --no-fingerprint --no-canary --fail-on none -q -p 1-100 $EXTRA_EC "$RANGE"
+                else
+                    # shellcheck disable=SC2086
+                    measure "$BIN" --ndjson --no-fingerprint --fail-on none -q -p- $EXTRA_EC "$TARGET"
+                fi
+                got="$(open_exposecheck)"
+                local summary cnt
+                summary="$(grep '"type":"summary"' "$TMP/out" || true)"
+                cnt() { echo "$summary" | grep -oE "\"$1\": ?[0-9]+" | grep -oE '[0-9]+$' | head -n1; }
+                notes="closed $(cnt closed), filtered $(cnt filtered), retries $(cnt retries), requeued $(cnt requeued)"
+                if [ "$RC" != 0 ]; then FAIL=1; notes="$notes; exit $RC"; tail -n 3 "$TMP/err" >&2; fi
+                ;;
+            nmap)
+                # shellcheck disable=SC2086
+                measure nmap $NMAP_FAM -sT -Pn -p- -n -oG "$TMP/nmap.gnmap" "$TARGET"
+                got="$(open_nmap)"
+                ;;
+            rustscan)
+                measure "$RUSTSCAN" --no-config -a "$TARGET" -r 1-65535 -g -u 65535 --scripts none
+                got="$(open_rustscan)"
+                notes="default batch 4500, timeout 1500 ms, 1 try"
+                ;;
+            raw)
+                if [ "$case" = d ]; then
+                    measure "$RAW" "$RANGE" 1-100 4096 500
+                else
+                    measure "$RAW" "$TARGET" 1-65535 4096 500
+                fi
+                got="$(open_raw)"
+                notes="4096 in flight, fixed 500 ms timeout, no retries, no ICMP reasons"
+                ;;
+        esac
+        walls="$walls $WALL"
+        rsss="$rsss $RSS_MB"
+        if [ "$case" = d ]; then
+            # Every address of the range has the listeners among ports 1-100.
+            local want_d=$((RANGE_SIZE * $(printf '%s\n' "${LISTEN_PORTS[@]}" | awk '$1 <= 100' | wc -l)))
+            local n_d
+            n_d=$(if [ "$tool" = raw ]; then wc -l <"$TMP/out"; else grep -c '"state":"open"' "$TMP/out" || true; fi)
+            found=$((found + n_d)); expected=$((expected + want_d))
+            [ "$n_d" = "$want_d" ] && agree_runs=$((agree_runs + 1))
+        else
+            found=$((found + $(found_of "$got"))); expected=$((expected + NWANT))
+            [ "$got" = "$WANT" ] && agree_runs=$((agree_runs + 1))
         fi
+        echo "  $case $tool run $run: ${WALL}s ${RSS_MB} MiB, open: ${got:0:60}" >&2
     done
+    local wall rss
+    wall="$(echo "$walls" | median)"
+    rss="$(echo "$rsss" | maxof)"
+    MED["$case${RANGE_TAG:-}/$tool"]="$wall"
+    [ "$tool" = exposecheck ] && [ "$agree_runs" != "$runs" ] && FAIL=1
+    local recall spread label="$case"
+    recall="$(awk -v f="$found" -v e="$expected" 'BEGIN { if (e > 0) printf "%.4g%%", 100 * f / e; else print "-" }')"
+    spread="$(echo "$walls" | tr ' ' '\n' | grep -v '^$' | sort -g | sed -n '1p;$p' | paste -sd- -)"
+    [ -n "${RANGE_TAG:-}" ] && label="$case ${RANGE_TAG}"
+    ROWS+=("$case${RANGE_TAG:-}|$label|$tool|$runs|$wall ($spread)|$(rate "$probes" "$wall")|$rss|$agree_runs/$runs exact, recall $recall|$notes")
+    echo "  => $label $tool: median ${wall}s, peak ${rss} MiB, $agree_runs/$runs exact, recall $recall" >&2
+}
+
+echo "exposecheck: $("$BIN" --version 2>/dev/null || echo '?')   nmap: $(nmap --version | head -n1)   rustscan: $([ -n "$RUSTSCAN" ] && "$RUSTSCAN" --version 2>/dev/null || echo skipped)" >&2
+echo "kernel $(uname -r), $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+IFS=, read -r -a CASE_LIST <<<"$CASES"
+for c in "${CASE_LIST[@]}"; do
+    RANGE_TAG=""
+    case "$c" in
+        a|b)
+            if [ "$c" = a ]; then set_profile open-rst; else set_profile default-drop; fi
+            [ "$c" = a ] && bench "$c" raw "$RUNS" 65535
+            bench "$c" exposecheck "$RUNS" 65535
+            [ "$WITH_NMAP" = 1 ] && bench "$c" nmap "$RUNS" 65535
+            [ -n "$RUSTSCAN" ] && bench "$c" rustscan "$RUNS" 65535
+            ;;
+        c)
+            set_profile loss
+            bench c exposecheck "$LOSS_RUNS" 65535
+            [ "$WITH_NMAP" = 1 ] && bench c nmap "$OTHER_LOSS_RUNS" 65535
+            [ -n "$RUSTSCAN" ] && bench c rustscan "$OTHER_LOSS_RUNS" 65535
+            ;;
+        d)
+            set_profile open-rst
+            for prefix in $PREFIXES; do
+                RANGE="198.19.0.0/$prefix"
+                RANGE_SIZE=$((1 << (32 - prefix)))
+                RANGE_TAG="/$prefix"
+                bench d raw 1 $((RANGE_SIZE * 100))
+                bench d exposecheck 1 $((RANGE_SIZE * 100))
+            done
+            RANGE_TAG=""
+            ;;
+        *) echo "unknown case $c" >&2; exit 2 ;;
+    esac
 done
 
 echo
-echo "65,535-port TCP connect sweep of one namespace host over veth (IPv$FAMILY, no RTT emulation), $(nproc) cores, kernel $(uname -r)"
+echo "TCP connect sweeps of one namespace host over a veth pair (IPv$FAMILY; d is IPv4), no RTT emulation (no sch_netem here),"
+echo "$(nproc) cores, kernel $(uname -r), load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "a: 65,535 ports, no firewall (RST)   b: 65,535 ports, default DROP, $NWANT open   c: b + 5% random drop   d: ports 1-100 × 198.19.0.0/PREFIX, every address answers"
 echo
-echo "| profile | tool | run | wall s | ports/s | peak RSS MiB | open ports agree | notes |"
-echo "|---|---|---|---|---|---|---|---|"
-printf '%s\n' "${ROWS[@]}"
-exit "$DISAGREE"
+echo "| case | tool | runs | wall s median (min-max) | ports/s | peak RSS MiB | × raw | × exposecheck | open ports | notes |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for row in "${ROWS[@]}"; do
+    IFS='|' read -r key label tool runs wall_s rate_s rss agree notes <<<"$row"
+    wall="${wall_s%% *}"
+    echo "| $label | $tool | $runs | $wall_s | $rate_s | $rss | $(div "$wall" "${MED["$key/raw"]:-}")" \
+        "| $(div "$wall" "${MED["$key/exposecheck"]:-}") | $agree | $notes |"
+done
+exit "$FAIL"

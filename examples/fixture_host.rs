@@ -1,6 +1,7 @@
 //! A host full of services for `benches/fingerprint.sh`: starts every
-//! identification fixture (real Debian servers and the faithful fakes of
-//! `tests/integration/http_fakes.rs`) bound to one address, prints
+//! identification fixture (real Debian servers, the faithful fakes of
+//! `tests/integration/http_fakes.rs` and the protocol fakes of
+//! `tests/integration/fakes/`) bound to one address, prints
 //! `<fixture-id> <port>` lines and then `READY`, and runs until SIGTERM or
 //! SIGINT, when it stops every server it started.
 //!
@@ -9,6 +10,8 @@
 //! One port per fixture by default: the default port, or the moved one when
 //! an earlier fixture already took the default.
 
+#[path = "../tests/integration/fakes/mod.rs"]
+mod fakes;
 #[path = "../tests/integration/fixtures.rs"]
 mod fixtures;
 #[path = "../tests/integration/http_fakes.rs"]
@@ -41,8 +44,8 @@ fn main() {
     }
     // SAFETY: the handler only stores to an atomic.
     unsafe {
-        libc::signal(libc::SIGTERM, on_signal as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_signal as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
     }
     let place = servers::Place { ns: None, addr };
     let host = fixtures::start(&place, &plan);

@@ -32,25 +32,44 @@ fn command(mut argv: Vec<OsString>) -> (Command, Vec<OsString>) {
     }
 }
 
+/// One thread: the sweep is syscall-bound, and on a multi-thread runtime the
+/// hand-offs between workers cost more (futex wake-ups, cross-core cache
+/// misses) than the parallelism gives back (benches/sweep.sh: -25% wall time).
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the runtime: {e}")))
+}
+
+/// Runs `f` on a fresh runtime, then drops the runtime without waiting for
+/// its blocking threads: a DNS lookup that outlived `--dns-timeout`
+/// (getaddrinfo cannot be cancelled) must not hold the process open.
+fn block_on(f: impl std::future::Future<Output = Result<u8, Error>>) -> Result<u8, Error> {
+    let rt = runtime()?;
+    let code = rt.block_on(f);
+    rt.shutdown_background();
+    code
 }
 
 fn main() -> ExitCode {
     let (cmd, argv) = command(normalize_args(std::env::args_os()));
     let args = match Args::try_parse_from(argv) {
         Ok(a) => a,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::CLEAN
-            };
+        // --help and --version go to stdout as clap renders them.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(exit::CLEAN);
+        }
+        // A usage error is one line naming the token, like every other error.
+        Err(e) => {
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or_default();
+            eprintln!(
+                "exposecheck: error: {}",
+                line.strip_prefix("error: ").unwrap_or(line)
+            );
+            return ExitCode::from(exit::USAGE);
         }
     };
     if let Some(kind) = args.print_schema {
@@ -59,9 +78,9 @@ fn main() -> ExitCode {
     }
     let code = match cmd {
         Command::Merge => app::merge::run(args),
-        Command::Scan => Config::from_args(args).and_then(|cfg| runtime()?.block_on(app::run(cfg))),
+        Command::Scan => Config::from_args(args).and_then(|cfg| block_on(app::run(cfg))),
         Command::PolicyInit => {
-            Config::from_args(args).and_then(|cfg| runtime()?.block_on(app::policy_init(cfg)))
+            Config::from_args(args).and_then(|cfg| block_on(app::policy_init(cfg)))
         }
     };
     match code {

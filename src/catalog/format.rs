@@ -133,8 +133,12 @@ pub struct ServiceFile {
     pub code: Option<Spanned<String>>,
     /// What the dialogue sends.
     pub code_note: Option<String>,
-    /// Rank of the dialogue on unknown ports, if it runs there.
+    /// Rank of the dialogue among the fallback steps on unhinted ports.
     pub code_fallback: Option<u32>,
+    /// A catch-all or framework (plain HTTP, Express): on a port it does not
+    /// name, its match only narrows probing and a more specific service wins.
+    #[serde(default)]
+    pub generic: bool,
     /// Probes.
     #[serde(default, rename = "probe")]
     pub probes: Vec<ProbeDef>,

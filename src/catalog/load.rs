@@ -306,6 +306,7 @@ pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, Load
             code: f.code.as_ref().map(|c| c.get_ref().clone()),
             code_note: f.code_note.clone(),
             code_fallback: f.code_fallback,
+            generic: f.generic,
             remediation: Remediation {
                 config: f.remediation.config.clone(),
                 notes: f.remediation.notes.clone(),

@@ -25,6 +25,16 @@ pub struct Outcome {
     pub then: Option<usize>,
     /// A `tls` rule matched: the port speaks TLS.
     pub tls_hint: bool,
+    /// The hard match runs to the end of a reply that does not end a line:
+    /// more bytes may extend it (a banner dribbled a byte at a time).
+    pub cut: bool,
+}
+
+impl Outcome {
+    /// A hard match that more bytes cannot change: a reader may stop.
+    pub fn settled(&self) -> bool {
+        self.hard.is_some() && !self.cut
+    }
 }
 
 /// Escapes bytes for display: printable ASCII kept, `\` doubled, anything
@@ -98,7 +108,7 @@ pub fn overlay(into: &mut Ident, from: Ident) {
 }
 
 /// Fills the fields of `into` that are still empty.
-fn fill(into: &mut Ident, from: Ident) {
+pub fn fill(into: &mut Ident, from: Ident) {
     into.product = into.product.take().or(from.product);
     into.version = into.version.take().or(from.version);
     into.info = into.info.take().or(from.info);
@@ -149,6 +159,8 @@ impl Catalog {
                 }
                 MatchKind::Match => {
                     if let Some(c) = r.regex.captures(reply) {
+                        let end = c.get(0).map_or(0, |m| m.end());
+                        out.cut = end == reply.len() && !reply.ends_with(b"\n");
                         let mut id = fields(r, &c);
                         id.service = self.services[r.service].id.clone();
                         self.enrich(key, r.service, reply, &mut id);
@@ -226,10 +238,10 @@ impl Catalog {
                         service: "tls".into(),
                         ..Ident::default()
                     },
-                    (None, false) => Ident {
+                    (None, false) => o.soft.unwrap_or_else(|| Ident {
                         service: "unknown".into(),
                         ..Ident::default()
-                    },
+                    }),
                 }
             };
             let e = &fx.expect;
@@ -267,6 +279,16 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_match_cut_by_a_partial_read_is_not_settled() {
+        let cat = Catalog::builtin();
+        let part = cat.match_reply(ProbeKey::Greeting, b"SSH-2.0-O");
+        assert!(part.hard.is_some() && !part.settled(), "{part:?}");
+        let line = cat.match_reply(ProbeKey::Greeting, b"SSH-2.0-OpenSSH_9.6p1 Debian-4\r\n");
+        assert!(line.settled(), "{line:?}");
+        assert_eq!(line.hard.and_then(|i| i.version).as_deref(), Some("9.6p1"));
+    }
 
     #[test]
     fn escape_is_bounded_and_printable() {

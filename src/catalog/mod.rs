@@ -41,8 +41,11 @@ pub struct ServiceDef {
     pub code: Option<String>,
     /// What the dialogue sends.
     pub code_note: Option<String>,
-    /// Rank of the dialogue on unknown ports, if it runs there.
+    /// Rank of the dialogue among the fallback steps on unhinted ports.
     pub code_fallback: Option<u32>,
+    /// A catch-all or framework whose match, on a port it does not name, only
+    /// narrows probing to its probe family.
+    pub generic: bool,
     /// Configuration lines and notes (firewall commands come from the verdict).
     pub remediation: Remediation,
     /// File it came from.
@@ -202,6 +205,19 @@ impl Catalog {
                     .as_deref()
                     .is_some_and(|c| server_first_code.contains(&c)))
                 && s.ports.contains(&port)
+        })
+    }
+
+    /// Whether service `si` names `port` (plain or TLS).
+    pub fn names_port(&self, si: usize, port: u16) -> bool {
+        let s = &self.services[si];
+        s.ports.contains(&port) || s.tls_ports.contains(&port)
+    }
+
+    /// Whether probe `pi` has a hard (`match`) rule for service `si`.
+    pub fn probe_names(&self, pi: usize, si: usize) -> bool {
+        self.rules.iter().any(|r| {
+            r.probe == ProbeKey::Probe(pi) && r.service == si && r.kind == MatchKind::Match
         })
     }
 

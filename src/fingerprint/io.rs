@@ -141,6 +141,19 @@ mod tests {
     use tokio::io::AsyncWriteExt;
 
     #[tokio::test]
+    async fn a_peer_that_never_reads_cannot_block_a_write() {
+        // A zero-window tarpit: the peer's buffer fills and stays full.
+        let (mut a, _never_read) = tokio::io::duplex(64);
+        let big = vec![0u8; 1 << 20];
+        let budget = Budget::new(Duration::from_secs(30), 1000);
+        let t = Instant::now();
+        assert!(!send(&mut a, &big, &budget, Duration::from_millis(100)).await);
+        let short = Budget::new(Duration::from_millis(100), 1000);
+        assert!(!send(&mut a, &big, &short, Duration::from_secs(30)).await);
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+
+    #[tokio::test]
     async fn stops_on_done_budget_and_deadline() {
         let (mut a, mut b) = tokio::io::duplex(1 << 16);
         b.write_all(b"hello\r\nworld").await.unwrap();

@@ -2,23 +2,31 @@
 //! [`Catalog`] (text probes and regex rules) and the coded [`Dialogue`]s.
 //!
 //! Per port: read the greeting (RTT-derived window, longer where a
-//! server-speaks-first service is expected), send the probes the port hints
-//! and then a small fallback set, detect TLS and start over inside it. Every
-//! port has a byte budget and an absolute deadline; running out is a result
+//! server-speaks-first service is expected), send the probes and dialogues
+//! the port hints, then walk the fallback steps ([`plan`]): RESP PING, the
+//! line probes, then every client-first dialogue at once, each on its own
+//! connection. A port silent to the first probe gets a TLS ClientHello, and
+//! the same logic runs inside the tunnel. A soft or generic match (plain
+//! HTTP, Express) narrows the rest to the probes that can name that service
+//! more precisely, on the same keep-alive connection ([`walk`]). Every port
+//! has a byte budget and an absolute deadline; running out is a result
 //! (`budget-exhausted`), never an error. Connections are reused where the
-//! protocol allows and every connection is counted.
+//! stream is still clean ([`conn`]) and every connection is counted.
 
+mod conn;
 pub mod dialogue;
+pub mod fuzzing;
 pub mod http;
 pub mod io;
+mod plan;
 pub mod proto;
 pub mod tls;
+mod walk;
 
 use crate::catalog::matcher::escape;
 use crate::catalog::{Catalog, ProbeKey};
-use crate::model::{AuthState, Confidence, PortResult, Service, TlsInfo};
+use crate::model::{Confidence, PortResult, Service, TlsInfo};
 use crate::pipeline::Identify;
-use crate::scan::connect::{attempt, Attempt};
 use dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use futures::future::BoxFuture;
 use io::{Budget, End, Io};
@@ -32,10 +40,6 @@ use tokio::net::TcpStream;
 pub const BANNER_MAX: usize = 256;
 /// Ports of printers that print whatever they receive (nmap excludes them too).
 pub const PRINTER_PORTS: std::ops::RangeInclusive<u16> = 9100..=9107;
-/// Most follow-up probes after one match.
-const MAX_FOLLOW_UPS: usize = 4;
-/// Most steps of one dialogue.
-const MAX_DIALOGUE_STEPS: usize = 8;
 
 /// Every registered dialogue.
 pub fn dialogues() -> &'static [&'static dyn Dialogue] {
@@ -101,7 +105,7 @@ struct Conn {
     io: Box<dyn Io>,
     /// Family of the last probe sent (None: nothing sent yet).
     family: Option<String>,
-    /// The last exchange completed cleanly and the protocol keeps the connection.
+    /// The last exchange left the stream clean: a text probe may follow.
     reusable: bool,
 }
 
@@ -127,13 +131,6 @@ enum Found {
     NotTls,
 }
 
-/// One step of a port's plan.
-#[derive(Clone, Copy)]
-enum Plan {
-    Probe(usize),
-    Code(&'static dyn Dialogue),
-}
-
 struct Session<'a> {
     cat: &'a Catalog,
     settings: &'a Settings,
@@ -153,6 +150,16 @@ struct Session<'a> {
     /// First reply to a probe, kept as the banner of an unidentified port.
     first_reply: Option<Vec<u8>>,
     soft: Option<(Ident, Vec<u8>)>,
+    /// A generic service's match, kept while more specific probes run.
+    generic: Option<(Ident, Vec<u8>)>,
+    /// Service (index) a soft or generic match wants the walk narrowed to.
+    pending: Option<usize>,
+    /// The walk of the current layer was narrowed already.
+    narrowed: bool,
+    /// Slowest reply (first byte or close) seen on this port.
+    slowest: Duration,
+    /// The peer reflected a probe verbatim: nothing it says can identify it.
+    echo: bool,
     tls: Option<TlsInfo>,
     tls_hint: bool,
     tls_tried: bool,
@@ -191,6 +198,11 @@ impl<'a> Session<'a> {
             banner: None,
             first_reply: None,
             soft: None,
+            generic: None,
+            pending: None,
+            narrowed: false,
+            slowest: Duration::ZERO,
+            echo: false,
             tls: None,
             tls_hint: false,
             tls_tried: false,
@@ -217,9 +229,18 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// How long to wait for the first byte of a reply.
+    /// How long to wait for the first byte of a reply to a probe the port
+    /// hints (or one sent after a match).
     fn reply_window(&self) -> Duration {
         Duration::from_millis(500 + 8 * ms(self.rtt)).min(Duration::from_millis(2000))
+    }
+
+    /// How long a fallback step waits for a first byte: 300 ms + 8×RTT, or
+    /// three times the slowest reply this port gave, within 300..1500 ms.
+    fn walk_window(&self) -> Duration {
+        Duration::from_millis(300 + 8 * ms(self.rtt))
+            .max(self.slowest * 3)
+            .min(Duration::from_millis(1500))
     }
 
     /// Silence that ends a reply once some of it arrived.
@@ -292,7 +313,7 @@ impl<'a> Session<'a> {
         } else if self.tls.is_some() {
             svc.name = "tls".into();
             svc.confidence = Confidence::Probed;
-        } else if let Some(g) = self.cat.guess(self.ctx.port) {
+        } else if let Some(g) = self.cat.guess(self.ctx.port).filter(|_| !self.echo) {
             svc.name = g.id.clone();
             svc.confidence = Confidence::Guessed;
         } else {
@@ -327,6 +348,7 @@ impl<'a> Session<'a> {
         self.layer = Layer::Plain;
         self.spoke = false;
         self.sent.clear();
+        self.narrowed = false;
         self.conn = match stream {
             Some(s) => Some(Conn::new(Box::new(s))),
             None => self.connect().await,
@@ -352,22 +374,48 @@ impl<'a> Session<'a> {
         if printer || self.exhausted {
             return Found::Nothing;
         }
-        if let Some(hit) = self.probe_all().await {
-            return hit;
-        }
-        if !self.tls_tried && !self.exhausted && !self.dead && (self.tls_hint || !self.any_bytes) {
+        let mut queue = self.plan();
+        loop {
+            if let Some(hit) = self.walk(&mut queue).await {
+                return hit;
+            }
+            if !self.wants_tls() {
+                return self.generic_hit();
+            }
+            // Silent to clear text: try TLS, and resume the walk if it is not.
             self.conn = None;
-            return match self.tls_layer(None).await {
-                Found::NotTls => Found::Nothing,
-                other => other,
-            };
+            match self.tls_layer(None).await {
+                Found::NotTls => self.layer = Layer::Plain,
+                other => return other,
+            }
         }
-        Found::Nothing
+    }
+
+    /// Whether the clear-text walk should stop for a TLS attempt: the port
+    /// said nothing yet (or looked like TLS) and none was made.
+    fn wants_tls(&self) -> bool {
+        self.layer == Layer::Plain
+            && !self.tls_tried
+            && !self.exhausted
+            && !self.dead
+            && !self.echo
+            && (self.tls_hint || !self.any_bytes)
+    }
+
+    /// The generic match kept while more specific probes ran, if any.
+    fn generic_hit(&mut self) -> Found {
+        match self.generic.take() {
+            Some((id, reply)) => Found::Hit(id, reply),
+            None => Found::Nothing,
+        }
     }
 
     /// TLS identification: handshake, then the same logic inside the tunnel.
+    /// Without `stream` (a check on a port that was silent in clear text) the
+    /// handshake gets a reply window, not the whole budget.
     async fn tls_layer(&mut self, stream: Option<TcpStream>) -> Found {
         self.tls_tried = true;
+        let bounded = stream.is_none();
         let tcp = match stream {
             Some(s) => s,
             None => match self.connect_tcp().await {
@@ -375,14 +423,8 @@ impl<'a> Session<'a> {
                 None => return Found::NotTls,
             },
         };
-        match tls::handshake(
-            tcp,
-            self.ctx.host.as_deref(),
-            self.addr.ip(),
-            &mut self.budget,
-        )
-        .await
-        {
+        let window = bounded.then(|| self.reply_window());
+        match self.handshake(tcp, window).await {
             tls::Handshake::Exhausted => {
                 self.exhausted = true;
                 Found::Nothing
@@ -412,6 +454,7 @@ impl<'a> Session<'a> {
                 self.layer = Layer::Tls;
                 self.spoke = alpn_http;
                 self.sent.clear();
+                self.narrowed = false;
                 let mut conn = Conn::new(stream);
                 let mut greeting = Vec::new();
                 let window = self.greeting_window().min(Duration::from_millis(1000));
@@ -427,113 +470,13 @@ impl<'a> Session<'a> {
                 if self.exhausted {
                     return Found::Nothing;
                 }
-                self.probe_all().await.unwrap_or(Found::Nothing)
-            }
-        }
-    }
-
-    // ---- connections ---------------------------------------------------
-
-    async fn connect_tcp(&mut self) -> Option<TcpStream> {
-        if self.budget.spent() {
-            self.exhausted = true;
-            return None;
-        }
-        let timeout = self.budget.remaining().min(Duration::from_secs(3));
-        match attempt(self.addr, timeout).await {
-            Attempt::Open { stream, .. } => {
-                io::rst_on_close(&stream);
-                self.connections += 1;
-                Some(stream)
-            }
-            _ => {
-                if self.budget.spent() {
-                    self.exhausted = true;
-                } else {
-                    self.dead = true;
+                let mut queue = self.plan();
+                match self.walk(&mut queue).await {
+                    Some(hit) => hit,
+                    None => self.generic_hit(),
                 }
-                None
             }
         }
-    }
-
-    /// A new connection in the current layer (greeting drained, if the port speaks first).
-    async fn connect(&mut self) -> Option<Conn> {
-        let tcp = self.connect_tcp().await?;
-        let mut conn = match self.layer {
-            Layer::Plain => Conn::new(Box::new(tcp)),
-            Layer::Tls => match tls::handshake(
-                tcp,
-                self.ctx.host.as_deref(),
-                self.addr.ip(),
-                &mut self.budget,
-            )
-            .await
-            {
-                tls::Handshake::Up(s, _) => Conn::new(s),
-                tls::Handshake::Exhausted => {
-                    self.exhausted = true;
-                    return None;
-                }
-                _ => {
-                    self.dead = true;
-                    return None;
-                }
-            },
-        };
-        if self.spoke
-            && !(self.layer == Layer::Tls && self.tls.as_ref().is_some_and(|t| t.alpn.is_some()))
-        {
-            let mut drain = Vec::new();
-            let w = self.greeting_window();
-            let end = self
-                .read(&mut conn, &mut drain, w, |b, s| s.greeting_done(b))
-                .await;
-            if end == End::Eof {
-                return None;
-            }
-        }
-        Some(conn)
-    }
-
-    /// The connection for a probe of `family`: the current one if it is fresh
-    /// or was left clean by the same family, else a new one.
-    async fn acquire(&mut self, family: &str) -> Option<Conn> {
-        if let Some(c) = self.conn.take() {
-            match &c.family {
-                None => return Some(c),
-                Some(f) if c.reusable && f == family => return Some(c),
-                _ => {}
-            }
-        }
-        if self.dead || self.exhausted {
-            return None;
-        }
-        self.connect().await
-    }
-
-    async fn read<F>(&mut self, conn: &mut Conn, buf: &mut Vec<u8>, first: Duration, done: F) -> End
-    where
-        F: Fn(&[u8], &Session<'_>) -> bool,
-    {
-        let gap = self.gap();
-        let mut budget = self.budget;
-        let me: &Session<'_> = self;
-        let end = io::read_until(conn.io.as_mut(), buf, &mut budget, first, gap, |b| {
-            done(b, me)
-        })
-        .await;
-        self.budget = budget;
-        if end.exhausted() {
-            self.exhausted = true;
-        }
-        if !buf.is_empty() {
-            self.any_bytes = true;
-            if self.layer == Layer::Plain && tls::looks_like_tls(buf) {
-                self.tls_hint = true;
-            }
-        }
-        end
     }
 
     // ---- greeting ------------------------------------------------------
@@ -556,7 +499,7 @@ impl<'a> Session<'a> {
     }
 
     fn greeting_done(&self, b: &[u8]) -> bool {
-        if self.cat.match_reply(ProbeKey::Greeting, b).hard.is_some() {
+        if self.cat.match_reply(ProbeKey::Greeting, b).settled() {
             return true;
         }
         self.server_first().iter().any(|d| {
@@ -575,9 +518,8 @@ impl<'a> Session<'a> {
         }
         let o = self.cat.match_reply(ProbeKey::Greeting, &greeting);
         self.tls_hint |= o.tls_hint;
-        if let Some(mut id) = o.hard {
-            self.follow(&mut id, o.then).await;
-            return Some(Found::Hit(id, greeting));
+        if let Some(id) = o.hard {
+            return self.settle(id, o.then, greeting).await;
         }
         for d in self.server_first() {
             let mut id = Ident::default();
@@ -593,318 +535,8 @@ impl<'a> Session<'a> {
             }
         }
         if let Some(s) = o.soft {
-            self.soft.get_or_insert((s, greeting));
+            self.note_soft(s, greeting);
         }
         None
-    }
-
-    // ---- probes --------------------------------------------------------
-
-    fn plan(&self) -> Vec<Plan> {
-        let port = self.ctx.port;
-        let mut hinted: Vec<(u32, Plan)> = Vec::new();
-        let mut fallback: Vec<(u32, Plan)> = Vec::new();
-        for (i, p) in self.cat.probes().iter().enumerate() {
-            if p.follow_up {
-                continue;
-            }
-            if p.hint_ports.contains(&port) {
-                hinted.push((p.rank, Plan::Probe(i)));
-            } else if p.fallback {
-                fallback.push((p.rank, Plan::Probe(i)));
-            }
-        }
-        for s in self.cat.services() {
-            let Some(d) = s.code.as_deref().and_then(proto::by_name) else {
-                continue;
-            };
-            if d.first(&self.ctx).is_none() {
-                continue;
-            }
-            let rank = s.code_fallback.unwrap_or(50);
-            if s.ports.contains(&port) || s.tls_ports.contains(&port) {
-                hinted.push((rank, Plan::Code(d)));
-            } else if s.code_fallback.is_some() {
-                fallback.push((rank, Plan::Code(d)));
-            }
-        }
-        hinted.sort_by_key(|(r, _)| *r);
-        fallback.sort_by_key(|(r, _)| *r);
-        let mut plan: Vec<Plan> = hinted.into_iter().chain(fallback).map(|(_, p)| p).collect();
-        // ALPN http/1.1 already says HTTP (and rules Redis out): ask HTTP first.
-        if self.layer == Layer::Tls
-            && self
-                .tls
-                .as_ref()
-                .is_some_and(|t| matches!(t.alpn.as_deref(), Some("http/1.1" | "h2")))
-        {
-            plan.sort_by_key(
-                |p| !matches!(p, Plan::Probe(i) if self.cat.probes()[*i].family == "http"),
-            );
-        }
-        plan
-    }
-
-    async fn probe_all(&mut self) -> Option<Found> {
-        for step in self.plan() {
-            if self.exhausted || self.dead {
-                return None;
-            }
-            if self.layer == Layer::Plain && self.tls_hint {
-                return None;
-            }
-            match step {
-                Plan::Probe(i) => {
-                    if self.sent.contains(&i) {
-                        continue;
-                    }
-                    if let Some(g) = self.cat.probes()[i].guard {
-                        if !self.spoke && !self.sent.contains(&g) {
-                            if let Some(hit) = self.send_probe(g).await {
-                                return Some(hit);
-                            }
-                            if self.exhausted
-                                || self.dead
-                                || (self.layer == Layer::Plain && self.tls_hint)
-                            {
-                                return None;
-                            }
-                        }
-                    }
-                    if let Some(hit) = self.send_probe(i).await {
-                        return Some(hit);
-                    }
-                }
-                Plan::Code(d) => {
-                    let Some(first) = d.first(&self.ctx) else {
-                        continue;
-                    };
-                    let conn = self.acquire(&format!("code:{}", d.name())).await;
-                    if let Some(hit) = self.drive(d, conn, 0, Ident::default(), first).await {
-                        return Some(hit);
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    fn payload(&self, raw: &[u8]) -> Vec<u8> {
-        const HOST: &[u8] = b"{host}";
-        if !raw.windows(HOST.len()).any(|w| w == HOST) {
-            return raw.to_vec();
-        }
-        let host = match &self.ctx.host {
-            Some(h) => format!("{h}:{}", self.ctx.port),
-            None => self.addr.to_string(),
-        };
-        let mut out = Vec::with_capacity(raw.len() + host.len());
-        let mut i = 0;
-        while i < raw.len() {
-            if raw[i..].starts_with(HOST) {
-                out.extend_from_slice(host.as_bytes());
-                i += HOST.len();
-            } else {
-                out.push(raw[i]);
-                i += 1;
-            }
-        }
-        out
-    }
-
-    /// Sends one probe and reads its reply on `conn`; the connection is kept
-    /// when the exchange left it usable.
-    async fn exchange(
-        &mut self,
-        mut conn: Conn,
-        probe: usize,
-        done: impl Fn(&[u8], &Session<'_>) -> bool,
-    ) -> Vec<u8> {
-        let p = &self.cat.probes()[probe];
-        let family = p.family.clone();
-        let data = self.payload(&p.payload);
-        self.sent.insert(probe);
-        let timeout = self.reply_window();
-        if !io::send(conn.io.as_mut(), &data, &self.budget, timeout).await {
-            if self.budget.spent() {
-                self.exhausted = true;
-            }
-            return Vec::new();
-        }
-        let mut reply = Vec::new();
-        let http = family == "http";
-        let end = self.read(&mut conn, &mut reply, timeout, done).await;
-        if !reply.is_empty() && self.first_reply.is_none() {
-            self.first_reply = Some(reply.clone());
-        }
-        let reusable = match end {
-            End::Done if http => http::complete(&reply).is_some_and(|f| f.keep_alive),
-            End::Done => true,
-            _ => false,
-        };
-        if end != End::Eof && !end.exhausted() {
-            conn.family = Some(family);
-            conn.reusable = reusable;
-            self.conn = Some(conn);
-        }
-        reply
-    }
-
-    async fn send_probe(&mut self, i: usize) -> Option<Found> {
-        let p = &self.cat.probes()[i];
-        let family = p.family.clone();
-        let conn = self.acquire(&family).await?;
-        let key = ProbeKey::Probe(i);
-        let http = family == "http";
-        let reply = self
-            .exchange(conn, i, move |b, s| {
-                if http {
-                    http::complete(b).is_some()
-                } else {
-                    s.cat.match_reply(key, b).hard.is_some()
-                }
-            })
-            .await;
-        if reply.is_empty() {
-            return None;
-        }
-        let o = self.cat.match_reply(key, &reply);
-        self.tls_hint |= o.tls_hint && self.layer == Layer::Plain;
-        if let Some(mut id) = o.hard {
-            self.follow(&mut id, o.then).await;
-            return Some(Found::Hit(id, reply));
-        }
-        if let Some(s) = o.soft {
-            if self.soft.is_none() {
-                self.soft = Some((s, reply));
-            }
-        }
-        None
-    }
-
-    /// Sends the follow-up probes a match asks for, refining `id`.
-    async fn follow(&mut self, id: &mut Ident, mut next: Option<usize>) {
-        let Some(svc) = self.cat.services().iter().position(|s| s.id == id.service) else {
-            return;
-        };
-        for _ in 0..MAX_FOLLOW_UPS {
-            let Some(fi) = next else { return };
-            if self.exhausted || self.dead {
-                return;
-            }
-            let family = self.cat.probes()[fi].family.clone();
-            let Some(conn) = self.acquire(&family).await else {
-                return;
-            };
-            let http = family == "http";
-            let key = ProbeKey::Probe(fi);
-            let reply = self
-                .exchange(conn, fi, move |b, s| {
-                    if http {
-                        http::complete(b).is_some()
-                    } else {
-                        s.cat
-                            .rules()
-                            .iter()
-                            .any(|r| r.probe == key && r.service == svc && r.regex.is_match(b))
-                    }
-                })
-                .await;
-            if reply.is_empty() {
-                return;
-            }
-            next = self.cat.refine(svc, fi, &reply, id);
-        }
-    }
-
-    /// Runs dialogue `d` from `stage`, sending `send` first.
-    async fn drive(
-        &mut self,
-        d: &'static dyn Dialogue,
-        conn: Option<Conn>,
-        mut stage: usize,
-        mut id: Ident,
-        mut send: Vec<u8>,
-    ) -> Option<Found> {
-        let mut conn = conn?;
-        let mut last = Vec::new();
-        for _ in 0..MAX_DIALOGUE_STEPS {
-            let window = self.reply_window();
-            if !io::send(conn.io.as_mut(), &send, &self.budget, window).await {
-                break;
-            }
-            let mut reply = Vec::new();
-            let st = stage;
-            let probe_id = id.clone();
-            let end = self
-                .read(&mut conn, &mut reply, window, move |b, _| {
-                    let mut t = probe_id.clone();
-                    d.step(st, b, &mut t) != Step::NeedMore
-                })
-                .await;
-            if !reply.is_empty() {
-                last = reply.clone();
-                self.first_reply.get_or_insert_with(|| reply.clone());
-            }
-            match d.step(stage, &reply, &mut id) {
-                Step::Send(next) if end != End::Eof && !end.exhausted() => {
-                    send = next;
-                    stage += 1;
-                }
-                _ => break,
-            }
-        }
-        conn.family = Some(format!("code:{}", d.name()));
-        conn.reusable = false;
-        self.conn = Some(conn);
-        if id.matched() {
-            if id.auth == AuthState::Unknown {
-                id.auth_evidence = None;
-            }
-            return Some(Found::Hit(id, last));
-        }
-        None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plan_puts_resp_ping_before_http_on_unknown_ports() {
-        let cat = Catalog::builtin();
-        let settings = Settings::default();
-        let r = PortResult {
-            ip: "127.0.0.1".parse().unwrap(),
-            host: None,
-            port: 41234,
-            proto: crate::model::Proto::Tcp,
-            state: crate::model::PortState::Open,
-            reason: crate::model::Reason::SynAck,
-            rtt_ms: Some(0.1),
-            tries: 1,
-            service: None,
-            finding: None,
-        };
-        let s = Session::new(&cat, &settings, &r);
-        let names: Vec<String> = s
-            .plan()
-            .iter()
-            .filter_map(|p| match p {
-                Plan::Probe(i) => Some(cat.probes()[*i].name.clone()),
-                Plan::Code(_) => None,
-            })
-            .collect();
-        let ping = names
-            .iter()
-            .position(|n| n == "redis-ping")
-            .expect("redis-ping is a fallback");
-        let get = names
-            .iter()
-            .position(|n| n == "http-get")
-            .expect("http-get is a fallback");
-        assert!(ping < get, "{names:?}");
-        assert_eq!(s.payload(b"Host: {host}\r\n"), b"Host: 127.0.0.1:41234\r\n");
     }
 }

@@ -14,6 +14,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
@@ -91,6 +92,9 @@ pub struct Capped {
     inner: TcpStream,
     left: usize,
     record: Arc<Mutex<Vec<u8>>>,
+    /// Bytes read in all, kept past the stream's life (a failed handshake
+    /// drops it) so the port's budget is charged for every one.
+    used: Arc<AtomicUsize>,
 }
 
 impl AsyncRead for Capped {
@@ -106,6 +110,7 @@ impl AsyncRead for Capped {
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         let new = &buf.filled()[before..];
         self.left = self.left.saturating_sub(new.len());
+        self.used.fetch_add(new.len(), Ordering::Relaxed);
         if let Ok(mut r) = self.record.lock() {
             let room = RECORD_MAX.saturating_sub(r.len()).min(new.len());
             r.extend_from_slice(&new[..room]);
@@ -187,10 +192,12 @@ pub async fn handshake(
     budget: &mut Budget,
 ) -> Handshake {
     let record = Arc::new(Mutex::new(Vec::new()));
+    let used = Arc::new(AtomicUsize::new(0));
     let capped = Capped {
         inner: tcp,
         left: budget.bytes_left,
         record: record.clone(),
+        used: used.clone(),
     };
     let connector = tokio_rustls::TlsConnector::from(config());
     let res = tokio::time::timeout_at(
@@ -200,14 +207,21 @@ pub async fn handshake(
     .await;
     let seen = record.lock().map(|r| r.clone()).unwrap_or_default();
     match res {
-        Err(_) => Handshake::Exhausted,
+        Err(_) => {
+            budget.bytes_left = budget
+                .bytes_left
+                .saturating_sub(used.load(Ordering::Relaxed));
+            Handshake::Exhausted
+        }
         Ok(Ok(stream)) => {
             budget.bytes_left = stream.get_ref().0.left;
             let info = facts(&stream);
             Handshake::Up(Box::new(stream), info)
         }
         Ok(Err(e)) => {
-            budget.bytes_left = budget.bytes_left.saturating_sub(seen.len());
+            budget.bytes_left = budget
+                .bytes_left
+                .saturating_sub(used.load(Ordering::Relaxed));
             if !looks_like_tls(&seen) {
                 if budget.bytes_left == 0 {
                     return Handshake::Exhausted;

@@ -196,6 +196,10 @@ impl AtomicFile {
         let name = dest
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
+        // The rename at the end cannot replace a directory: fail now.
+        if dest.is_dir() {
+            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+        }
         let tmp = dir.join(format!(
             ".{}.{}.tmp",
             name.to_string_lossy(),

@@ -67,7 +67,10 @@ pub fn abort(stream: TcpStream) {
     drop(stream);
 }
 
-fn new_socket(addr: &SocketAddr) -> io::Result<Socket> {
+/// A non-blocking, close-on-exec TCP socket for `addr`'s family with
+/// `IP_RECVERR`/`IPV6_RECVERR` set (no other option: each costs a syscall per
+/// probe).
+pub(crate) fn probe_socket(addr: &SocketAddr) -> io::Result<Socket> {
     let sock = Socket::new(
         Domain::for_address(*addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -89,13 +92,12 @@ fn new_socket(addr: &SocketAddr) -> io::Result<Socket> {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
     }
-    sock.set_tcp_nodelay(true)?;
     Ok(sock)
 }
 
 /// Connects to `addr`, giving up after `timeout`.
 pub async fn attempt(addr: SocketAddr, timeout: Duration) -> Attempt {
-    let sock = match new_socket(&addr) {
+    let sock = match probe_socket(&addr).and_then(|s| s.set_tcp_nodelay(true).map(|()| s)) {
         Ok(s) => s,
         Err(e) => return Attempt::Local(e),
     };
@@ -118,16 +120,28 @@ pub async fn attempt(addr: SocketAddr, timeout: Duration) -> Attempt {
             match stream.take_error() {
                 Ok(None) => match stream.peer_addr() {
                     Ok(_) => Attempt::Open { stream, rtt },
-                    // Writable but not connected: the error was already consumed.
-                    Err(e) => classify_error(e, &stream, rtt),
+                    // Writable but not connected: reset in between (open, see
+                    // below), or the error was already consumed.
+                    Err(e) => match stream.take_error() {
+                        Ok(Some(r)) if r.raw_os_error() == Some(libc::ECONNRESET) => {
+                            Attempt::Open { stream, rtt }
+                        }
+                        _ => classify_error(e, &stream, rtt),
+                    },
                 },
+                // ECONNRESET is only ever set after the handshake completed
+                // (a refused SYN gives ECONNREFUSED): the port is open and
+                // reset at once (tcpwrapped), which the fingerprinter reports.
+                Ok(Some(e)) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+                    Attempt::Open { stream, rtt }
+                }
                 Ok(Some(e)) | Err(e) => classify_error(e, &stream, rtt),
             }
         }
     }
 }
 
-fn classify_error<S: AsRawFd>(e: io::Error, sock: &S, rtt: Duration) -> Attempt {
+pub(crate) fn classify_error<S: AsRawFd>(e: io::Error, sock: &S, rtt: Duration) -> Attempt {
     if is_local_error(&e) {
         return Attempt::Local(e);
     }

@@ -10,14 +10,15 @@
 pub mod connect;
 pub mod limits;
 pub mod order;
+pub mod reactor;
 pub mod timing;
 
 use crate::model::{PortResult, PortState, Proto, Reason};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
 use connect::Attempt;
-use futures::stream::{FuturesUnordered, StreamExt};
 use order::{Order, Shard};
+use reactor::{ConnectSet, Outcome};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,6 +109,9 @@ struct HostState {
 /// forgotten (and re-seeded from the scan-wide estimate), keeping memory flat.
 const HOST_MEMORY: usize = 16_384;
 
+/// Most connects started between two reads of completions.
+const SEND_BURST: usize = 256;
+
 struct Gate {
     gap: Duration,
     next: Instant,
@@ -143,7 +147,16 @@ pub async fn sweep(
     let mut group = HostTiming::new(cfg.timing);
     let mut retry: VecDeque<Probe> = VecDeque::new();
     let mut held: Option<Probe> = None;
-    let mut inflight = FuturesUnordered::new();
+    let mut inflight = match ConnectSet::new(cfg.keep_open) {
+        Ok(set) => set,
+        Err(e) => {
+            let _ = events
+                .send(Event::Warning(format!("cannot start the sweep: {e}")))
+                .await;
+            stats.interrupted = true;
+            return stats;
+        }
+    };
     let max_window = cfg.concurrency.max(1);
     let mut window = max_window;
     let per_host = cfg.max_per_host.max(1);
@@ -160,7 +173,9 @@ pub async fn sweep(
     let mut calm_since_backoff = 0u32;
     let mut warned_local = false;
     let mut exhausted = false;
-    let lookahead = Duration::from_millis(20);
+    // Sends due within SLACK go out now; a gate that fell behind may catch
+    // up by at most SLACK, so rates hold on average without long bursts.
+    const SLACK: Duration = Duration::from_millis(1);
 
     if *cancel.borrow() {
         stats.interrupted = true;
@@ -168,8 +183,16 @@ pub async fn sweep(
     }
     loop {
         let now = Instant::now();
+        let floor = now.checked_sub(SLACK).unwrap_or(now);
         let mut wake: Option<Instant> = None;
+        let mut burst = 0;
         while inflight.len() < window {
+            if burst == SEND_BURST {
+                // Let completions be read (and timed) before sending more.
+                wake = Some(now);
+                break;
+            }
+            burst += 1;
             if let Some(t) = not_before {
                 if now < t {
                     wake = Some(t);
@@ -195,28 +218,22 @@ pub async fn sweep(
                 held = Some(probe);
                 break;
             }
-            let mut at = host.timing.next_send(now, host_gap);
+            let mut at = host.timing.next_send(floor, host_gap);
             if let Some(g) = &global {
-                at = at.max(g.next);
+                at = at.max(g.next).max(floor);
             }
-            if at > now + lookahead {
+            if at > now + SLACK {
                 held = Some(probe);
-                wake = Some(at - lookahead);
+                wake = Some(at);
                 break;
             }
             host.timing.commit_send(at, host_gap);
             if let Some(g) = &mut global {
-                g.next = at.max(now) + g.gap;
+                g.next = at + g.gap;
             }
             host.inflight += 1;
             let timeout = host.timing.timeout();
-            let addr = SocketAddr::new(probe.ip, probe.port);
-            inflight.push(async move {
-                if at > Instant::now() {
-                    tokio::time::sleep_until(at.into()).await;
-                }
-                (probe, connect::attempt(addr, timeout).await)
-            });
+            inflight.start(SocketAddr::new(probe.ip, probe.port), timeout, probe);
         }
         if inflight.is_empty() && held.is_none() && retry.is_empty() && exhausted {
             break;
@@ -237,20 +254,26 @@ pub async fn sweep(
                 let host = hosts.get_mut(&probe.ip).expect("host state exists while in flight");
                 host.inflight -= 1;
                 let conclusion = match outcome {
-                    Attempt::Open { stream, rtt } => {
+                    Outcome::Open { stream, rtt } => {
                         let s = Sample::Answered { rtt, try_no: probe.try_no };
                         host.timing.record(s);
                         group.record(s);
-                        Some((PortState::Open, Reason::SynAck, Some(rtt), Some(stream)))
+                        Some((PortState::Open, Reason::SynAck, Some(rtt), stream))
                     }
-                    Attempt::Answered { reason, rtt } => {
+                    Outcome::Ended(Attempt::Open { stream, rtt }) => {
+                        let s = Sample::Answered { rtt, try_no: probe.try_no };
+                        host.timing.record(s);
+                        group.record(s);
+                        Some((PortState::Open, Reason::SynAck, Some(rtt), stream.into_std().ok()))
+                    }
+                    Outcome::Ended(Attempt::Answered { reason, rtt }) => {
                         let s = Sample::Answered { rtt, try_no: probe.try_no };
                         host.timing.record(s);
                         group.record(s);
                         let state = if reason == Reason::ConnRefused { PortState::Closed } else { PortState::Filtered };
                         Some((state, reason, Some(rtt), None))
                     }
-                    Attempt::TimedOut => {
+                    Outcome::Ended(Attempt::TimedOut) => {
                         if host.timing.may_retry(probe.try_no) && !*cancel.borrow() {
                             stats.retries += 1;
                             retry.push_back(Probe { try_no: probe.try_no.saturating_add(1), ..probe });
@@ -259,7 +282,7 @@ pub async fn sweep(
                             Some((PortState::Filtered, Reason::NoResponse, None, None))
                         }
                     }
-                    Attempt::Local(e) => {
+                    Outcome::Ended(Attempt::Local(e)) => {
                         stats.requeued += 1;
                         retry.push_front(probe);
                         window = (inflight.len() * 3 / 4).max(1);
@@ -291,14 +314,12 @@ pub async fn sweep(
                     if state == PortState::Open {
                         progress.open.fetch_add(1, Ordering::Relaxed);
                     }
-                    let stream = match stream {
-                        Some(s) if cfg.keep_open => Some(s),
-                        Some(s) => {
-                            connect::abort(s);
-                            None
-                        }
-                        None => None,
-                    };
+                    // An open socket tokio cannot take is delivered without
+                    // its stream; the fingerprinter then reconnects.
+                    let stream = stream.and_then(|s| {
+                        let _ = s.set_nodelay(true);
+                        TcpStream::from_std(s).ok()
+                    });
                     let result = PortResult {
                         ip: probe.ip,
                         host: targets.name(&probe.ip).map(str::to_owned),

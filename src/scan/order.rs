@@ -183,6 +183,32 @@ mod tests {
         assert_ne!(a, c);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// For any size, seed and shard count, the shards are disjoint, of
+        /// the announced sizes, and together cover `[0, n)`.
+        #[test]
+        fn random_shardings_partition_the_space(
+            n in 0u128..6000,
+            seed in proptest::prelude::any::<u64>(),
+            count in 1u64..40,
+        ) {
+            let mut seen = vec![0u8; n as usize];
+            for index in 0..count {
+                let shard = Shard { index, count };
+                let mut got = 0u128;
+                for v in Order::new(n, seed, shard) {
+                    proptest::prop_assert!(v < n);
+                    seen[v as usize] += 1;
+                    got += 1;
+                }
+                proptest::prop_assert_eq!(got, shard.size_of(n));
+            }
+            proptest::prop_assert!(seen.iter().all(|&c| c == 1));
+        }
+    }
+
     #[test]
     fn huge_spaces_work_lazily() {
         let n = (1u128 << 64) * 65535;

@@ -2,9 +2,11 @@
 //!
 //! Every answered connect (open, RST or ICMP) is an RTT sample. The probe
 //! timeout is `srtt + 4·rttvar`, clamped to the profile's bounds. A timed-out
-//! probe is retransmitted only while retransmissions are seen to pay off: one
-//! retransmission is allowed at first, and one more each time a retransmitted
-//! probe is answered (nmap's `max_successful_tryno`). When answers increasingly
+//! probe is retransmitted only while retransmissions are seen to pay off: the
+//! profile's `initial_retries` at first (nmap allows one; the default allows
+//! two, so that behind a DROP firewall with 5% loss an open port is missed with
+//! probability 0.05³ rather than 0.05²), and more once a probe is answered on
+//! a later try (nmap's `max_successful_tryno`). When answers increasingly
 //! come only on retransmission (loss or a rate limit), a per-host send delay
 //! grows, as nmap's `boostScanDelay` does.
 
@@ -21,6 +23,8 @@ pub struct TimingProfile {
     pub max_timeout: Duration,
     /// Ceiling on retransmissions of a timed-out probe.
     pub max_retries: u8,
+    /// Retransmissions allowed before any retransmission has paid off.
+    pub initial_retries: u8,
     /// Ceiling on the per-host send delay that loss can build up.
     pub max_scan_delay: Duration,
 }
@@ -32,6 +36,7 @@ impl TimingProfile {
         min_timeout: Duration::from_millis(100),
         max_timeout: Duration::from_millis(10_000),
         max_retries: 10,
+        initial_retries: 2,
         max_scan_delay: Duration::from_millis(1000),
     };
     /// The default (nmap T3 bounds with a tighter ceiling).
@@ -40,6 +45,7 @@ impl TimingProfile {
         min_timeout: Duration::from_millis(100),
         max_timeout: Duration::from_millis(3000),
         max_retries: 6,
+        initial_retries: 2,
         max_scan_delay: Duration::from_millis(1000),
     };
     /// Aggressive (nmap T4 bounds).
@@ -48,6 +54,7 @@ impl TimingProfile {
         min_timeout: Duration::from_millis(50),
         max_timeout: Duration::from_millis(1250),
         max_retries: 6,
+        initial_retries: 1,
         max_scan_delay: Duration::from_millis(10),
     };
 }
@@ -114,7 +121,10 @@ impl HostTiming {
     /// Whether a probe that timed out on try `try_no` (1-based) may be sent again.
     pub fn may_retry(&self, try_no: u8) -> bool {
         let retransmissions_done = try_no.saturating_sub(1);
-        let allowed = self.max_successful_try.max(1).min(self.profile.max_retries);
+        let allowed = self
+            .max_successful_try
+            .max(self.profile.initial_retries)
+            .min(self.profile.max_retries);
         retransmissions_done < allowed
     }
 
@@ -227,7 +237,10 @@ mod tests {
 
     #[test]
     fn retries_grow_only_when_they_pay_off() {
-        let mut t = HostTiming::new(TimingProfile::NORMAL);
+        let n = HostTiming::new(TimingProfile::NORMAL);
+        assert!(n.may_retry(2));
+        assert!(!n.may_retry(3));
+        let mut t = HostTiming::new(TimingProfile::FAST);
         assert!(t.may_retry(1));
         assert!(!t.may_retry(2));
         t.record(Sample::Answered {

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)] // tests and the fixture host use different parts
 
+use super::fakes::{self as proto_fakes, FakeHandle, Kind as ProtoKind};
 use super::http_fakes::{self as fakes, Running};
 use super::servers::{versions, MariaAccounts, PgHba, Place, RedisMode, Servers, TLS_NAME};
 
@@ -71,6 +72,8 @@ pub enum Start {
     Real(fn(&mut Servers, &[u16])),
     /// A fake from `http_fakes` by id.
     Fake(&'static str),
+    /// A binary-protocol fake from `fakes/` (engineer B's).
+    Proto(ProtoKind),
 }
 
 /// One identification fixture.
@@ -356,6 +359,76 @@ pub fn all() -> Vec<Fixture> {
         f("echo", || e(&["unknown"])),
         f("random-bytes", || e(&["unknown"])),
     ]);
+    let p = |id, port, moved, kind, expect| Fixture {
+        id,
+        port,
+        moved,
+        start: Proto(kind),
+        expect,
+    };
+    v.extend([
+        p(
+            "mongodb-open",
+            27017,
+            37017,
+            ProtoKind::Mongo { auth: false },
+            || e(&["mongodb"]).auth("none"),
+        ),
+        p(
+            "mongodb-auth",
+            27017,
+            37018,
+            ProtoKind::Mongo { auth: true },
+            || e(&["mongodb"]).auth("required"),
+        ),
+        p(
+            "mongodb-4.0",
+            27017,
+            37019,
+            ProtoKind::MongoOld { auth: false },
+            || e(&["mongodb"]).auth("none"),
+        ),
+        p(
+            "cassandra-open",
+            9042,
+            19042,
+            ProtoKind::Cassandra { auth: false },
+            || e(&["cassandra"]).auth("none"),
+        ),
+        p(
+            "cassandra-auth",
+            9042,
+            19043,
+            ProtoKind::Cassandra { auth: true },
+            || e(&["cassandra"]).auth("required"),
+        ),
+        p("kafka", 9092, 19092, ProtoKind::Kafka, || e(&["kafka"])),
+        p("amqp", 5672, 15672, ProtoKind::Amqp, || e(&["amqp"])),
+        p("mssql", 1433, 11433, ProtoKind::Mssql, || e(&["mssql"])),
+        p("rdp-nla", 3389, 13389, ProtoKind::Rdp { nla: true }, || {
+            e(&["rdp"])
+        }),
+        p("smb", 445, 10445, ProtoKind::Smb, || e(&["smb"])),
+        p(
+            "vnc-open",
+            5900,
+            15900,
+            ProtoKind::Vnc { auth: false },
+            || e(&["vnc"]).auth("none"),
+        ),
+        p(
+            "vnc-auth",
+            5900,
+            15901,
+            ProtoKind::Vnc { auth: true },
+            || e(&["vnc"]).auth("required"),
+        ),
+        p("telnet", 23, 10023, ProtoKind::Telnet, || e(&["telnet"])),
+        p("epmd", 4369, 14369, ProtoKind::Epmd, || e(&["epmd"])),
+        p("erlang-dist", 25672, 35672, ProtoKind::ErlangDist, || {
+            e(&["erlang-dist"])
+        }),
+    ]);
     v
 }
 
@@ -393,6 +466,8 @@ pub fn shared_ports(list: &[Fixture]) -> Vec<(Fixture, Vec<u16>)> {
 pub struct Host {
     /// The fakes' accept loops.
     pub fakes: Vec<Running>,
+    /// Engineer B's binary-protocol fakes.
+    pub proto_fakes: Vec<FakeHandle>,
     /// The real servers.
     pub servers: Servers,
 }
@@ -401,6 +476,7 @@ pub struct Host {
 pub fn start(place: &Place, list: &[(Fixture, Vec<u16>)]) -> Host {
     let mut host = Host {
         fakes: Vec::new(),
+        proto_fakes: Vec::new(),
         servers: Servers::new(place.clone()),
     };
     for (f, ports) in list {
@@ -409,6 +485,12 @@ pub fn start(place: &Place, list: &[(Fixture, Vec<u16>)]) -> Host {
             Start::Fake(id) => {
                 let listeners = ports.iter().map(|&p| place.listen(p)).collect();
                 host.fakes.push(fakes::serve(fakes::fake(id), listeners));
+            }
+            Start::Proto(kind) => {
+                for &p in ports {
+                    host.proto_fakes
+                        .push(proto_fakes::spawn_on(kind, place.listen(p)));
+                }
             }
         }
     }

@@ -89,6 +89,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Close the connection after this response (the product does).
     pub close: bool,
+    /// Send the body with `Transfer-Encoding: chunked`, one chunk per line
+    /// (Node.js does this for `res.write()` without a length).
+    pub chunked: bool,
 }
 
 impl Response {
@@ -98,6 +101,7 @@ impl Response {
             headers: Vec::new(),
             body: body.into(),
             close: false,
+            chunked: false,
         };
         if !ctype.is_empty() {
             r = r.h("Content-Type", ctype);
@@ -333,7 +337,9 @@ fn http_session<S: Read + Write>(stream: S, handler: fn(&Request) -> Response) {
         for (n, v) in &resp.headers {
             head += &format!("{n}: {v}\r\n");
         }
-        if resp.status != 204 && resp.status != 304 {
+        if resp.chunked {
+            head += "Transfer-Encoding: chunked\r\n";
+        } else if resp.status != 204 && resp.status != 304 {
             head += &format!("Content-Length: {}\r\n", resp.body.len());
         }
         head += if close {
@@ -344,7 +350,16 @@ fn http_session<S: Read + Write>(stream: S, handler: fn(&Request) -> Response) {
         let w = r.get_mut();
         let mut out = head.into_bytes();
         if req.method != "HEAD" && resp.status != 204 {
-            out.extend_from_slice(&resp.body);
+            if resp.chunked {
+                for chunk in resp.body.split_inclusive(|&b| b == b'>') {
+                    out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                    out.extend_from_slice(chunk);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                out.extend_from_slice(&resp.body);
+            }
         }
         if w.write_all(&out).and_then(|_| w.flush()).is_err() || close {
             return;
@@ -1004,10 +1019,16 @@ fn webpack_dev_server(req: &Request) -> Response {
             "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Webpack App</title></head>\n<body><script defer src=\"main.js\"></script></body>\n</html>\n",
         )
         .h("Accept-Ranges", "bytes"),
-        "/webpack-dev-server" => Response::html(
-            200,
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"/></head><body><h1>Assets Report:</h1><div><h2>Compilation: unnamed</h2><ul><li><strong><a href=\"/main.js\" target=\"_blank\">main.js</a></strong></li><li><strong><a href=\"/index.html\" target=\"_blank\">index.html</a></strong></li></ul></div></body></html>",
-        ),
+        // lib/Server.js writes this page piecewise with res.write(): no
+        // <title>, chunked transfer coding.
+        "/webpack-dev-server" => {
+            let mut page = Response::html(
+                200,
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"/></head><body><h1>Assets Report:</h1><div><h2>Compilation: unnamed</h2><ul><li>\n              <strong><a href=\"main.js\" target=\"_blank\">main.js</a></strong>\n            </li></ul></div></body></html>",
+            );
+            page.chunked = true;
+            page
+        }
         "/main.js" => Response::new(200, "application/javascript; charset=utf-8", "/******/ (() => { // webpackBootstrap\n/******/ \t\"use strict\";\n/******/ })();\n"),
         p => express_404(&req.method, p),
     };

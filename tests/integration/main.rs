@@ -15,3 +15,4 @@ mod cli_verdict;
 mod hostile_props;
 mod hostile_input;
 mod shards;
+mod hostile_local;

@@ -20,9 +20,13 @@ const LAST: u16 = 2019;
 const LISTEN: [u16; 3] = [2003, 2011, 2017];
 const RETRIES: u64 = 1;
 
-/// Flags every profile test uses.
+/// Flags every profile test uses. `--fail-on none` keeps the exit code about
+/// the scan (0 complete, 3 incomplete) whatever the verdict thinks of the
+/// listener ports.
 fn fast_flags() -> Vec<String> {
     [
+        "--fail-on",
+        "none",
         "--show",
         "closed,filtered",
         "--ndjson",
@@ -454,6 +458,56 @@ fn first_syn_lost_is_retried() {
     assert_exact(&nd, &expected, &out);
 }
 
+/// A burst of loss at the start of a scan (a SYN-flood guard, a cold IPv6
+/// neighbour cache that keeps only 101 packets of the first burst): here the
+/// target drops the first 15,000 SYNs it receives (`-m quota`), then answers
+/// everything at veth speed. The results must be exact, and the engine must
+/// recover its speed once answers come back: the clean run takes about
+/// 0.6 s, with 5,000 SYNs lost about 1.2 s; 60 s is a generous ceiling.
+///
+/// Ignored while the engine crawls at ~200-300 ports/s for minutes after
+/// such a loss (the 20,000 ports are not done after 60 s); run it with
+/// `cargo test --release --test integration -- --ignored recovers`.
+#[test]
+#[ignore = "engine recovers slowly after a mass initial SYN loss (see the scan-core report)"]
+fn recovers_speed_after_initial_syn_loss() {
+    let mut net = TestNet::new();
+    net.listen(&LISTEN);
+    // A v4 SYN from the kernel is 60 bytes: 15,000 of them.
+    net.iptables("-A INPUT -p tcp --syn -m quota --quota 900000 -j DROP");
+    let ip = Fam::V4.target(&net);
+    let args: Vec<String> = [
+        "--fail-on",
+        "none",
+        "--ndjson",
+        "--no-fingerprint",
+        "-p",
+        "1-20000",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain([ip.to_string()])
+    .collect();
+    let start = Instant::now();
+    let out = run_limited(net.exposecheck_cmd(&args), None, Duration::from_secs(60));
+    let took = start.elapsed();
+    expect_exit(&out, 0);
+    let nd = parse_ndjson(&out.stdout);
+    assert_eq!(
+        cov(&nd.summary, "closed"),
+        20000 - LISTEN.len() as u64,
+        "{}",
+        nd.summary
+    );
+    assert_eq!(
+        cov(&nd.summary, "open"),
+        LISTEN.len() as u64,
+        "{}",
+        nd.summary
+    );
+    eprintln!("20,000 ports after 15,000 lost SYNs: {took:?}");
+}
+
 /// No route on the scanning side (an address of 198.18.0.0/15 outside the
 /// veth subnet): filtered/net-unreach, and not a single packet leaves.
 #[test]
@@ -480,6 +534,8 @@ fn closed_and_filtered_are_counted_not_listed_by_default() {
     net.iptables("-A INPUT -p tcp --dport 2004:2005 -j DROP");
     let ip = Fam::V4.target(&net);
     let args = [
+        "--fail-on",
+        "none",
         "--ndjson",
         "--no-fingerprint",
         "--timeout",
@@ -1110,6 +1166,8 @@ fn output_file_is_written_atomically() {
     std::fs::write(&path, "OLD\n").unwrap();
     // 400 filtered ports, 40 at a time, one 300 ms try each: about 3 s.
     let args: Vec<String> = [
+        "--fail-on",
+        "none",
         "--json",
         "--show",
         "closed,filtered",

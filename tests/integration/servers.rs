@@ -460,19 +460,36 @@ impl Servers {
                 .collect::<String>()
         };
         let t = dir.join("tmp");
+        // A server block without `listen` would listen on *:80: write only
+        // the blocks that have ports (two fixtures run two nginx at once).
+        let plain = if http.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  server {{\n{}    root {d}/www;\n  }}\n",
+                listen(http, ""),
+                d = dir.display()
+            )
+        };
+        let tls = if https.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  server {{\n{}    ssl_certificate {c};\n    ssl_certificate_key {k};\n    root {d}/www;\n  }}\n",
+                listen(https, " ssl"),
+                c = cert.display(),
+                k = key.display(),
+                d = dir.display()
+            )
+        };
         let conf = format!(
             "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
              events {{ worker_connections 512; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n\
              fastcgi_temp_path {t}/fcgi;\n  uwsgi_temp_path {t}/uwsgi;\n  scgi_temp_path {t}/scgi;\n\
-             server {{\n{plain}    root {d}/www;\n  }}\n\
-             server {{\n{tls}    ssl_certificate {c};\n    ssl_certificate_key {k};\n    root {d}/www;\n  }}\n}}\n",
+             {plain}{tls}}}\n",
             d = dir.display(),
             t = t.display(),
-            plain = listen(http, ""),
-            tls = listen(https, " ssl"),
-            c = cert.display(),
-            k = key.display(),
         );
         let conf_path = dir.join("nginx.conf");
         fs::write(&conf_path, conf).expect("nginx.conf");

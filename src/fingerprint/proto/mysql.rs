@@ -179,6 +179,12 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
         }
         Reply::Error { code, message } => {
             matched(ident, "mysql");
+            // "... is not allowed to connect to this MariaDB server" (nmap reads it too).
+            for product in ["MariaDB", "MySQL"] {
+                if ident.product.is_none() && message.contains(product) {
+                    ident.product = Some(product.to_string());
+                }
+            }
             add_info(ident, "error", &code.to_string());
             let auth = match code {
                 1129 | 1130 => AuthState::Protected,
@@ -281,8 +287,14 @@ mod tests {
             let (s, id) = run(&packet(seq, &p));
             assert_eq!(s, Step::Done);
             assert_eq!(id.auth, AuthState::Protected);
+            assert_eq!(id.product.as_deref(), Some("MySQL"));
             assert!(id.auth_evidence.unwrap().contains("not allowed"));
         }
+        let mut p = vec![0xff];
+        p.extend_from_slice(&1130u16.to_le_bytes());
+        p.extend_from_slice(b"Host '198.18.0.1' is not allowed to connect to this MariaDB server");
+        let (_, id) = run(&packet(1, &p));
+        assert_eq!(id.product.as_deref(), Some("MariaDB"));
     }
 
     #[test]

@@ -1,0 +1,233 @@
+//! Connections of one port's session: opening (TCP, TLS, greeting drained),
+//! reuse, bounded reads and one probe's exchange.
+//!
+//! A text probe reuses the current connection when the last exchange left
+//! the stream clean (a reply read to its end, an HTTP response framed and
+//! kept alive); after silence or a close it gets a new one, and a dialogue
+//! always does. Every new TCP connection is counted.
+
+use super::io::{self, End};
+use super::{http, tls, Conn, Layer, Session};
+use crate::scan::connect::{attempt, Attempt};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// Longest wait for a TCP connect.
+const CONNECT_MAX: Duration = Duration::from_secs(3);
+
+impl Session<'_> {
+    pub(super) async fn connect_tcp(&mut self) -> Option<TcpStream> {
+        if self.budget.spent() {
+            self.exhausted = true;
+            return None;
+        }
+        let timeout = self.budget.remaining().min(CONNECT_MAX);
+        match attempt(self.addr, timeout).await {
+            Attempt::Open { stream, .. } => {
+                io::rst_on_close(&stream);
+                self.connections += 1;
+                Some(stream)
+            }
+            _ => {
+                if self.budget.spent() {
+                    self.exhausted = true;
+                } else {
+                    self.dead = true;
+                }
+                None
+            }
+        }
+    }
+
+    /// A TLS handshake under the port's budget; with `window`, a handshake
+    /// still unfinished after it counts as "not TLS" (a silent peer), not as
+    /// the budget running out.
+    pub(super) async fn handshake(
+        &mut self,
+        tcp: TcpStream,
+        window: Option<Duration>,
+    ) -> tls::Handshake {
+        let mut budget = self.budget;
+        if let Some(w) = window {
+            budget.deadline = budget.deadline.min(Instant::now() + w);
+        }
+        let host = self.ctx.host.clone();
+        let res = tls::handshake(tcp, host.as_deref(), self.addr.ip(), &mut budget).await;
+        self.budget.bytes_left = budget.bytes_left;
+        match res {
+            tls::Handshake::Exhausted if window.is_some() && !self.budget.spent() => {
+                tls::Handshake::NotTls(Vec::new())
+            }
+            other => other,
+        }
+    }
+
+    /// A new connection in the current layer (greeting drained, if the port speaks first).
+    pub(super) async fn connect(&mut self) -> Option<Conn> {
+        let tcp = self.connect_tcp().await?;
+        let mut conn = match self.layer {
+            Layer::Plain => Conn::new(Box::new(tcp)),
+            Layer::Tls => match self.handshake(tcp, None).await {
+                tls::Handshake::Up(s, _) => Conn::new(s),
+                tls::Handshake::Exhausted => {
+                    self.exhausted = true;
+                    return None;
+                }
+                _ => {
+                    self.dead = true;
+                    return None;
+                }
+            },
+        };
+        if self.spoke
+            && !(self.layer == Layer::Tls && self.tls.as_ref().is_some_and(|t| t.alpn.is_some()))
+        {
+            let mut drain = Vec::new();
+            let w = self.greeting_window();
+            let end = self
+                .read(&mut conn, &mut drain, w, |b, s| s.greeting_done(b))
+                .await;
+            if end == End::Eof {
+                return None;
+            }
+        }
+        Some(conn)
+    }
+
+    /// The connection for a text probe: the current one if it is unused or
+    /// was left clean, else a new one.
+    pub(super) async fn acquire(&mut self) -> Option<Conn> {
+        if let Some(c) = self.conn.take() {
+            if c.family.is_none() || c.reusable {
+                return Some(c);
+            }
+        }
+        self.fresh().await
+    }
+
+    /// An unused connection (for a dialogue): the current one if nothing was
+    /// sent on it, else a new one.
+    pub(super) async fn fresh(&mut self) -> Option<Conn> {
+        if let Some(c) = self.conn.take().filter(|c| c.family.is_none()) {
+            return Some(c);
+        }
+        if self.dead || self.exhausted {
+            return None;
+        }
+        self.connect().await
+    }
+
+    pub(super) async fn read<F>(
+        &mut self,
+        conn: &mut Conn,
+        buf: &mut Vec<u8>,
+        first: Duration,
+        done: F,
+    ) -> End
+    where
+        F: Fn(&[u8], &Session<'_>) -> bool,
+    {
+        let gap = self.gap();
+        let mut budget = self.budget;
+        let start = Instant::now();
+        let me: &Session<'_> = self;
+        let end = io::read_until(conn.io.as_mut(), buf, &mut budget, first, gap, |b| {
+            done(b, me)
+        })
+        .await;
+        self.budget = budget;
+        if matches!(end, End::Done | End::Eof) {
+            self.slowest = self.slowest.max(start.elapsed());
+        }
+        if end.exhausted() {
+            self.exhausted = true;
+        }
+        if !buf.is_empty() {
+            self.any_bytes = true;
+            if self.layer == Layer::Plain && tls::looks_like_tls(buf) {
+                self.tls_hint = true;
+            }
+        }
+        end
+    }
+
+    /// A probe's payload with `{host}` replaced.
+    pub(super) fn payload(&self, raw: &[u8]) -> Vec<u8> {
+        const HOST: &[u8] = b"{host}";
+        if !raw.windows(HOST.len()).any(|w| w == HOST) {
+            return raw.to_vec();
+        }
+        let host = match &self.ctx.host {
+            Some(h) => format!("{h}:{}", self.ctx.port),
+            None => self.addr.to_string(),
+        };
+        let mut out = Vec::with_capacity(raw.len() + host.len());
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i..].starts_with(HOST) {
+                out.extend_from_slice(host.as_bytes());
+                i += HOST.len();
+            } else {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// Sends probe `probe` on `conn` and reads its reply (first byte within
+    /// `window`); keeps the connection when the stream is still clean. A
+    /// reply that only reflects the payload marks the port an echo.
+    pub(super) async fn exchange(
+        &mut self,
+        mut conn: Conn,
+        probe: usize,
+        window: Duration,
+        done: impl Fn(&[u8], &Session<'_>) -> bool,
+    ) -> Vec<u8> {
+        let p = &self.cat.probes()[probe];
+        let family = p.family.clone();
+        let data = self.payload(&p.payload);
+        self.sent.insert(probe);
+        conn.family = Some(family.clone());
+        if !io::send(conn.io.as_mut(), &data, &self.budget, window).await {
+            if self.budget.spent() {
+                self.exhausted = true;
+            }
+            return Vec::new();
+        }
+        let mut reply = Vec::new();
+        let http = family == "http";
+        let sent = data.as_slice();
+        let end = self
+            .read(&mut conn, &mut reply, window, |b, s| {
+                b == sent || done(b, s)
+            })
+            .await;
+        if !reply.is_empty() && self.first_reply.is_none() {
+            self.first_reply = Some(reply.clone());
+        }
+        if reflects(&data, &reply) {
+            self.echo = true;
+        }
+        conn.reusable = match end {
+            End::Done | End::Idle if http && reply.starts_with(b"HTTP/") => {
+                http::complete(&reply).is_some_and(|f| f.keep_alive)
+            }
+            // Silence: the peer may still hold our bytes, to be read with
+            // the next probe's; only a new connection is clean.
+            End::Done | End::Idle => !reply.is_empty(),
+            _ => false,
+        };
+        if end != End::Eof && !end.exhausted() {
+            self.conn = Some(conn);
+        }
+        reply
+    }
+}
+
+/// Whether `reply` is our own `sent` bytes coming back (an echo service),
+/// whole or the first part of them.
+pub(super) fn reflects(sent: &[u8], reply: &[u8]) -> bool {
+    !reply.is_empty() && reply.len() >= sent.len().min(4) && sent.starts_with(reply)
+}

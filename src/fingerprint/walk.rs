@@ -1,0 +1,455 @@
+//! Running a port's [`Plan`]: probes, follow-ups, narrowing, dialogues.
+//!
+//! The first hard match of a specific service wins. A generic service's
+//! match (plain HTTP, Express) on a port it does not name, or a soft match,
+//! replaces the rest of the plan with the steps that can name it more
+//! precisely ([`Session::narrowed`]); the generic match is the answer only if
+//! none of them does. A service identified without a version also gets its
+//! other probes. A reply that reflects the probe (an echo) ends the walk:
+//! nothing such a peer says is a response-side signature.
+
+use super::conn::reflects;
+use super::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use super::io::{self, Budget, End, Io};
+use super::plan::Plan;
+use super::{tls, Conn, Found, Layer, Session};
+use crate::catalog::matcher::fill;
+use crate::catalog::ProbeKey;
+use crate::scan::connect::{attempt, Attempt};
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most follow-up probes after one match (and most extra probes of the
+/// identified service).
+const MAX_FOLLOW_UPS: usize = 4;
+/// Most steps of one dialogue.
+const MAX_DIALOGUE_STEPS: usize = 8;
+
+impl Session<'_> {
+    /// Runs `queue` until a hit, the end, a budget or connection failure, an
+    /// echo, or (clear text) a reason to try TLS first.
+    pub(super) async fn walk(&mut self, queue: &mut VecDeque<Plan>) -> Option<Found> {
+        loop {
+            if let Some(si) = self.pending.take() {
+                if !self.narrowed {
+                    self.narrowed = true;
+                    *queue = self.narrowed(si);
+                }
+            }
+            if self.exhausted || self.dead || self.echo {
+                return None;
+            }
+            if self.layer == Layer::Plain
+                && (self.tls_hint || (self.wants_tls() && !self.sent.is_empty()))
+            {
+                return None;
+            }
+            let hit = match queue.pop_front()? {
+                Plan::Probe(i) => self.run_probe(i).await,
+                Plan::Code(d) => match d.first(&self.ctx) {
+                    Some(first) => {
+                        let conn = self.fresh().await;
+                        self.drive(d, conn, 0, Ident::default(), first).await
+                    }
+                    None => None,
+                },
+                // A port that spoke first is not waiting for a client's hello.
+                Plan::Batch(ds) if !self.spoke => self.batch(&ds).await,
+                Plan::Batch(_) => None,
+            };
+            if hit.is_some() {
+                return hit;
+            }
+        }
+    }
+
+    /// Sends probe `i`, after its guard unless the port already spoke.
+    async fn run_probe(&mut self, i: usize) -> Option<Found> {
+        if self.sent.contains(&i) {
+            return None;
+        }
+        if let Some(g) = self.cat.probes()[i].guard {
+            if !self.spoke && !self.sent.contains(&g) {
+                if let Some(hit) = self.send_probe(g).await {
+                    return Some(hit);
+                }
+                if self.exhausted
+                    || self.dead
+                    || self.echo
+                    || (self.layer == Layer::Plain && self.tls_hint)
+                {
+                    return None;
+                }
+            }
+        }
+        self.send_probe(i).await
+    }
+
+    /// Hinted probes and those sent after a match get the full reply
+    /// window; the rest of the walk a shorter one.
+    fn window_for(&self, i: usize) -> Duration {
+        if self.narrowed || self.cat.probes()[i].hint_ports.contains(&self.ctx.port) {
+            self.reply_window()
+        } else {
+            self.walk_window()
+        }
+    }
+
+    async fn send_probe(&mut self, i: usize) -> Option<Found> {
+        let conn = self.acquire().await?;
+        let key = ProbeKey::Probe(i);
+        let http = self.cat.probes()[i].family == "http";
+        let window = self.window_for(i);
+        let reply = self
+            .exchange(conn, i, window, move |b, s| {
+                if http {
+                    super::http::complete(b).is_some()
+                } else {
+                    s.cat.match_reply(key, b).settled()
+                }
+            })
+            .await;
+        if reply.is_empty() || self.echo {
+            return None;
+        }
+        let o = self.cat.match_reply(key, &reply);
+        self.tls_hint |= o.tls_hint && self.layer == Layer::Plain;
+        if let Some(id) = o.hard {
+            return self.settle(id, o.then, reply).await;
+        }
+        if let Some(s) = o.soft {
+            self.note_soft(s, reply);
+        }
+        None
+    }
+
+    /// A hard match: follow it up; a generic one is kept and narrows the
+    /// walk unless its service names this port.
+    pub(super) async fn settle(
+        &mut self,
+        mut id: Ident,
+        then: Option<usize>,
+        reply: Vec<u8>,
+    ) -> Option<Found> {
+        let si = self.cat.services().iter().position(|s| s.id == id.service);
+        self.follow(&mut id, then).await;
+        if let Some(si) = si {
+            if self.cat.service_at(si).generic && !self.cat.names_port(si, self.ctx.port) {
+                self.generic.get_or_insert((id, reply));
+                self.pending.get_or_insert(si);
+                return None;
+            }
+            if id.version.is_none() {
+                self.complete(&mut id, si).await;
+            }
+        }
+        Some(Found::Hit(id, reply))
+    }
+
+    /// A soft match: kept (the first one) and the walk narrowed to it.
+    pub(super) fn note_soft(&mut self, id: Ident, reply: Vec<u8>) {
+        if let Some(si) = self.cat.services().iter().position(|s| s.id == id.service) {
+            self.pending.get_or_insert(si);
+        }
+        if self.soft.is_none() {
+            self.soft = Some((id, reply));
+        }
+    }
+
+    /// Sends the follow-up probes a match asks for, refining `id`.
+    async fn follow(&mut self, id: &mut Ident, mut next: Option<usize>) {
+        let Some(svc) = self.cat.services().iter().position(|s| s.id == id.service) else {
+            return;
+        };
+        for _ in 0..MAX_FOLLOW_UPS {
+            let Some(fi) = next.filter(|fi| !self.sent.contains(fi)) else {
+                return;
+            };
+            if self.exhausted || self.dead {
+                return;
+            }
+            let Some(conn) = self.acquire().await else {
+                return;
+            };
+            let http = self.cat.probes()[fi].family == "http";
+            let key = ProbeKey::Probe(fi);
+            let window = self.reply_window();
+            let reply = self
+                .exchange(conn, fi, window, move |b, s| {
+                    if http {
+                        super::http::complete(b).is_some()
+                    } else {
+                        s.cat
+                            .rules()
+                            .iter()
+                            .any(|r| r.probe == key && r.service == svc && r.regex.is_match(b))
+                    }
+                })
+                .await;
+            if reply.is_empty() {
+                return;
+            }
+            next = self.cat.refine(svc, fi, &reply, id);
+        }
+    }
+
+    /// Sends the identified service's other probes (not yet sent) and fills
+    /// the fields still empty from their matches (Jupyter named by a
+    /// redirect gets its version from `/api`).
+    async fn complete(&mut self, id: &mut Ident, si: usize) {
+        let cat = self.cat;
+        let probes = cat.probes();
+        let mut own: Vec<usize> = (0..probes.len())
+            .filter(|&i| !probes[i].follow_up && !self.sent.contains(&i))
+            .filter(|&i| cat.probe_names(i, si))
+            .collect();
+        own.sort_by_key(|&i| probes[i].rank);
+        for i in own.into_iter().take(MAX_FOLLOW_UPS) {
+            if self.exhausted || self.dead {
+                return;
+            }
+            let Some(conn) = self.acquire().await else {
+                return;
+            };
+            let http = probes[i].family == "http";
+            let key = ProbeKey::Probe(i);
+            let window = self.reply_window();
+            let reply = self
+                .exchange(conn, i, window, move |b, s| {
+                    if http {
+                        super::http::complete(b).is_some()
+                    } else {
+                        s.cat.match_reply(key, b).settled()
+                    }
+                })
+                .await;
+            let o = self.cat.match_reply(key, &reply);
+            if let Some(more) = o.hard.filter(|m| m.service == id.service) {
+                fill(id, more);
+                self.follow(id, o.then).await;
+            }
+        }
+    }
+
+    /// Runs dialogue `d` on `conn` from `stage`, sending `send` first.
+    pub(super) async fn drive(
+        &mut self,
+        d: &'static dyn Dialogue,
+        conn: Option<Conn>,
+        stage: usize,
+        id: Ident,
+        send: Vec<u8>,
+    ) -> Option<Found> {
+        let mut conn = conn?;
+        let w = Windows {
+            first: self.reply_window(),
+            next: self.reply_window(),
+            gap: self.gap(),
+        };
+        let mut budget = self.budget;
+        let talk = converse(conn.io.as_mut(), d, stage, id, send, &mut budget, w).await;
+        self.budget = budget;
+        self.absorb(&talk);
+        talk.hit().map(|(id, last)| Found::Hit(id, last))
+    }
+
+    /// Folds what one dialogue saw into the session.
+    fn absorb(&mut self, t: &Talk) {
+        if t.end.is_some_and(End::exhausted) && self.budget.spent() {
+            self.exhausted = true;
+        }
+        if let Some(first) = &t.first {
+            self.any_bytes = true;
+            self.first_reply.get_or_insert_with(|| first.clone());
+            if self.layer == Layer::Plain && tls::looks_like_tls(first) {
+                self.tls_hint = true;
+            }
+        }
+        if let Some(l) = t.latency {
+            self.slowest = self.slowest.max(l);
+        }
+        self.echo |= t.echo;
+    }
+
+    /// Runs `ds` at once, each on its own new connection (TLS inside a TLS
+    /// layer) with an equal share of the byte budget; the first to identify
+    /// its service wins and the others are dropped (their connections still
+    /// count).
+    async fn batch(&mut self, ds: &[&'static dyn Dialogue]) -> Option<Found> {
+        self.conn = None;
+        if ds.is_empty() || self.budget.spent() {
+            self.exhausted |= self.budget.spent();
+            return None;
+        }
+        let share = self.budget.bytes_left / ds.len();
+        let w = Windows {
+            first: self.walk_window(),
+            next: self.reply_window(),
+            gap: self.gap(),
+        };
+        let tls = (self.layer == Layer::Tls).then(|| self.ctx.host.clone());
+        let opened = Arc::new(AtomicU32::new(0));
+        let mut running: FuturesUnordered<_> = ds
+            .iter()
+            .map(|&d| {
+                let budget = Budget {
+                    deadline: self.budget.deadline,
+                    bytes_left: share,
+                };
+                let opened = opened.clone();
+                solo(
+                    d,
+                    self.ctx.clone(),
+                    self.addr,
+                    tls.clone(),
+                    budget,
+                    w,
+                    opened,
+                )
+            })
+            .collect();
+        let mut found = None;
+        while let Some((used, talk)) = running.next().await {
+            self.budget.bytes_left = self.budget.bytes_left.saturating_sub(used);
+            if let Some(t) = talk {
+                self.absorb(&t);
+                if let Some((id, last)) = t.hit() {
+                    found = Some(Found::Hit(id, last));
+                    break;
+                }
+            }
+        }
+        drop(running);
+        self.connections += opened.load(Ordering::Relaxed);
+        if found.is_none() && Instant::now() >= self.budget.deadline {
+            self.exhausted = true;
+        }
+        found
+    }
+}
+
+/// Reply windows of one dialogue: the first reply, later ones, and the
+/// silence that ends a reply.
+#[derive(Clone, Copy)]
+struct Windows {
+    first: Duration,
+    next: Duration,
+    gap: Duration,
+}
+
+/// What one dialogue's conversation established.
+struct Talk {
+    id: Ident,
+    last: Vec<u8>,
+    /// First non-empty reply.
+    first: Option<Vec<u8>>,
+    /// How the last read ended (None: nothing could be sent).
+    end: Option<End>,
+    /// Time to the first reply (or close).
+    latency: Option<Duration>,
+    echo: bool,
+}
+
+impl Talk {
+    fn hit(&self) -> Option<(Ident, Vec<u8>)> {
+        (self.id.matched() && !self.echo).then(|| (self.id.clone(), self.last.clone()))
+    }
+}
+
+/// Plays dialogue `d` over `io` from `stage`, sending `send` first.
+async fn converse(
+    io: &mut dyn Io,
+    d: &'static dyn Dialogue,
+    mut stage: usize,
+    mut id: Ident,
+    mut send: Vec<u8>,
+    budget: &mut Budget,
+    w: Windows,
+) -> Talk {
+    let mut t = Talk {
+        id: Ident::default(),
+        last: Vec::new(),
+        first: None,
+        end: None,
+        latency: None,
+        echo: false,
+    };
+    for n in 0..MAX_DIALOGUE_STEPS {
+        let window = if n == 0 { w.first } else { w.next };
+        if !io::send(&mut *io, &send, budget, window).await {
+            break;
+        }
+        let mut reply = Vec::new();
+        let (st, probe_id) = (stage, id.clone());
+        let start = Instant::now();
+        let end = io::read_until(&mut *io, &mut reply, budget, window, w.gap, |b| {
+            let mut scratch = probe_id.clone();
+            b == send.as_slice() || d.step(st, b, &mut scratch) != Step::NeedMore
+        })
+        .await;
+        t.end = Some(end);
+        if n == 0 && (matches!(end, End::Done | End::Eof) || !reply.is_empty()) {
+            t.latency = Some(start.elapsed());
+        }
+        if reflects(&send, &reply) {
+            t.echo = true;
+            t.first.get_or_insert(reply);
+            break;
+        }
+        if !reply.is_empty() {
+            t.last = reply.clone();
+            t.first.get_or_insert_with(|| reply.clone());
+        }
+        match d.step(stage, &reply, &mut id) {
+            Step::Send(next) if end != End::Eof && !end.exhausted() => {
+                send = next;
+                stage += 1;
+            }
+            _ => break,
+        }
+    }
+    t.id = id;
+    t
+}
+
+/// One dialogue of a batch on its own connection (counted in `opened`):
+/// bytes read, and the conversation if one took place.
+async fn solo(
+    d: &'static dyn Dialogue,
+    ctx: ProbeCtx,
+    addr: SocketAddr,
+    tls: Option<Option<String>>,
+    mut budget: Budget,
+    w: Windows,
+    opened: Arc<AtomicU32>,
+) -> (usize, Option<Talk>) {
+    let Some(first) = d.first(&ctx) else {
+        return (0, None);
+    };
+    let start_bytes = budget.bytes_left;
+    let timeout = budget.remaining().min(Duration::from_secs(3));
+    let Attempt::Open { stream, .. } = attempt(addr, timeout).await else {
+        return (0, None);
+    };
+    opened.fetch_add(1, Ordering::Relaxed);
+    io::rst_on_close(&stream);
+    let mut io: Box<dyn Io> = match tls {
+        None => Box::new(stream),
+        Some(host) => {
+            let mut hs = budget;
+            hs.deadline = hs.deadline.min(Instant::now() + w.next);
+            let res = tls::handshake(stream, host.as_deref(), addr.ip(), &mut hs).await;
+            budget.bytes_left = hs.bytes_left;
+            match res {
+                tls::Handshake::Up(s, _) => s,
+                _ => return (start_bytes.saturating_sub(budget.bytes_left), None),
+            }
+        }
+    };
+    let talk = converse(io.as_mut(), d, 0, Ident::default(), first, &mut budget, w).await;
+    (start_bytes.saturating_sub(budget.bytes_left), Some(talk))
+}

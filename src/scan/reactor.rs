@@ -1,0 +1,348 @@
+//! Many connects in flight without a future, a timer or a tokio registration
+//! per socket: the sweep's hot path.
+//!
+//! Each probe socket goes into one private epoll instance (`EPOLLOUT |
+//! EPOLLONESHOT`, so closing the socket is its only deregistration), and that
+//! epoll descriptor is the single thing tokio watches. Completions are taken
+//! up to [`BATCH`] per `epoll_wait`; timeouts live in one binary heap and are
+//! served by one tokio sleep. Per probe that leaves `socket`, `setsockopt`
+//! (`IP_RECVERR`), `connect`, `epoll_ctl`, `getsockopt` (`SO_ERROR`) and
+//! `close`, plus one error-queue read for refusals; the raw epoll loop in
+//! `examples/raw_connect.rs` makes all but the `IP_RECVERR` ones too.
+//! Outcomes are classified exactly as [`connect::attempt`] classifies them.
+
+use super::connect::{self, Attempt};
+use socket2::{SockAddr, Socket};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+use tokio::io::unix::AsyncFd;
+use tokio::time::Sleep;
+
+/// Most completions taken per `epoll_wait`.
+pub const BATCH: usize = 512;
+
+/// How one connect ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Handshake completed. The socket is handed over only when the set keeps
+    /// open sockets; otherwise it has been closed with RST.
+    Open {
+        /// The connected socket (non-blocking), if kept.
+        stream: Option<std::net::TcpStream>,
+        /// Time to complete the handshake.
+        rtt: Duration,
+    },
+    /// Anything else, as [`connect::attempt`] would report it (never `Open`).
+    Ended(Attempt),
+}
+
+struct Slot<T> {
+    sock: Option<Socket>,
+    generation: u32,
+    start: Instant,
+    token: Option<T>,
+}
+
+/// A set of connects in flight, each carrying a caller's token `T`.
+pub struct ConnectSet<T> {
+    epoll: AsyncFd<OwnedFd>,
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    deadlines: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    ready: VecDeque<(T, Outcome)>,
+    events: Vec<libc::epoll_event>,
+    sleep: Pin<Box<Sleep>>,
+    live: usize,
+    keep_open: bool,
+}
+
+impl<T> ConnectSet<T> {
+    /// An empty set; `keep_open` hands open sockets to the caller instead of
+    /// resetting them. Must be called inside a tokio runtime.
+    pub fn new(keep_open: bool) -> io::Result<ConnectSet<T>> {
+        // SAFETY: epoll_create1 has no preconditions; the fd is checked and owned below.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor nobody else owns.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: the AsyncFd owns the OwnedFd, so the descriptor stays open
+        // and the same for the AsyncFd's whole life.
+        let epoll =
+            unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }
+                .map_err(|e| e.into_parts().1)?;
+        Ok(ConnectSet {
+            epoll,
+            slots: Vec::new(),
+            free: Vec::new(),
+            deadlines: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; BATCH],
+            sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            live: 0,
+            keep_open,
+        })
+    }
+
+    /// Connects in flight plus outcomes not yet taken.
+    pub fn len(&self) -> usize {
+        self.live + self.ready.len()
+    }
+
+    /// True when nothing is in flight and nothing is waiting to be taken.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Starts a connect to `addr` that times out after `timeout`. Failures
+    /// known at once (EMFILE, ENETUNREACH...) come back from [`Self::next`]
+    /// like any other outcome.
+    pub fn start(&mut self, addr: SocketAddr, timeout: Duration, token: T) {
+        let sock = match connect::probe_socket(&addr) {
+            Ok(s) => s,
+            Err(e) => {
+                return self
+                    .ready
+                    .push_back((token, Outcome::Ended(Attempt::Local(e))))
+            }
+        };
+        let start = Instant::now();
+        match sock.connect(&SockAddr::from(addr)) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => {
+                let a = connect::classify_error(e, &sock, start.elapsed());
+                return self.ready.push_back((token, Outcome::Ended(a)));
+            }
+        }
+        let idx = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot {
+                sock: None,
+                generation: 0,
+                start,
+                token: None,
+            });
+            (self.slots.len() - 1) as u32
+        });
+        let slot = &mut self.slots[idx as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLOUT | libc::EPOLLONESHOT) as u32,
+            u64: u64::from(idx) | (u64::from(slot.generation) << 32),
+        };
+        // SAFETY: both descriptors are open; ev lives across the call.
+        let rc = unsafe {
+            libc::epoll_ctl(
+                self.epoll.get_ref().as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                sock.as_raw_fd(),
+                &mut ev,
+            )
+        };
+        if rc != 0 {
+            self.free.push(idx);
+            let e = io::Error::last_os_error();
+            return self
+                .ready
+                .push_back((token, Outcome::Ended(Attempt::Local(e))));
+        }
+        slot.sock = Some(sock);
+        slot.start = start;
+        slot.token = Some(token);
+        self.deadlines
+            .push(Reverse((start + timeout, idx, slot.generation)));
+        self.live += 1;
+    }
+
+    /// The next outcome, waiting for one if need be; `None` when the set is
+    /// empty. Cancel-safe: an outcome is only taken out when it is returned.
+    pub async fn next(&mut self) -> Option<(T, Outcome)> {
+        loop {
+            if let Some(done) = self.ready.pop_front() {
+                return Some(done);
+            }
+            if self.live == 0 {
+                return None;
+            }
+            self.harvest();
+            if !self.ready.is_empty() {
+                continue;
+            }
+            let timed = match self.deadlines.peek() {
+                Some(Reverse((deadline, _, _))) => {
+                    self.sleep.as_mut().reset((*deadline).into());
+                    true
+                }
+                None => false,
+            };
+            tokio::select! {
+                biased;
+                guard = self.epoll.readable() => match guard {
+                    Ok(mut g) => g.clear_ready(),
+                    Err(e) => self.fail_all(e),
+                },
+                _ = self.sleep.as_mut(), if timed => {}
+            }
+        }
+    }
+
+    /// Takes every completion the kernel has, then every expired timeout.
+    /// The kernel's ready list is drained before any timeout is declared: a
+    /// socket that was answered but not yet read must not time out.
+    fn harvest(&mut self) {
+        let mut now;
+        loop {
+            // SAFETY: events has room for the count passed; the epoll fd is open.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epoll.get_ref().as_raw_fd(),
+                    self.events.as_mut_ptr(),
+                    self.events.len() as libc::c_int,
+                    0,
+                )
+            };
+            now = Instant::now();
+            for i in 0..n.max(0) as usize {
+                let ev = self.events[i];
+                let (idx, generation) = (ev.u64 as u32, (ev.u64 >> 32) as u32);
+                let Some((sock, start, token)) = self.take(idx, generation) else {
+                    continue;
+                };
+                let outcome = conclude(sock, ev.events, now - start, self.keep_open);
+                self.ready.push_back((token, outcome));
+            }
+            if (n.max(0) as usize) < self.events.len() {
+                break;
+            }
+        }
+        while let Some(&Reverse((deadline, idx, generation))) = self.deadlines.peek() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop();
+            if let Some((sock, _, token)) = self.take(idx, generation) {
+                drop(sock);
+                self.ready
+                    .push_back((token, Outcome::Ended(Attempt::TimedOut)));
+            }
+        }
+    }
+
+    /// Frees slot `idx` if it still holds the connect of `generation`.
+    fn take(&mut self, idx: u32, generation: u32) -> Option<(Socket, Instant, T)> {
+        let slot = self.slots.get_mut(idx as usize)?;
+        if slot.generation != generation || slot.sock.is_none() {
+            return None;
+        }
+        let sock = slot.sock.take()?;
+        let token = slot.token.take()?;
+        self.free.push(idx);
+        self.live -= 1;
+        Some((sock, slot.start, token))
+    }
+
+    /// Ends every connect in flight with a local error (the epoll
+    /// registration itself failed: nothing can be learnt about them).
+    fn fail_all(&mut self, e: io::Error) {
+        for idx in 0..self.slots.len() as u32 {
+            let generation = self.slots[idx as usize].generation;
+            if let Some((_, _, token)) = self.take(idx, generation) {
+                let err = io::Error::new(e.kind(), e.to_string());
+                self.ready
+                    .push_back((token, Outcome::Ended(Attempt::Local(err))));
+            }
+        }
+        self.deadlines.clear();
+    }
+}
+
+/// Classifies a socket the kernel reported on (`events`), as
+/// [`connect::attempt`] does.
+fn conclude(sock: Socket, events: u32, rtt: Duration, keep_open: bool) -> Outcome {
+    let open = |sock: Socket| {
+        let stream = if keep_open {
+            Some(sock.into())
+        } else {
+            let _ = sock.set_linger(Some(Duration::ZERO));
+            None
+        };
+        Outcome::Open { stream, rtt }
+    };
+    match sock.take_error() {
+        Ok(None) if events & libc::EPOLLOUT as u32 != 0 => open(sock),
+        // No error and not writable: connected only if the peer is known.
+        Ok(None) => match sock.peer_addr() {
+            Ok(_) => open(sock),
+            Err(e) => Outcome::Ended(connect::classify_error(e, &sock, rtt)),
+        },
+        // Set only after the handshake completed (a refused SYN gives
+        // ECONNREFUSED): open, and reset at once.
+        Ok(Some(e)) if e.raw_os_error() == Some(libc::ECONNRESET) => open(sock),
+        Ok(Some(e)) | Err(e) => Outcome::Ended(connect::classify_error(e, &sock, rtt)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Reason;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn loopback_open_closed_and_timeout() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = l.local_addr().unwrap();
+        let closed = {
+            let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            t.local_addr().unwrap()
+        };
+        let mut set = ConnectSet::new(true).unwrap();
+        set.start(open, Duration::from_secs(2), 1u32);
+        set.start(closed, Duration::from_secs(2), 2u32);
+        let mut seen = Vec::new();
+        while let Some((token, outcome)) = set.next().await {
+            match (token, outcome) {
+                (
+                    1,
+                    Outcome::Open {
+                        stream: Some(_), ..
+                    },
+                ) => seen.push(1),
+                (2, Outcome::Ended(Attempt::Answered { reason, .. })) => {
+                    assert_eq!(reason, Reason::ConnRefused);
+                    seen.push(2);
+                }
+                (t, o) => panic!("token {t}: unexpected {o:?}"),
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, [1, 2]);
+        assert!(set.is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn slots_are_reused_and_every_token_comes_back_once() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let mut set = ConnectSet::new(false).unwrap();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut back = vec![0u8; 300];
+        let mut next = 0usize;
+        while next < 300 || !set.is_empty() {
+            while next < 300 && set.len() < 16 {
+                set.start(addr, Duration::from_secs(2), next);
+                next += 1;
+            }
+            let (t, _) = set.next().await.unwrap();
+            back[t] += 1;
+        }
+        assert!(back.iter().all(|&c| c == 1));
+        assert!(set.slots.len() <= 16);
+    }
+}
