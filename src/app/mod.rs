@@ -172,7 +172,10 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         PortChoice::List(l) => l.clone(),
         PortChoice::Default => ports::default_ports(catalog.default_ports()),
     });
-    let (set, warnings, unresolved_hosts) = build_targets(&cfg).await?;
+    let (set, mut warnings, unresolved_hosts) = build_targets(&cfg).await?;
+    if set.is_empty() {
+        warnings.push("no address is left to scan after resolution and exclusions; the scan is incomplete (exit 3)".into());
+    }
     if set.len() > MAX_ADDRESSES && !cfg.allow_large {
         return Err(Error::Scope(format!(
             "{} addresses to scan is more than {MAX_ADDRESSES}; narrow the targets or pass --allow-large",

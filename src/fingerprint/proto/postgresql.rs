@@ -7,11 +7,12 @@
 //!    `S` (TLS available) or `N`. With `S` the next bytes must be a TLS
 //!    handshake, so the dialogue stops there with the match.
 //! 2. After `N`: `StartupMessage` = `int32 len | int32 196608 (3.0) |
-//!    ("user\0postgres\0database\0postgres\0...") \0`: the default role and
-//!    database (as psql and fingerprintx), so that a server that lets anyone
-//!    in also sends its `ParameterStatus server_version`. No password is ever
-//!    sent: an `AuthenticationCleartext/MD5/SASL` request is never answered,
-//!    and nothing is sent after `AuthenticationOk`.
+//!    ("user\0exposecheck\0database\0exposecheck\0...") \0`: a role that
+//!    does not exist, so the scanner never opens a session as a real user
+//!    (not even on a `trust` server, which answers `AuthenticationOk` and then
+//!    "role does not exist"). No password is ever sent: an
+//!    `AuthenticationCleartext/MD5/SASL` request is never answered, and
+//!    nothing is sent after `AuthenticationOk`.
 //!    Each backend message is `type[1] | int32 len (self-inclusive) | body`.
 //!    `R` code 0 (AuthenticationOk) means the server let us in.
 
@@ -28,13 +29,13 @@ pub const MAX_MESSAGES: usize = 64;
 pub const SSL_REQUEST: [u8; 8] = [0x00, 0x00, 0x00, 0x08, 0x04, 0xd2, 0x16, 0x2f];
 
 /// The StartupMessage sent after `N`: protocol 3.0, user and database
-/// `postgres` (they exist on every cluster), application_name `exposecheck`.
+/// `exposecheck` (a role no cluster has), application_name `exposecheck`.
 pub fn startup_message() -> Vec<u8> {
     let mut body = Vec::with_capacity(96);
     body.extend_from_slice(&196_608u32.to_be_bytes()); // 3.0
     for (k, v) in [
-        ("user", "postgres"),
-        ("database", "postgres"),
+        ("user", "exposecheck"),
+        ("database", "exposecheck"),
         ("application_name", "exposecheck"),
     ] {
         body.extend_from_slice(k.as_bytes());
