@@ -187,7 +187,7 @@ fn main() {
             break;
         }
         let now = Instant::now();
-        let wait_ms = order
+        let mut wait = order
             .iter()
             .find_map(|&(i, seq)| {
                 slots[i]
@@ -196,51 +196,51 @@ fn main() {
                     .map(|s| s.deadline.saturating_duration_since(now))
             })
             .map_or(100, |d| d.as_millis() as libc::c_int + 1);
-        // SAFETY: events has room for the count passed.
-        let n = unsafe {
-            libc::epoll_wait(
-                ep,
-                events.as_mut_ptr(),
-                events.len() as libc::c_int,
-                wait_ms,
-            )
-        };
-        if n < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            check(n, "epoll_wait");
-        }
-        for ev in &events[..n.max(0) as usize] {
-            let idx = ev.u64 as usize;
-            let Some(slot) = slots[idx].take() else {
-                continue;
+        // Drain the ready list completely before timing anything out: an
+        // answered socket not yet read must not count as a timeout.
+        loop {
+            // SAFETY: events has room for the count passed.
+            let n = unsafe {
+                libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as libc::c_int, wait)
             };
-            let mut err: libc::c_int = 0;
-            let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: err/len are live locals of the right size.
-            unsafe {
-                libc::getsockopt(
-                    slot.fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_ERROR,
-                    &mut err as *mut _ as *mut libc::c_void,
-                    &mut len,
-                );
+            if n < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                check(n, "epoll_wait");
             }
-            if err == 0 {
-                open += 1;
-                println!("{}", slot.addr);
-                abort_close(slot.fd);
-            } else {
-                // SAFETY: fd is ours.
-                unsafe { libc::close(slot.fd) };
+            for ev in &events[..n.max(0) as usize] {
+                let idx = ev.u64 as usize;
+                let Some(slot) = slots[idx].take() else {
+                    continue;
+                };
+                let mut err: libc::c_int = 0;
+                let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+                // SAFETY: err/len are live locals of the right size.
+                unsafe {
+                    libc::getsockopt(
+                        slot.fd,
+                        libc::SOL_SOCKET,
+                        libc::SO_ERROR,
+                        &mut err as *mut _ as *mut libc::c_void,
+                        &mut len,
+                    );
+                }
+                if err == 0 {
+                    open += 1;
+                    println!("{}", slot.addr);
+                    abort_close(slot.fd);
+                } else {
+                    // SAFETY: fd is ours.
+                    unsafe { libc::close(slot.fd) };
+                }
+                free.push(idx);
+                live -= 1;
             }
-            free.push(idx);
-            live -= 1;
+            if (n.max(0) as usize) < events.len() {
+                break;
+            }
+            wait = 0;
         }
-        // Time out only once the ready list is drained: an answered socket
-        // not yet read must not count as a timeout.
-        let drained = (n.max(0) as usize) < events.len();
         let now = Instant::now();
-        while let Some(&(i, seq)) = order.front().filter(|_| drained) {
+        while let Some(&(i, seq)) = order.front() {
             match &slots[i] {
                 Some(s) if s.seq != seq => {
                     order.pop_front();

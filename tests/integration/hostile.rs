@@ -55,6 +55,8 @@ pub fn measure(mut cmd: Command, limit: Duration) -> Measured {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
+    // Reaped by the waitpid loop below, not by Child::wait.
+    #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let pid = child.id() as libc::pid_t;
     let read = |r: Box<dyn std::io::Read + Send>| {
@@ -186,7 +188,7 @@ fn outcome(ports: &[Value], by_port: bool) -> String {
         *m.entry(l).or_default() += 1;
     }
     let mut v: Vec<_> = m.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     if std::env::var_os("HOSTILE_DUMP").is_some() {
         let mut shown = BTreeSet::new();
         for p in ports {

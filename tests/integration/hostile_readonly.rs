@@ -18,7 +18,15 @@ use std::time::Duration;
 
 /// Redis commands that read (or only describe the connection).
 const REDIS_READ_ONLY: &[&str] = &[
-    "ping", "info", "hello", "echo", "time", "command", "command|docs", "command|count", "client|setinfo",
+    "ping",
+    "info",
+    "hello",
+    "echo",
+    "time",
+    "command",
+    "command|docs",
+    "command|count",
+    "client|setinfo",
 ];
 
 fn setup() -> (TestNet, Servers) {
@@ -49,7 +57,8 @@ fn scan(net: &TestNet, port: u16) -> Value {
 /// One RESP command over a raw socket; returns the reply's bulk text.
 fn resp(addr: SocketAddr, args: &[&str]) -> String {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
     let mut req = format!("*{}\r\n", args.len());
     for a in args {
         req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
@@ -80,19 +89,27 @@ fn redis_sees_only_read_commands() {
     assert_eq!(r["service"]["name"], "redis", "{r}");
     assert_eq!(r["service"]["auth"], "none", "{r}");
     let addr = SocketAddr::new(net.target_v4().into(), 6379);
-    let stats = netns::in_netns(&net.target_ns, move || resp(addr, &["INFO", "commandstats"]));
+    let stats = netns::in_netns(&net.target_ns, move || {
+        resp(addr, &["INFO", "commandstats"])
+    });
     let used: BTreeSet<String> = stats
         .lines()
         .filter_map(|l| l.strip_prefix("cmdstat_"))
         .filter_map(|l| l.split(':').next())
         .map(str::to_string)
         .collect();
-    assert!(used.contains("ping"), "the scanner's PING is missing: {stats}");
+    assert!(
+        used.contains("ping"),
+        "the scanner's PING is missing: {stats}"
+    );
     let writes: Vec<&String> = used
         .iter()
         .filter(|c| !REDIS_READ_ONLY.contains(&c.as_str()))
         .collect();
-    assert!(writes.is_empty(), "non-read commands reached Redis: {writes:?}\n{stats}");
+    assert!(
+        writes.is_empty(),
+        "non-read commands reached Redis: {writes:?}\n{stats}"
+    );
 }
 
 /// The subdirectory of `servers` whose name ends with `label`.
@@ -111,7 +128,11 @@ fn mariadb_sql(dir: &Path, sql: &str) -> String {
         .args(["-e", sql])
         .output()
         .expect("run mariadb client");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -129,7 +150,11 @@ fn mariadb_sees_no_login_attempt() {
     assert!(!log.contains("Access denied"), "{log}");
     // The scanner did connect: it read the greeting and left mid-handshake.
     let aborted = mariadb_sql(&dir, "SHOW GLOBAL STATUS LIKE 'Aborted_connects'");
-    let n: u64 = aborted.split_whitespace().last().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let n: u64 = aborted
+        .split_whitespace()
+        .last()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     assert!(n >= 1, "no connection from the scanner: {aborted}");
 }
 
@@ -140,14 +165,25 @@ fn postgresql_sees_no_password_attempt() {
     let dir = subdir(&servers, "postgres-5432");
     let psql = |sql: &str| {
         let out = Command::new("setpriv")
-            .args(["--reuid=postgres", "--regid=postgres", "--clear-groups", "--"])
+            .args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--clear-groups",
+                "--",
+            ])
             .arg(super::servers::pg_bin().join("psql"))
             .arg("-h")
             .arg(&dir)
-            .args(["-p", "5432", "-U", "postgres", "-d", "postgres", "-Atc", sql])
+            .args([
+                "-p", "5432", "-U", "postgres", "-d", "postgres", "-Atc", sql,
+            ])
             .output()
             .expect("psql");
-        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     psql("ALTER SYSTEM SET log_connections = on");
     psql("SELECT pg_reload_conf()");
@@ -159,7 +195,8 @@ fn postgresql_sees_no_password_attempt() {
     let log = std::fs::read_to_string(dir.join("stdout-stderr.log")).expect("postgres log");
     let scanner = net.scanner_v4().to_string();
     assert!(
-        log.lines().any(|l| l.contains("connection received") && l.contains(&scanner)),
+        log.lines()
+            .any(|l| l.contains("connection received") && l.contains(&scanner)),
         "log_connections did not log the scanner:\n{log}"
     );
     for bad in ["password authentication failed", "authentication failed"] {

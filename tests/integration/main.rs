@@ -16,3 +16,4 @@ mod hostile_props;
 mod hostile_input;
 mod shards;
 mod hostile_local;
+mod hostile_readonly;

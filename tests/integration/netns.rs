@@ -725,7 +725,7 @@ impl Scan {
             if self.lines_so_far() >= n {
                 return true;
             }
-            if self.stdout_t.as_ref().map_or(true, |t| t.is_finished()) {
+            if self.stdout_t.as_ref().is_none_or(|t| t.is_finished()) {
                 return self.lines_so_far() >= n;
             }
             std::thread::sleep(Duration::from_millis(10));
