@@ -169,9 +169,9 @@ impl Reporter {
         meta.end = Some(output::rfc3339(std::time::SystemTime::now()));
         let coverage = end.coverage;
         let complete = !end.interrupted && coverage.unresolved == 0;
-        let outcome =
-            self.tally
-                .finish(complete, end.policy, end.baseline, end.in_scope);
+        let outcome = self
+            .tally
+            .finish(complete, end.policy, end.baseline, end.in_scope);
         let incomplete = coverage.unresolved > 0
             || !coverage.unresolved_hosts.is_empty()
             || coverage.attempted == 0;

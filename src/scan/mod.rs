@@ -218,7 +218,16 @@ pub async fn sweep(
                 held = Some(probe);
                 break;
             }
-            let mut at = host.timing.next_send(floor, host_gap);
+            // The loss-driven per-host delay paces new probes only: a
+            // retransmission goes out at once (within --host-rate and
+            // --rate), so a burst of early loss is re-probed and answered
+            // quickly instead of feeding the delay it caused.
+            let paced = probe.try_no == 1 || !host_gap.is_zero();
+            let mut at = if paced {
+                host.timing.next_send(floor, host_gap)
+            } else {
+                floor
+            };
             if let Some(g) = &global {
                 at = at.max(g.next).max(floor);
             }
@@ -227,7 +236,9 @@ pub async fn sweep(
                 wake = Some(at);
                 break;
             }
-            host.timing.commit_send(at, host_gap);
+            if paced {
+                host.timing.commit_send(at, host_gap);
+            }
             if let Some(g) = &mut global {
                 g.next = at + g.gap;
             }

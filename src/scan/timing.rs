@@ -8,9 +8,13 @@
 //! probability 0.05³ rather than 0.05²), and more once a probe is answered on
 //! a later try (nmap's `max_successful_tryno`). When answers increasingly
 //! come only on retransmission (loss or a rate limit), a per-host send delay
-//! grows, as nmap's `boostScanDelay` does.
+//! grows, as nmap's `boostScanDelay` does, and shrinks again once answers
+//! come on time.
 
 use std::time::{Duration, Instant};
+
+/// Answers per judgement of the loss-driven send delay.
+pub const DELAY_WINDOW: u32 = 16;
 
 /// Bounds and defaults for the adaptive timing.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -80,9 +84,8 @@ pub struct HostTiming {
     srtt_us: Option<f64>,
     rttvar_us: f64,
     max_successful_try: u8,
-    answers: u64,
-    late_answers: u64,
-    late_at_last_boost: u64,
+    window_answers: u32,
+    window_late: u32,
     scan_delay: Duration,
     next_send: Option<Instant>,
 }
@@ -95,9 +98,8 @@ impl HostTiming {
             srtt_us: None,
             rttvar_us: 0.0,
             max_successful_try: 0,
-            answers: 0,
-            late_answers: 0,
-            late_at_last_boost: 0,
+            window_answers: 0,
+            window_late: 0,
             scan_delay: Duration::ZERO,
             next_send: None,
         }
@@ -133,14 +135,13 @@ impl HostTiming {
         let Sample::Answered { rtt, try_no } = s else {
             return;
         };
-        self.answers += 1;
+        self.window_answers += 1;
         if try_no > 1 {
-            self.late_answers += 1;
+            self.window_late += 1;
             self.max_successful_try = self.max_successful_try.max(try_no);
-            let since = self.late_answers - self.late_at_last_boost;
-            if since > 10 && (since as f64) > 0.3 * self.answers as f64 {
-                self.boost_delay();
-            }
+        }
+        if self.window_answers >= DELAY_WINDOW {
+            self.adjust_delay();
         }
         let delta = rtt.as_micros() as f64;
         if delta >= 8_000_000.0 {
@@ -165,13 +166,28 @@ impl HostTiming {
         }
     }
 
-    fn boost_delay(&mut self) {
-        self.late_at_last_boost = self.late_answers;
-        self.scan_delay = if self.scan_delay.is_zero() {
-            Duration::from_millis(5)
-        } else {
-            (self.scan_delay * 2).min(self.profile.max_scan_delay)
-        };
+    /// Judges the last [`DELAY_WINDOW`] answers: more than 30% answered only
+    /// on a retransmission (and more than 5) means loss or a rate limit, so
+    /// the delay doubles (0 → 5 ms → ... → the profile's ceiling), as nmap's
+    /// `boostScanDelay` does; a window with at most one late answer quarters
+    /// it again, so a burst of early loss does not slow the rest of the scan
+    /// for good (nmap never lowers it).
+    fn adjust_delay(&mut self) {
+        let (n, late) = (self.window_answers, self.window_late);
+        self.window_answers = 0;
+        self.window_late = 0;
+        if late > 5 && late * 10 > n * 3 {
+            self.scan_delay = if self.scan_delay.is_zero() {
+                Duration::from_millis(5)
+            } else {
+                (self.scan_delay * 2).min(self.profile.max_scan_delay)
+            };
+        } else if late <= 1 {
+            self.scan_delay /= 4;
+            if self.scan_delay < Duration::from_millis(1) {
+                self.scan_delay = Duration::ZERO;
+            }
+        }
     }
 
     /// Current per-host send delay (zero unless loss was detected).
@@ -288,5 +304,24 @@ mod tests {
         t.commit_send(a, Duration::ZERO);
         let b = t.next_send(now, Duration::ZERO);
         assert_eq!(b - a, ms(5));
+    }
+
+    #[test]
+    fn the_delay_decays_once_answers_come_on_time_again() {
+        let mut t = HostTiming::new(TimingProfile::NORMAL);
+        for _ in 0..(DELAY_WINDOW * 6) {
+            t.record(Sample::Answered {
+                rtt: ms(1),
+                try_no: 2,
+            });
+        }
+        assert!(t.scan_delay() >= ms(80), "{:?}", t.scan_delay());
+        for _ in 0..(DELAY_WINDOW * 6) {
+            t.record(Sample::Answered {
+                rtt: ms(1),
+                try_no: 1,
+            });
+        }
+        assert!(t.scan_delay().is_zero(), "{:?}", t.scan_delay());
     }
 }

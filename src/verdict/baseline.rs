@@ -77,7 +77,10 @@ impl Baseline {
         };
         let mut recognised = false;
         let list = |d: &Value, key: &str| -> Vec<Value> {
-            d.get(key).and_then(Value::as_array).cloned().unwrap_or_default()
+            d.get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
         };
         for doc in &docs {
             if doc.get("results").is_some() {

@@ -236,7 +236,10 @@ impl Hosts {
                         continue;
                     }
                     let others: Vec<&Acc> = other_side.iter().map(|o| &self.map[*o]).collect();
-                    if others.iter().any(|o| o.open.contains_key(port) || o.every_port) {
+                    if others
+                        .iter()
+                        .any(|o| o.open.contains_key(port) || o.every_port)
+                    {
                         continue;
                     }
                     let filtered: Vec<String> = other_side
@@ -251,7 +254,11 @@ impl Hosts {
                     };
                     let mut rem = remedy::firewall(*port, Exposure::LocalhostOnly);
                     rem.iptables.retain(|l| l.starts_with(&format!("{tool} ")));
-                    let others_text = other_side.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ");
+                    let others_text = other_side
+                        .iter()
+                        .map(|o| o.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     // Filtered on the other family: a firewall rule exists there
                     // and is missing here — the classic forgotten ip6tables.
                     // Closed there: the service simply does not listen on that
@@ -368,7 +375,12 @@ mod tests {
         ));
         h.add(&r("fd00:e0c::2", 6379, PortState::Open, Reason::SynAck));
         h.add(&r("198.18.0.2", 8080, PortState::Open, Reason::SynAck));
-        h.add(&r("fd00:e0c::2", 8080, PortState::Closed, Reason::ConnRefused));
+        h.add(&r(
+            "fd00:e0c::2",
+            8080,
+            PortState::Closed,
+            Reason::ConnRefused,
+        ));
         let group: BTreeSet<IpAddr> = ["198.18.0.2", "fd00:e0c::2"]
             .iter()
             .map(|s| s.parse().unwrap())
@@ -382,8 +394,15 @@ mod tests {
             .collect();
         assert_eq!(parity.len(), 2);
         let closed_side = parity.iter().find(|f| f.port == Some(8080)).unwrap();
-        assert_eq!(closed_side.finding.severity, Severity::Low, "closed elsewhere: no firewall hole");
-        let parity: Vec<&HostFinding> = parity.into_iter().filter(|f| f.port == Some(6379)).collect();
+        assert_eq!(
+            closed_side.finding.severity,
+            Severity::Low,
+            "closed elsewhere: no firewall hole"
+        );
+        let parity: Vec<&HostFinding> = parity
+            .into_iter()
+            .filter(|f| f.port == Some(6379))
+            .collect();
         assert_eq!(parity[0].port, Some(6379));
         assert_eq!(parity[0].ip, Some("fd00:e0c::2".parse().unwrap()));
         assert_eq!(parity[0].finding.severity, Severity::Critical);

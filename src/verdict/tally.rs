@@ -84,10 +84,10 @@ impl Tally {
     /// Adds a judged result; returns whether it should be listed.
     pub fn add(&mut self, r: &PortResult) -> bool {
         if let Some(name) = &r.host {
-            if self.names.len() < MAX_NAMES || self.names.contains_key(name) {
-                if self.names.entry(name.clone()).or_default().insert(r.ip) {
-                    self.hosts.track(r.ip);
-                }
+            if (self.names.len() < MAX_NAMES || self.names.contains_key(name))
+                && self.names.entry(name.clone()).or_default().insert(r.ip)
+            {
+                self.hosts.track(r.ip);
             }
         }
         self.hosts.add(r);

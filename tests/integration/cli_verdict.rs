@@ -88,13 +88,17 @@ fn code(o: &Output) -> i32 {
 
 fn json(o: &Output) -> Value {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
     });
     validate_json(&v);
     v
 }
 
-fn finding<'a>(doc: &'a Value, port: u16) -> &'a Value {
+fn finding(doc: &Value, port: u16) -> &Value {
     doc["results"]
         .as_array()
         .unwrap()
@@ -118,13 +122,44 @@ fn exit_codes_follow_fail_on() {
     let doc = json(&out);
     assert_eq!(finding(&doc, redis.port)["rule"], "redis-unauthenticated");
     assert_eq!(doc["exit_code"], 1);
-    assert_eq!(code(&run(&["--json", "--fail-on", "none", "-p", &ports, "127.0.0.1"])), 0);
-    assert_eq!(code(&run(&["--json", "--fail-on", "critical", "-p", &ports, "127.0.0.1"])), 1);
+    assert_eq!(
+        code(&run(&[
+            "--json",
+            "--fail-on",
+            "none",
+            "-p",
+            &ports,
+            "127.0.0.1"
+        ])),
+        0
+    );
+    assert_eq!(
+        code(&run(&[
+            "--json",
+            "--fail-on",
+            "critical",
+            "-p",
+            &ports,
+            "127.0.0.1"
+        ])),
+        1
+    );
     let closed = closed_port().to_string();
-    assert_eq!(code(&run(&["--json", "-p", &closed, "127.0.0.1"])), 0, "nothing open: clean");
+    assert_eq!(
+        code(&run(&["--json", "-p", &closed, "127.0.0.1"])),
+        0,
+        "nothing open: clean"
+    );
     let out = run(&["--json", "-p", &closed, "127.0.0.1", "nonexistent.invalid"]);
-    assert_eq!(code(&out), 3, "an unresolved host makes the scan incomplete");
-    assert_eq!(json(&out)["coverage"]["unresolved_hosts"][0], "nonexistent.invalid");
+    assert_eq!(
+        code(&out),
+        3,
+        "an unresolved host makes the scan incomplete"
+    );
+    assert_eq!(
+        json(&out)["coverage"]["unresolved_hosts"][0],
+        "nonexistent.invalid"
+    );
     let out = run(&["--json", "--fail-on", "severe", "-p", &closed, "127.0.0.1"]);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("severe"));
@@ -137,22 +172,58 @@ fn baseline_marks_new_unchanged_and_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base.json");
     let ports = format!("{},{}", redis.port, gone.port);
-    let out = run(&["--json", "-o", base.to_str().unwrap(), "-p", &ports, "127.0.0.1"]);
+    let out = run(&[
+        "--json",
+        "-o",
+        base.to_str().unwrap(),
+        "-p",
+        &ports,
+        "127.0.0.1",
+    ]);
     assert_eq!(code(&out), 1);
     drop(gone);
     std::thread::sleep(Duration::from_millis(50));
-    let out = run(&["--json", "--baseline", base.to_str().unwrap(), "-p", &ports, "127.0.0.1"]);
+    let out = run(&[
+        "--json",
+        "--baseline",
+        base.to_str().unwrap(),
+        "-p",
+        &ports,
+        "127.0.0.1",
+    ]);
     let doc = json(&out);
     assert_eq!(finding(&doc, redis.port)["baseline"], "unchanged");
     let resolved = doc["resolved"].as_array().expect("resolved list");
     assert_eq!(resolved.len(), 1, "{resolved:?}");
     assert_eq!(resolved[0]["rule"], "redis-unauthenticated");
-    let out = run(&["--ndjson", "--only-new", "--baseline", base.to_str().unwrap(), "-p", &ports, "127.0.0.1"]);
-    assert_eq!(code(&out), 0, "unchanged findings do not gate with --only-new");
+    let out = run(&[
+        "--ndjson",
+        "--only-new",
+        "--baseline",
+        base.to_str().unwrap(),
+        "-p",
+        &ports,
+        "127.0.0.1",
+    ]);
+    assert_eq!(
+        code(&out),
+        0,
+        "unchanged findings do not gate with --only-new"
+    );
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     validate_ndjson(&text);
-    assert!(!text.contains("\"type\":\"port\""), "unchanged findings are not listed: {text}");
-    let out = run(&["--json", "--baseline", "/nonexistent/base.json", "-p", &ports, "127.0.0.1"]);
+    assert!(
+        !text.contains("\"type\":\"port\""),
+        "unchanged findings are not listed: {text}"
+    );
+    let out = run(&[
+        "--json",
+        "--baseline",
+        "/nonexistent/base.json",
+        "-p",
+        &ports,
+        "127.0.0.1",
+    ]);
     assert_eq!(code(&out), 2);
 }
 
@@ -165,23 +236,51 @@ fn policy_init_writes_a_policy_the_next_run_accepts() {
     let policy = dir.path().join("exposecheck.toml");
     let ports = format!("{},{}", redis.port, web_port);
     let out = Command::new(env!("CARGO_BIN_EXE_exposecheck"))
-        .args(["policy", "init", "-q", "-o", policy.to_str().unwrap(), "-p", &ports, "127.0.0.1"])
+        .args([
+            "policy",
+            "init",
+            "-q",
+            "-o",
+            policy.to_str().unwrap(),
+            "-p",
+            &ports,
+            "127.0.0.1",
+        ])
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&policy).unwrap();
     assert!(text.contains(&format!("port = {web_port}")), "{text}");
-    assert!(text.contains(&format!("# port = {}", redis.port)), "critical entries commented out: {text}");
+    assert!(
+        text.contains(&format!("# port = {}", redis.port)),
+        "critical entries commented out: {text}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_exposecheck"))
-        .args(["-q", "--json", "--policy", policy.to_str().unwrap(), "-p", &ports, "127.0.0.1"])
+        .args([
+            "-q",
+            "--json",
+            "--policy",
+            policy.to_str().unwrap(),
+            "-p",
+            &ports,
+            "127.0.0.1",
+        ])
         .output()
         .unwrap();
     let doc = json(&out);
     assert_eq!(finding(&doc, web_port)["policy"], "expected");
     assert_eq!(finding(&doc, redis.port)["policy"], "unexpected");
-    assert_eq!(code(&out), 1, "the commented-out Redis entry still fails the run");
+    assert_eq!(
+        code(&out),
+        1,
+        "the commented-out Redis entry still fails the run"
+    );
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "[[expect]]\nhost = \"127.0.0.1\"\nport = \"x\"\nreason = \"r\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "[[expect]]\nhost = \"127.0.0.1\"\nport = \"x\"\nreason = \"r\"\n",
+    )
+    .unwrap();
     let out = run_with_policy(&bad, &ports);
     assert_eq!(code(&out), 2);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -191,7 +290,15 @@ fn policy_init_writes_a_policy_the_next_run_accepts() {
 
 fn run_with_policy(policy: &Path, ports: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_exposecheck"))
-        .args(["-q", "--json", "--policy", policy.to_str().unwrap(), "-p", ports, "127.0.0.1"])
+        .args([
+            "-q",
+            "--json",
+            "--policy",
+            policy.to_str().unwrap(),
+            "-p",
+            ports,
+            "127.0.0.1",
+        ])
         .output()
         .unwrap()
 }
@@ -204,8 +311,23 @@ fn merge_reproduces_the_single_run() {
     let mut files = Vec::new();
     for k in 0..3 {
         let f = dir.path().join(format!("shard-{k}.ndjson"));
-        let out = run(&["--ndjson", "--shard", &format!("{k}/3"), "--seed", "7", "-o", f.to_str().unwrap(), "-p", &ports, "127.0.0.1"]);
-        assert!(matches!(code(&out), 0 | 1), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = run(&[
+            "--ndjson",
+            "--shard",
+            &format!("{k}/3"),
+            "--seed",
+            "7",
+            "-o",
+            f.to_str().unwrap(),
+            "-p",
+            &ports,
+            "127.0.0.1",
+        ]);
+        assert!(
+            matches!(code(&out), 0 | 1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         files.push(f.to_str().unwrap().to_string());
     }
     let single = json(&run(&["--json", "--seed", "7", "-p", &ports, "127.0.0.1"]));
@@ -214,9 +336,15 @@ fn merge_reproduces_the_single_run() {
     let out = run(&args);
     assert_eq!(code(&out), 1);
     let merged = json(&out);
-    assert_eq!(merged["coverage"]["attempted"], single["coverage"]["attempted"]);
+    assert_eq!(
+        merged["coverage"]["attempted"],
+        single["coverage"]["attempted"]
+    );
     assert_eq!(merged["coverage"]["open"], single["coverage"]["open"]);
-    assert_eq!(finding(&merged, redis.port)["fingerprint"], finding(&single, redis.port)["fingerprint"]);
+    assert_eq!(
+        finding(&merged, redis.port)["fingerprint"],
+        finding(&single, redis.port)["fingerprint"]
+    );
     assert_eq!(merged["counts"], single["counts"]);
     let out = run(&["merge", "--json", &files[0], &files[2]]);
     assert_eq!(code(&out), 3, "a missing shard");

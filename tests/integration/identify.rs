@@ -139,7 +139,7 @@ fn mismatches(exp: &Expect, line: Option<&Value>) -> Vec<String> {
             if !s(t, "version").starts_with("TLSv1.") {
                 bad.push(format!("tls.version {:?}", s(t, "version")));
             }
-            if !t["sans"].as_array().is_some_and(|a| !a.is_empty()) {
+            if t["sans"].as_array().is_none_or(|a| a.is_empty()) {
                 bad.push("tls.sans empty".into());
             }
         }

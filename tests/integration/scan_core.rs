@@ -469,7 +469,6 @@ fn first_syn_lost_is_retried() {
 /// such a loss (the 20,000 ports are not done after 60 s); run it with
 /// `cargo test --release --test integration -- --ignored recovers`.
 #[test]
-#[ignore = "engine recovers slowly after a mass initial SYN loss (see the scan-core report)"]
 fn recovers_speed_after_initial_syn_loss() {
     let mut net = TestNet::new();
     net.listen(&LISTEN);

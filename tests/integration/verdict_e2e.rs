@@ -52,7 +52,12 @@ fn fixes(doc: &Value) -> Vec<String> {
         .expect("results")
         .iter()
         .filter(|r| r["finding"]["policy"] == "unexpected")
-        .flat_map(|r| r["finding"]["remediation"]["iptables"].as_array().cloned().unwrap_or_default())
+        .flat_map(|r| {
+            r["finding"]["remediation"]["iptables"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter_map(|l| l.as_str().map(str::to_owned))
         .collect()
 }
@@ -83,12 +88,18 @@ fn policy_gate_remediation_and_dual_stack_parity() {
     allow_low_ports(&net.target_ns);
     let (v4, v6) = (net.target_v4().to_string(), net.target_v6().to_string());
     let ns = Some(net.target_ns.clone());
-    let mut s4 = Servers::new(Place { ns: ns.clone(), addr: net.target_v4().into() });
+    let mut s4 = Servers::new(Place {
+        ns: ns.clone(),
+        addr: net.target_v4().into(),
+    });
     s4.redis(RedisMode::Open, &[6379]);
     s4.mariadb(MariaAccounts::LocalOnly, 3306, None);
     s4.sshd(&[22]);
     s4.nginx(&[80], &[]);
-    let mut s6 = Servers::new(Place { ns, addr: net.target_v6().into() });
+    let mut s6 = Servers::new(Place {
+        ns,
+        addr: net.target_v6().into(),
+    });
     s6.redis(RedisMode::Open, &[6379]);
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -111,7 +122,15 @@ fn policy_gate_remediation_and_dual_stack_parity() {
         (6379, "redis-unauthenticated", "critical", "unexpected"),
     ]
     .into_iter()
-    .map(|(p, r, sev, pol)| (v4.clone(), p, r.to_string(), sev.to_string(), pol.to_string()))
+    .map(|(p, r, sev, pol)| {
+        (
+            v4.clone(),
+            p,
+            r.to_string(),
+            sev.to_string(),
+            pol.to_string(),
+        )
+    })
     .collect();
     assert_eq!(port_findings(&doc), want, "{}", show(&out));
     let redis = doc["results"]
@@ -126,13 +145,34 @@ fn policy_gate_remediation_and_dual_stack_parity() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(config.iter().any(|c| c.contains("bind 127.0.0.1")), "{config:?}");
-    let mysql = doc["results"].as_array().unwrap().iter().find(|r| r["port"] == 3306).unwrap();
-    assert_eq!(mysql["service"]["auth"], "protected", "MariaDB 1130: {mysql}");
+    assert!(
+        config.iter().any(|c| c.contains("bind 127.0.0.1")),
+        "{config:?}"
+    );
+    let mysql = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["port"] == 3306)
+        .unwrap();
+    assert_eq!(
+        mysql["service"]["auth"], "protected",
+        "MariaDB 1130: {mysql}"
+    );
     assert_eq!(doc["exit_code"], 1);
     let all_fixes = fixes(&doc);
-    assert!(all_fixes.iter().any(|l| l.starts_with("iptables ") && l.contains("--dport 6379 -j DROP")), "{all_fixes:?}");
-    assert!(all_fixes.iter().any(|l| l.starts_with("ip6tables ") && l.contains("--dport 3306 -j DROP")), "{all_fixes:?}");
+    assert!(
+        all_fixes
+            .iter()
+            .any(|l| l.starts_with("iptables ") && l.contains("--dport 6379 -j DROP")),
+        "{all_fixes:?}"
+    );
+    assert!(
+        all_fixes
+            .iter()
+            .any(|l| l.starts_with("ip6tables ") && l.contains("--dport 3306 -j DROP")),
+        "{all_fixes:?}"
+    );
 
     // 2. Our own rules, both families: the same scan exits 0.
     apply(&net, &all_fixes);
@@ -140,23 +180,42 @@ fn policy_gate_remediation_and_dual_stack_parity() {
     assert_eq!(code(&out), 0, "{}", show(&out));
     for r in closed["results"].as_array().unwrap() {
         if r["port"] == 6379 || r["port"] == 3306 {
-            assert_eq!((s(r, "state"), s(r, "reason")), ("filtered".into(), "no-response".into()), "{r}");
+            assert_eq!(
+                (s(r, "state"), s(r, "reason")),
+                ("filtered".into(), "no-response".into()),
+                "{r}"
+            );
         }
     }
 
     // 3. IPv4 rules only, host given by both addresses: the IPv6 hole is found.
     net.run_in_target(&["iptables", "-F", "INPUT"]);
     net.run_in_target(&["ip6tables", "-F", "INPUT"]);
-    let v4_only: Vec<String> = all_fixes.iter().filter(|l| l.starts_with("iptables ")).cloned().collect();
+    let v4_only: Vec<String> = all_fixes
+        .iter()
+        .filter(|l| l.starts_with("iptables "))
+        .cloned()
+        .collect();
     apply(&net, &v4_only);
     let (both, out) = scan(&net, &policy, &[v4.clone(), v6.clone()]);
     assert_eq!(code(&out), 1, "{}", show(&out));
     let found = port_findings(&both);
     assert!(
-        found.contains(&(v6.clone(), 6379, "redis-unauthenticated".into(), "critical".into(), "unexpected".into())),
+        found.contains(&(
+            v6.clone(),
+            6379,
+            "redis-unauthenticated".into(),
+            "critical".into(),
+            "unexpected".into()
+        )),
         "{found:?}"
     );
-    assert!(!found.iter().any(|f| f.0 == v4 && (f.1 == 6379 || f.1 == 3306)), "IPv4 is closed: {found:?}");
+    assert!(
+        !found
+            .iter()
+            .any(|f| f.0 == v4 && (f.1 == 6379 || f.1 == 3306)),
+        "IPv4 is closed: {found:?}"
+    );
     let parity: Vec<&Value> = both["findings"]
         .as_array()
         .unwrap()
@@ -173,7 +232,10 @@ fn policy_gate_remediation_and_dual_stack_parity() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(!fix.is_empty() && fix.iter().all(|l| l.starts_with("ip6tables ")), "{fix:?}");
+    assert!(
+        !fix.is_empty() && fix.iter().all(|l| l.starts_with("ip6tables ")),
+        "{fix:?}"
+    );
     assert!(
         parity[0]["finding"]["remediation"]["nftables"]
             .as_array()
