@@ -11,6 +11,9 @@
 //! - [`verdict`]: findings, host verdicts, policy, baseline.
 //! - [`cli`], [`app`]: the command line; [`error`]: run-stopping errors and exit codes.
 
+// Lets shared test helpers name the crate the same way inside and outside it.
+extern crate self as exposecheck;
+
 pub mod app;
 pub mod catalog;
 pub mod cli;

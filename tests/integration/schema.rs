@@ -3,65 +3,11 @@
 //! stream, `validate_sarif` for a `--format sarif` log (official SARIF
 //! 2.1.0 schema in tests/data). Each panics with every violation listed.
 
-use jsonschema::Validator;
 use serde_json::Value;
-use std::sync::OnceLock;
 
-fn compile(text: &str) -> Validator {
-    let schema: Value = serde_json::from_str(text).expect("schema is JSON");
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("schema compiles")
-}
-
-fn check(v: &Validator, what: &str, instance: &Value) {
-    let errors: Vec<String> = v
-        .iter_errors(instance)
-        .map(|e| format!("  at {}: {e}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{what} fails its schema:\n{}\n{instance:#}",
-        errors.join("\n")
-    );
-}
-
-/// Panics unless `doc` is a valid `--format json` document.
-pub fn validate_json(doc: &Value) {
-    static V: OnceLock<Validator> = OnceLock::new();
-    check(
-        V.get_or_init(|| compile(exposecheck::output::schema::JSON)),
-        "json document",
-        doc,
-    );
-}
-
-/// Panics unless every line of `text` is a valid `--format ndjson` record and
-/// the one summary line is last.
-pub fn validate_ndjson(text: &str) {
-    static V: OnceLock<Validator> = OnceLock::new();
-    let v = V.get_or_init(|| compile(exposecheck::output::schema::NDJSON));
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        let rec: Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("ndjson line {} is not JSON ({e}): {line}", i + 1));
-        check(v, &format!("ndjson line {}", i + 1), &rec);
-        assert_eq!(
-            rec["type"] == "summary",
-            i + 1 == lines.len(),
-            "the summary must be the last line, and only it (line {})",
-            i + 1
-        );
-    }
-}
-
-/// Panics unless `log` is valid against the official SARIF 2.1.0 schema.
-pub fn validate_sarif(log: &Value) {
-    static V: OnceLock<Validator> = OnceLock::new();
-    let v = V.get_or_init(|| compile(include_str!("../data/sarif-schema-2.1.0.json")));
-    check(v, "SARIF log", log);
-}
+#[path = "../../src/output/format_tests/validate.rs"]
+mod validate;
+pub use validate::{validate_json, validate_ndjson, validate_sarif};
 
 #[test]
 fn print_schema_prints_the_embedded_schemas() {

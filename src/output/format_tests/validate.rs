@@ -1,7 +1,9 @@
 //! Validation of outputs against the committed schemas: exposecheck's own
 //! (draft 2020-12) and the official SARIF 2.1.0 schema in `tests/data/`.
+//! Shared with the integration tests (tests/integration/schema.rs includes
+//! this file), so both check outputs the same way.
 
-use crate::output::schema;
+use exposecheck::output::schema;
 use jsonschema::Validator;
 use serde_json::Value;
 use std::sync::OnceLock;
