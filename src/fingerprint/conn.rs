@@ -176,8 +176,10 @@ impl Session<'_> {
     }
 
     /// Sends probe `probe` on `conn` and reads its reply (first byte within
-    /// `window`); keeps the connection when the stream is still clean. A
-    /// reply that only reflects the payload marks the port an echo.
+    /// `window`) until it is complete: a whole HTTP response for the `http`
+    /// family, otherwise when `done` says so. Keeps the connection when the
+    /// stream is still clean. A reply that only reflects the payload marks
+    /// the port an echo.
     pub(super) async fn exchange(
         &mut self,
         mut conn: Conn,
@@ -201,7 +203,12 @@ impl Session<'_> {
         let sent = data.as_slice();
         let end = self
             .read(&mut conn, &mut reply, window, |b, s| {
-                b == sent || done(b, s)
+                b == sent
+                    || if http {
+                        http::complete(b).is_some()
+                    } else {
+                        done(b, s)
+                    }
             })
             .await;
         if !reply.is_empty() && self.first_reply.is_none() {

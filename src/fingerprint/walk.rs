@@ -102,15 +102,10 @@ impl Session<'_> {
     async fn send_probe(&mut self, i: usize) -> Option<Found> {
         let conn = self.acquire().await?;
         let key = ProbeKey::Probe(i);
-        let http = self.cat.probes()[i].family == "http";
         let window = self.window_for(i);
         let reply = self
             .exchange(conn, i, window, move |b, s| {
-                if http {
-                    super::http::complete(b).is_some()
-                } else {
-                    s.cat.match_reply(key, b).settled()
-                }
+                s.cat.match_reply(key, b).settled()
             })
             .await;
         if reply.is_empty() || self.echo {
@@ -175,19 +170,14 @@ impl Session<'_> {
             let Some(conn) = self.acquire().await else {
                 return;
             };
-            let http = self.cat.probes()[fi].family == "http";
             let key = ProbeKey::Probe(fi);
             let window = self.reply_window();
             let reply = self
                 .exchange(conn, fi, window, move |b, s| {
-                    if http {
-                        super::http::complete(b).is_some()
-                    } else {
-                        s.cat
-                            .rules()
-                            .iter()
-                            .any(|r| r.probe == key && r.service == svc && r.regex.is_match(b))
-                    }
+                    s.cat
+                        .rules()
+                        .iter()
+                        .any(|r| r.probe == key && r.service == svc && r.regex.is_match(b))
                 })
                 .await;
             if reply.is_empty() {
@@ -215,16 +205,11 @@ impl Session<'_> {
             let Some(conn) = self.acquire().await else {
                 return;
             };
-            let http = probes[i].family == "http";
             let key = ProbeKey::Probe(i);
             let window = self.reply_window();
             let reply = self
                 .exchange(conn, i, window, move |b, s| {
-                    if http {
-                        super::http::complete(b).is_some()
-                    } else {
-                        s.cat.match_reply(key, b).settled()
-                    }
+                    s.cat.match_reply(key, b).settled()
                 })
                 .await;
             let o = self.cat.match_reply(key, &reply);
