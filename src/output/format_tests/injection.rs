@@ -25,15 +25,7 @@ fn json_keeps_the_payload_as_one_string() {
 fn ndjson_lines_cannot_be_forged() {
     let text = out(Format::Ndjson, false);
     validate::validate_ndjson(&text);
-    let types: Vec<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).expect("JSON")["type"]
-                .as_str()
-                .expect("type")
-                .to_string()
-        })
-        .collect();
+    let types = super::record_types(&text);
     assert_eq!(types, ["port", "host", "finding", "summary"]);
 }
 
