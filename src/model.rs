@@ -419,6 +419,16 @@ pub struct HostFinding {
     pub finding: Finding,
 }
 
+/// A host verdict or a host finding, handed out one at a time when a scan
+/// ends so that a large range is never held as a list.
+#[derive(Debug)]
+pub enum HostRecord {
+    /// A host's verdict.
+    Verdict(HostVerdict),
+    /// A finding about a host.
+    Finding(Box<HostFinding>),
+}
+
 /// Findings per severity (expected ones excluded).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct FindingCounts {

@@ -198,6 +198,7 @@ pub fn run(a: Args) -> Result<u8, Error> {
         policy: policy.as_deref(),
         baseline: baseline.as_deref(),
         in_scope: &in_scope,
+        warn: &|m| super::warn(a.quiet, None, m),
     })
 }
 

@@ -323,6 +323,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         policy: policy.as_deref(),
         baseline: baseline.as_deref(),
         in_scope: &in_scope,
+        warn: &|m| warn(cfg.quiet, None, m),
     })
 }
 

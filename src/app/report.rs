@@ -6,9 +6,10 @@
 use crate::cli::Reporting;
 use crate::error::{exit, Error};
 use crate::model::Severity;
-use crate::model::{Coverage, PortResult};
+use crate::model::{Coverage, HostRecord, PortResult};
 use crate::output::{self, AtomicFile, Format, ScanMeta, Sink, Summary};
 use crate::verdict::baseline::Baseline;
+use crate::verdict::hosts::MAX_TRACKED_HOSTS;
 use crate::verdict::policy::{Entry, FailOn, Policy};
 use crate::verdict::tally::Tally;
 use std::collections::BTreeSet;
@@ -88,6 +89,8 @@ pub struct Ending<'a> {
     pub baseline: Option<&'a Baseline>,
     /// Whether a policy entry's host and port were scanned.
     pub in_scope: &'a dyn Fn(&Entry) -> bool,
+    /// Shows a warning to the user.
+    pub warn: &'a dyn Fn(&str),
 }
 
 impl Reporter {
@@ -169,9 +172,42 @@ impl Reporter {
         meta.end = Some(output::rfc3339(std::time::SystemTime::now()));
         let coverage = end.coverage;
         let complete = !end.interrupted && coverage.unresolved == 0;
-        let outcome = self
-            .tally
-            .finish(complete, end.policy, end.baseline, end.in_scope);
+        // A streaming sink writes each host record now; the others get them
+        // all in the summary.
+        let (mut hosts, mut findings) = (Vec::new(), Vec::new());
+        let (sink, tally) = (&mut self.sink, self.tally);
+        let streams = sink.streams_hosts();
+        let mut write_error = None;
+        let outcome = tally.finish(
+            complete,
+            end.policy,
+            end.baseline,
+            end.in_scope,
+            |rec| match rec {
+                rec if streams => {
+                    if write_error.is_none() {
+                        write_error = sink.host(&rec).err();
+                    }
+                }
+                HostRecord::Verdict(h) => hosts.push(h),
+                HostRecord::Finding(f) => findings.push(*f),
+            },
+        );
+        if let (n @ 1.., exact) = outcome.untracked_hosts {
+            (end.warn)(&format!(
+                "more than {MAX_TRACKED_HOSTS} hosts answered: host verdicts cover the first {MAX_TRACKED_HOSTS}, {}{n} more got none; split the range (--shards) for full host verdicts",
+                if exact { "" } else { "at least " }
+            ));
+        }
+        if let Some(e) = write_error {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return Ok(exit::CLEAN);
+            }
+            return Err(Error::Write {
+                path: self.out_path,
+                source: e,
+            });
+        }
         let incomplete = coverage.unresolved > 0
             || !coverage.unresolved_hosts.is_empty()
             || coverage.attempted == 0;
@@ -185,8 +221,8 @@ impl Reporter {
             exit::CLEAN
         };
         let mut summary = Summary::new(meta, coverage);
-        summary.hosts = outcome.hosts;
-        summary.findings = outcome.findings;
+        summary.hosts = hosts;
+        summary.findings = findings;
         summary.counts = outcome.counts;
         summary.resolved = outcome.resolved;
         summary.fail_on = self.fail_on.as_str().into();

@@ -18,7 +18,7 @@ pub mod sarif;
 pub mod schema;
 
 use crate::model::{
-    Coverage, FindingCounts, HostFinding, HostVerdict, PortResult, PortState, SCHEMA,
+    Coverage, FindingCounts, HostFinding, HostRecord, HostVerdict, PortResult, PortState, SCHEMA,
 };
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -99,6 +99,17 @@ impl Summary {
 pub trait Sink {
     /// One result, as it completes (the sink decides whether to list it).
     fn port(&mut self, r: &PortResult) -> io::Result<()>;
+    /// Whether host verdicts and host findings are written one by one through
+    /// [`Sink::host`] as the scan ends (a streaming format, whose memory must
+    /// not grow with the range) rather than handed over in the [`Summary`].
+    fn streams_hosts(&self) -> bool {
+        false
+    }
+    /// One host verdict or host finding, before [`Sink::finish`]; called only
+    /// when [`Sink::streams_hosts`] is true.
+    fn host(&mut self, _record: &HostRecord) -> io::Result<()> {
+        Ok(())
+    }
     /// The end of the scan.
     fn finish(&mut self, s: &Summary) -> io::Result<()>;
 }

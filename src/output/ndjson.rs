@@ -4,7 +4,8 @@
 //!
 //! - `port`: one [`PortResult`], written and flushed as each listed result
 //!   completes (so `tail -f` and pipes see them live);
-//! - `host`: one [`HostVerdict`] per host with an open port, when the scan ends;
+//! - `host`: one [`HostVerdict`] per host with an open port, when the scan ends,
+//!   each followed by that host's `finding` records;
 //! - `finding`: one [`HostFinding`] (dual-stack mismatch, stale policy entry...),
 //!   when the scan ends;
 //! - `summary`: always last and exactly once: `schema`, `scan`, `coverage`,
@@ -14,7 +15,7 @@
 //! and a JSON object cannot forge a record.
 
 use super::{ScanMeta, Show, Sink, Summary};
-use crate::model::{Coverage, FindingCounts, HostFinding, HostVerdict, PortResult};
+use crate::model::{Coverage, FindingCounts, HostFinding, HostRecord, HostVerdict, PortResult};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -65,6 +66,17 @@ impl Sink for Ndjson {
             self.out.flush()?;
         }
         Ok(())
+    }
+
+    fn streams_hosts(&self) -> bool {
+        true
+    }
+
+    fn host(&mut self, record: &HostRecord) -> io::Result<()> {
+        match record {
+            HostRecord::Verdict(h) => self.line::<HostVerdict>("host", h),
+            HostRecord::Finding(f) => self.line::<HostFinding>("finding", f),
+        }
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {

@@ -71,6 +71,17 @@ pub const EVERY_PORT_NOTE: &str = "host-answers-every-port";
 /// ports of that host are reconnected for fingerprinting instead.
 const HELD_PER_HOST: usize = 32;
 
+/// Live connections held across all hosts waiting for their canary check, so
+/// that a range full of open ports cannot starve the sweep of descriptors.
+const HELD_TOTAL: usize = 512;
+
+/// Canary checks run at once (three connects each); further hosts queue.
+const CANARY_WINDOW: usize = 64;
+
+/// Concluded canary verdicts remembered; past it the clean ones are forgotten
+/// (a later open port of such a host is checked again), keeping memory flat.
+const CANARY_MEMORY: usize = 65_536;
+
 enum Canary {
     Pending(Vec<(Option<TcpStream>, PortResult)>),
     Clean,
@@ -105,6 +116,8 @@ pub async fn run(
     let mut identifying = FuturesUnordered::new();
     let mut canaries = FuturesUnordered::new();
     let mut hosts: HashMap<IpAddr, Canary> = HashMap::new();
+    let mut unchecked: VecDeque<(IpAddr, std::time::Duration)> = VecDeque::new();
+    let mut held_streams = 0usize;
     let mut in_progress: HashMap<(IpAddr, u16), PortResult> = HashMap::new();
     let mut waiting: VecDeque<(Option<TcpStream>, PortResult)> = VecDeque::new();
     let window = plan.fingerprint_window.max(1);
@@ -143,6 +156,14 @@ pub async fn run(
                 }
             });
         }
+        while canaries.len() < CANARY_WINDOW {
+            let Some((ip, timeout)) = unchecked.pop_front() else {
+                break;
+            };
+            let ports = canary::ports_for(ip, seed, &plan.ports);
+            canaries
+                .push(async move { (ip, canary::answers_every_port(ip, ports, timeout).await) });
+        }
         if sweep_done && identifying.is_empty() && waiting.is_empty() && canaries.is_empty() {
             break;
         }
@@ -163,22 +184,28 @@ pub async fn run(
                         waiting.push_back((hit.stream, hit.result));
                         continue;
                     }
+                    let mut hold = |stream: Option<TcpStream>, held_here: usize| match stream {
+                        Some(s) if held_here >= HELD_PER_HOST || held_streams >= HELD_TOTAL => {
+                            scan::connect::abort(s);
+                            None
+                        }
+                        Some(s) => {
+                            held_streams += 1;
+                            Some(s)
+                        }
+                        None => None,
+                    };
                     match hosts.get_mut(&ip) {
                         None => {
-                            let ports = canary::ports_for(ip, seed, &plan.ports);
-                            let timeout = canary::timeout_for(hit.result.rtt_ms);
-                            canaries.push(async move { (ip, canary::answers_every_port(ip, ports, timeout).await) });
-                            hosts.insert(ip, Canary::Pending(vec![(hit.stream, hit.result)]));
+                            unchecked.push_back((ip, canary::timeout_for(hit.result.rtt_ms)));
+                            let stream = hold(hit.stream, 0);
+                            if hosts.len() >= CANARY_MEMORY {
+                                hosts.retain(|_, c| !matches!(c, Canary::Clean));
+                            }
+                            hosts.insert(ip, Canary::Pending(vec![(stream, hit.result)]));
                         }
                         Some(Canary::Pending(held)) => {
-                            let stream = if held.iter().filter(|(s, _)| s.is_some()).count() < HELD_PER_HOST {
-                                hit.stream
-                            } else {
-                                if let Some(s) = hit.stream {
-                                    scan::connect::abort(s);
-                                }
-                                None
-                            };
+                            let stream = hold(hit.stream, held.iter().filter(|(s, _)| s.is_some()).count());
                             held.push((stream, hit.result));
                         }
                         Some(Canary::Clean) => waiting.push_back((hit.stream, hit.result)),
@@ -194,6 +221,7 @@ pub async fn run(
             Some((ip, every)) = canaries.next(), if !canaries.is_empty() => {
                 let verdict = if every { Canary::EveryPort } else { Canary::Clean };
                 if let Some(Canary::Pending(held)) = hosts.insert(ip, verdict) {
+                    held_streams -= held.iter().filter(|(s, _)| s.is_some()).count();
                     if every {
                         on(Output::EveryPort(ip));
                     }

@@ -11,6 +11,7 @@
 //! grows, as nmap's `boostScanDelay` does, and shrinks again once answers
 //! come on time.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Answers per judgement of the loss-driven send delay.
@@ -80,7 +81,8 @@ pub enum Sample {
 /// Per-host RTT estimate and retransmission allowance.
 #[derive(Clone, Debug)]
 pub struct HostTiming {
-    profile: TimingProfile,
+    /// Shared by every host of a scan: one host's state stays small.
+    profile: Arc<TimingProfile>,
     srtt_us: Option<f64>,
     rttvar_us: f64,
     max_successful_try: u8,
@@ -94,7 +96,7 @@ impl HostTiming {
     /// Fresh state under `profile`.
     pub fn new(profile: TimingProfile) -> HostTiming {
         HostTiming {
-            profile,
+            profile: Arc::new(profile),
             srtt_us: None,
             rttvar_us: 0.0,
             max_successful_try: 0,
@@ -216,9 +218,14 @@ impl HostTiming {
     /// seed a new host from what the scan has learned so far).
     pub fn seeded_from(group: &HostTiming) -> HostTiming {
         HostTiming {
+            profile: group.profile.clone(),
             srtt_us: group.srtt_us,
             rttvar_us: group.rttvar_us,
-            ..HostTiming::new(group.profile)
+            max_successful_try: 0,
+            window_answers: 0,
+            window_late: 0,
+            scan_delay: Duration::ZERO,
+            next_send: None,
         }
     }
 }

@@ -4,32 +4,40 @@
 //! "iptables written, ip6tables forgotten" hole.
 
 use super::{fingerprint, remedy, Exposure};
+pub use crate::model::HostRecord;
 use crate::model::{
     Finding, Firewall, HostFinding, HostVerdict, PortResult, PortState, Reason, Remediation,
     Severity,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
-/// Hosts remembered individually; past this, hosts with no open port are only
-/// counted globally, so memory stays flat on huge sweeps.
+/// Hosts remembered individually (a /16, the largest range scanned without
+/// `--allow-large`). Past this, a new host's results are only counted
+/// globally and it gets no host verdict, so memory stays flat on huge sweeps;
+/// [`Hosts::untracked`] says how many hosts were left out.
 pub const MAX_TRACKED_HOSTS: usize = 65_536;
 
-/// What is kept about an open port for the host-level checks.
-#[derive(Debug, Clone)]
+/// What is kept about an open port for the host-level checks: six bytes.
+#[derive(Debug, Clone, Copy)]
 struct OpenPort {
-    service: String,
+    port: u16,
+    /// Index into [`Hosts::services`].
+    service: u16,
     severity: Severity,
     expected: bool,
 }
 
+/// One host's facts, kept small: a /16 of hosts with open ports holds 65,536
+/// of these.
 #[derive(Default, Debug)]
 struct Acc {
-    host: Option<String>,
-    open: BTreeMap<u16, OpenPort>,
-    closed: u64,
-    dropped: u64,
-    rejected: u64,
+    host: Option<Box<str>>,
+    /// Sorted by port.
+    open: Vec<OpenPort>,
+    closed: u32,
+    dropped: u32,
+    rejected: u32,
     every_port: bool,
     /// Filtered ports, one bit per port: kept only for addresses that may be
     /// one side of a dual-stack host (named targets, given pairs).
@@ -42,13 +50,31 @@ impl Acc {
             .as_ref()
             .is_some_and(|b| b[port as usize / 64] & (1 << (port % 64)) != 0)
     }
+
+    fn open_port(&self, port: u16) -> Option<&OpenPort> {
+        self.open
+            .binary_search_by_key(&port, |o| o.port)
+            .ok()
+            .map(|i| &self.open[i])
+    }
+
+    fn answered(&self) -> u64 {
+        u64::from(self.closed) + u64::from(self.dropped) + u64::from(self.rejected)
+    }
 }
 
 /// Collects per-host facts as results stream in.
 #[derive(Default, Debug)]
 pub struct Hosts {
     map: HashMap<IpAddr, Acc>,
+    /// Service names of open ports, each stored once.
+    services: Vec<Box<str>>,
+    untracked: HashSet<IpAddr>,
+    untracked_overflow: bool,
 }
+
+/// Most untracked hosts counted exactly; past it the count is a lower bound.
+const MAX_UNTRACKED_COUNTED: usize = 4096;
 
 /// Infers the firewall posture from the non-open answers.
 pub fn posture(closed: u64, dropped: u64, rejected: u64) -> Firewall {
@@ -79,37 +105,44 @@ impl Hosts {
 
     /// Adds one result.
     pub fn add(&mut self, r: &PortResult) {
-        if !self.map.contains_key(&r.ip)
-            && self.map.len() >= MAX_TRACKED_HOSTS
-            && r.state != PortState::Open
-        {
+        if !self.map.contains_key(&r.ip) && self.map.len() >= MAX_TRACKED_HOSTS {
+            if self.untracked.len() < MAX_UNTRACKED_COUNTED {
+                self.untracked.insert(r.ip);
+            } else {
+                self.untracked_overflow = true;
+            }
             return;
         }
+        let service = match (r.state, &r.service) {
+            (PortState::Open, Some(s)) => self.service_index(&s.name),
+            _ => 0,
+        };
         let acc = self.map.entry(r.ip).or_default();
         if acc.host.is_none() {
-            acc.host = r.host.clone();
+            acc.host = r.host.as_deref().map(Box::from);
         }
         match (r.state, r.reason) {
             (PortState::Open, _) => {
                 let port = OpenPort {
-                    service: r
-                        .service
-                        .as_ref()
-                        .map_or_else(|| "unknown".to_string(), |s| s.name.clone()),
+                    port: r.port,
+                    service,
                     severity: r.finding.as_ref().map_or(Severity::Low, |f| f.severity),
                     expected: r
                         .finding
                         .as_ref()
                         .is_some_and(|f| f.policy.as_deref() == Some("expected")),
                 };
-                acc.open.insert(r.port, port);
+                match acc.open.binary_search_by_key(&r.port, |o| o.port) {
+                    Ok(i) => acc.open[i] = port,
+                    Err(i) => acc.open.insert(i, port),
+                }
             }
-            (PortState::Closed, _) => acc.closed += 1,
+            (PortState::Closed, _) => acc.closed = acc.closed.saturating_add(1),
             (PortState::Filtered, reason) => {
                 if reason == Reason::NoResponse {
-                    acc.dropped += 1;
+                    acc.dropped = acc.dropped.saturating_add(1);
                 } else {
-                    acc.rejected += 1;
+                    acc.rejected = acc.rejected.saturating_add(1);
                 }
                 if let Some(bits) = acc.filtered.as_mut() {
                     bits[r.port as usize / 64] |= 1 << (r.port % 64);
@@ -118,15 +151,45 @@ impl Hosts {
         }
     }
 
+    /// The index of a service name in the name table ("unknown", index 0,
+    /// when the table is full).
+    fn service_index(&mut self, name: &str) -> u16 {
+        if self.services.is_empty() {
+            self.services.push("unknown".into());
+        }
+        if let Some(i) = self.services.iter().position(|s| &**s == name) {
+            return i as u16;
+        }
+        if self.services.len() > usize::from(u16::MAX) {
+            return 0;
+        }
+        self.services.push(name.into());
+        (self.services.len() - 1) as u16
+    }
+
+    fn service_name(&self, index: u16) -> &str {
+        self.services
+            .get(usize::from(index))
+            .map_or("unknown", |s| s)
+    }
+
+    /// Hosts that answered after [`MAX_TRACKED_HOSTS`] were tracked and so
+    /// get no host verdict; `(count, exact)`.
+    pub fn untracked(&self) -> (u64, bool) {
+        (self.untracked.len() as u64, !self.untracked_overflow)
+    }
+
     /// Adds the non-open counts of a host verdict written by a shard.
     pub fn add_counts(&mut self, v: &HostVerdict) {
         let acc = self.map.entry(v.ip).or_default();
         if acc.host.is_none() {
-            acc.host = v.host.clone();
+            acc.host = v.host.as_deref().map(Box::from);
         }
-        acc.closed += v.closed;
-        acc.rejected += v.rejected;
-        acc.dropped += v.filtered.saturating_sub(v.rejected);
+        let add =
+            |n: &mut u32, by: u64| *n = n.saturating_add(u32::try_from(by).unwrap_or(u32::MAX));
+        add(&mut acc.closed, v.closed);
+        add(&mut acc.rejected, v.rejected);
+        add(&mut acc.dropped, v.filtered.saturating_sub(v.rejected));
         acc.every_port |= v.answers_every_port;
     }
 
@@ -135,43 +198,45 @@ impl Hosts {
         self.map.entry(ip).or_default().every_port = true;
     }
 
-    /// Host verdicts (hosts with an open port) and host findings: firewall
-    /// posture, every-port answerers, and dual-stack mismatches within `groups`
-    /// (sets of addresses known to be one host). `complete` is false after an
-    /// interruption, when a missing open port proves nothing. With `all_hosts`
-    /// (shards, whose hosts' open ports may sit in another shard) every host
-    /// that answered gets a verdict.
+    /// Host verdicts (hosts with an open port) and host findings, handed to
+    /// `each` one at a time in address order, each host's verdict before its
+    /// findings: firewall posture, every-port answerers, and (last)
+    /// dual-stack mismatches within `groups` (sets of addresses known to be
+    /// one host). `complete` is false after an interruption, when a missing
+    /// open port proves nothing. With `all_hosts` (shards, whose hosts' open
+    /// ports may sit in another shard) every host that answered gets a verdict.
     pub fn finish(
         &self,
         groups: &[BTreeSet<IpAddr>],
         complete: bool,
         all_hosts: bool,
-    ) -> (Vec<HostVerdict>, Vec<HostFinding>) {
-        let mut verdicts = Vec::new();
-        let mut findings = Vec::new();
+        each: &mut dyn FnMut(HostRecord),
+    ) {
         let mut ips: Vec<&IpAddr> = self.map.keys().collect();
-        ips.sort();
+        ips.sort_unstable();
         for ip in ips {
             let a = &self.map[ip];
-            if a.open.is_empty()
-                && !a.every_port
-                && !(all_hosts && a.closed + a.dropped + a.rejected > 0)
-            {
+            if a.open.is_empty() && !a.every_port && !(all_hosts && a.answered() > 0) {
                 continue;
             }
-            let fw = posture(a.closed, a.dropped, a.rejected);
-            verdicts.push(HostVerdict {
+            let (closed, dropped, rejected) = (
+                u64::from(a.closed),
+                u64::from(a.dropped),
+                u64::from(a.rejected),
+            );
+            let fw = posture(closed, dropped, rejected);
+            each(HostRecord::Verdict(HostVerdict {
                 ip: *ip,
-                host: a.host.clone(),
+                host: a.host.as_deref().map(str::to_owned),
                 open: a.open.len() as u64,
-                closed: a.closed,
-                filtered: a.dropped + a.rejected,
-                rejected: a.rejected,
+                closed,
+                filtered: dropped + rejected,
+                rejected,
                 firewall: fw,
                 answers_every_port: a.every_port,
-            });
+            }));
             if a.every_port {
-                findings.push(host_finding(
+                each(HostRecord::Finding(host_finding(
                     *ip,
                     a,
                     None,
@@ -180,9 +245,9 @@ impl Hosts {
                     "Host accepts connections on every port".into(),
                     format!("{ip} accepted connections on random unused high ports; its open ports prove nothing (tarpit, SYN proxy or port-forwarding middlebox)"),
                     Remediation::default(),
-                ));
+                )));
             } else if fw == Firewall::None && !a.open.is_empty() {
-                findings.push(host_finding(
+                each(HostRecord::Finding(host_finding(
                     *ip,
                     a,
                     None,
@@ -202,18 +267,17 @@ impl Hosts {
                         ufw: vec!["ufw default deny incoming".into(), "ufw enable".into()],
                         ..Remediation::default()
                     },
-                ));
+                )));
             }
         }
         if complete {
             for g in groups {
-                self.parity(g, &mut findings);
+                self.parity(g, &mut |f| each(HostRecord::Finding(f)));
             }
         }
-        (verdicts, findings)
     }
 
-    fn parity(&self, group: &BTreeSet<IpAddr>, out: &mut Vec<HostFinding>) {
+    fn parity(&self, group: &BTreeSet<IpAddr>, out: &mut dyn FnMut(Box<HostFinding>)) {
         let v4: Vec<&IpAddr> = group
             .iter()
             .filter(|i| i.is_ipv4() && self.map.contains_key(i))
@@ -231,14 +295,15 @@ impl Hosts {
                 if a.every_port {
                     continue;
                 }
-                for (port, open) in &a.open {
+                for open in &a.open {
+                    let port = &open.port;
                     if open.expected {
                         continue;
                     }
                     let others: Vec<&Acc> = other_side.iter().map(|o| &self.map[*o]).collect();
                     if others
                         .iter()
-                        .any(|o| o.open.contains_key(port) || o.every_port)
+                        .any(|o| o.open_port(*port).is_some() || o.every_port)
                     {
                         continue;
                     }
@@ -278,13 +343,16 @@ impl Hosts {
                             format!("{port}/tcp is open on {ip} but filtered on {}: the {fam} firewall is missing the rule the other family has", filtered.join(", ")),
                         )
                     };
-                    out.push(host_finding(
+                    out(host_finding(
                         **ip,
                         a,
                         Some(*port),
                         "dual-stack-mismatch",
                         severity,
-                        format!("Port {port} ({}) is open over {fam} only", open.service),
+                        format!(
+                            "Port {port} ({}) is open over {fam} only",
+                            self.service_name(open.service)
+                        ),
                         evidence,
                         rem,
                     ));
@@ -304,10 +372,10 @@ fn host_finding(
     title: String,
     evidence: String,
     remediation: Remediation,
-) -> HostFinding {
-    HostFinding {
+) -> Box<HostFinding> {
+    Box::new(HostFinding {
         ip: Some(ip),
-        host: a.host.clone(),
+        host: a.host.as_deref().map(str::to_owned),
         port,
         finding: Finding {
             rule: rule.into(),
@@ -318,7 +386,7 @@ fn host_finding(
             remediation,
             ..Finding::default()
         },
-    }
+    })
 }
 
 #[cfg(test)]
@@ -345,6 +413,63 @@ mod tests {
                 ..Finding::default()
             }),
         }
+    }
+
+    fn finished(
+        h: &Hosts,
+        groups: &[BTreeSet<IpAddr>],
+        complete: bool,
+    ) -> (Vec<HostVerdict>, Vec<HostFinding>) {
+        let (mut verdicts, mut findings) = (Vec::new(), Vec::new());
+        h.finish(groups, complete, false, &mut |rec| match rec {
+            HostRecord::Verdict(v) => verdicts.push(v),
+            HostRecord::Finding(f) => findings.push(*f),
+        });
+        (verdicts, findings)
+    }
+
+    #[test]
+    fn hosts_past_the_cap_are_counted_not_tracked() {
+        let mut h = Hosts::default();
+        for i in 0..MAX_TRACKED_HOSTS as u32 + 3 {
+            let ip = std::net::Ipv4Addr::from(0xC612_0000 + i).to_string();
+            h.add(&r(&ip, 6379, PortState::Open, Reason::SynAck));
+        }
+        h.add(&r("198.18.0.1", 6380, PortState::Open, Reason::SynAck));
+        assert_eq!(h.map.len(), MAX_TRACKED_HOSTS);
+        assert_eq!(h.untracked(), (3, true));
+        assert_eq!(h.map[&"198.18.0.1".parse().unwrap()].open.len(), 2);
+        let (verdicts, _) = finished(&h, &[], true);
+        assert_eq!(verdicts.len(), MAX_TRACKED_HOSTS);
+    }
+
+    #[test]
+    fn open_ports_stay_sorted_and_name_their_service() {
+        let mut h = Hosts::default();
+        h.track("198.18.0.2".parse().unwrap());
+        h.track("fd00:e0c::2".parse().unwrap());
+        for p in [8080u16, 22, 6379, 22] {
+            h.add(&r("198.18.0.2", p, PortState::Open, Reason::SynAck));
+        }
+        let ports: Vec<u16> = h.map[&"198.18.0.2".parse().unwrap()]
+            .open
+            .iter()
+            .map(|o| o.port)
+            .collect();
+        assert_eq!(ports, [22, 6379, 8080]);
+        h.add(&r("fd00:e0c::2", 1, PortState::Closed, Reason::ConnRefused));
+        let group: BTreeSet<IpAddr> = ["198.18.0.2", "fd00:e0c::2"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let (_, findings) = finished(&h, &[group], true);
+        let titles: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.finding.rule == "dual-stack-mismatch")
+            .map(|f| f.finding.title.as_str())
+            .collect();
+        assert_eq!(titles.len(), 3);
+        assert!(titles.iter().all(|t| t.contains("(redis)")), "{titles:?}");
     }
 
     #[test]
@@ -385,7 +510,7 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        let (verdicts, findings) = h.finish(std::slice::from_ref(&group), true, false);
+        let (verdicts, findings) = finished(&h, std::slice::from_ref(&group), true);
         assert_eq!(verdicts.len(), 2);
         assert_eq!(verdicts[0].firewall, Firewall::Drop);
         let parity: Vec<&HostFinding> = findings
@@ -415,7 +540,7 @@ mod tests {
         assert!(findings
             .iter()
             .any(|f| f.finding.rule == "no-default-deny-firewall"));
-        let (_, incomplete) = h.finish(&[group], false, false);
+        let (_, incomplete) = finished(&h, &[group], false);
         assert!(incomplete
             .iter()
             .all(|f| f.finding.rule != "dual-stack-mismatch"));
@@ -426,7 +551,7 @@ mod tests {
         let mut h = Hosts::default();
         h.add(&r("198.18.0.9", 80, PortState::Open, Reason::SynAck));
         h.mark_every_port("198.18.0.9".parse().unwrap());
-        let (v, f) = h.finish(&[], true, false);
+        let (v, f) = finished(&h, &[], true);
         assert!(v[0].answers_every_port);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].finding.rule, "host-answers-every-port");

@@ -3,7 +3,7 @@
 //! resolved baseline findings and whether the run fails its `--fail-on` gate.
 
 use super::baseline::Baseline;
-use super::hosts::Hosts;
+use super::hosts::{HostRecord, Hosts};
 use super::policy::{Entry, FailOn, Policy};
 use crate::model::{Finding, FindingCounts, HostFinding, HostVerdict, PortResult};
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,19 +12,19 @@ use std::net::IpAddr;
 /// Most hostnames remembered for dual-stack grouping.
 const MAX_NAMES: usize = 4096;
 
-/// What the run concluded.
+/// What the run concluded (the host verdicts and host findings went to the
+/// caller one by one).
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Per-host verdicts.
-    pub hosts: Vec<HostVerdict>,
-    /// Host-level findings (dual-stack, firewall, stale policy entries...).
-    pub findings: Vec<HostFinding>,
     /// Counted findings per severity.
     pub counts: FindingCounts,
     /// Baseline findings gone since.
     pub resolved: Vec<serde_json::Value>,
     /// A counted finding reached the `--fail-on` threshold.
     pub fails: bool,
+    /// Hosts left without a verdict because too many were tracked already:
+    /// `(count, exact)`.
+    pub untracked_hosts: (u64, bool),
 }
 
 /// Accumulates results as they stream in.
@@ -111,40 +111,60 @@ impl Tally {
         self.hosts.mark_every_port(ip);
     }
 
-    /// Finishes the run. `complete` is false after an interruption;
-    /// `in_scope` says whether a policy entry's host and port were scanned.
+    /// Finishes the run, handing every host verdict and host finding to
+    /// `each` as it is made (a large range is never held as a list).
+    /// `complete` is false after an interruption; `in_scope` says whether a
+    /// policy entry's host and port were scanned.
     pub fn finish(
         mut self,
         complete: bool,
         policy: Option<&Policy>,
         baseline: Option<&Baseline>,
         in_scope: impl Fn(&Entry) -> bool,
+        mut each: impl FnMut(HostRecord),
     ) -> Outcome {
         let mut groups: Vec<BTreeSet<IpAddr>> =
             std::mem::take(&mut self.names).into_values().collect();
         groups.extend(std::mem::take(&mut self.pairs));
-        let (hosts, mut findings) = self.hosts.finish(&groups, complete, self.all_hosts);
-        if let (Some(p), true) = (policy, complete) {
-            findings.extend(p.stale(in_scope));
-        }
-        for hf in &mut findings {
+        let (only_new, fail_on) = (self.only_new, self.fail_on);
+        let (mut counts, mut fails) = (self.counts, self.fails);
+        // Marks a host finding against the baseline and counts it; false
+        // when `--only-new` drops it.
+        let mut keep = |hf: &mut HostFinding| {
             if let Some(b) = baseline {
                 b.mark(&mut hf.finding);
             }
-        }
-        findings
-            .retain(|hf| !(self.only_new && hf.finding.baseline.as_deref() == Some("unchanged")));
-        for hf in &findings {
-            if counts_toward(&hf.finding, self.only_new) {
-                self.count(&hf.finding);
+            if only_new && hf.finding.baseline.as_deref() == Some("unchanged") {
+                return false;
             }
-        }
+            if counts_toward(&hf.finding, only_new) {
+                counts.add(hf.finding.severity);
+                fails |= fail_on.fails(hf.finding.severity);
+            }
+            true
+        };
+        let stale = match (policy, complete) {
+            (Some(p), true) => p.stale(in_scope),
+            _ => Vec::new(),
+        };
+        let mut pass = |rec: HostRecord| match rec {
+            HostRecord::Finding(mut hf) => {
+                if keep(&mut hf) {
+                    each(HostRecord::Finding(hf));
+                }
+            }
+            verdict => each(verdict),
+        };
+        self.hosts
+            .finish(&groups, complete, self.all_hosts, &mut pass);
+        stale
+            .into_iter()
+            .for_each(|hf| pass(HostRecord::Finding(Box::new(hf))));
         Outcome {
-            hosts,
-            findings,
-            counts: self.counts,
+            counts,
             resolved: baseline.map(Baseline::resolved).unwrap_or_default(),
-            fails: self.fails,
+            fails,
+            untracked_hosts: self.hosts.untracked(),
         }
     }
 }
@@ -171,7 +191,7 @@ mod tests {
         let mut t = Tally::new(FailOn::At(Severity::High), false);
         assert!(t.add(&open(22, Severity::Critical, "expected", "new")));
         assert!(t.add(&open(80, Severity::Medium, "unexpected", "new")));
-        let o = t.finish(true, None, None, |_| false);
+        let o = t.finish(true, None, None, |_| false, |_| {});
         assert!(!o.fails);
         assert_eq!(o.counts.medium, 1);
         assert_eq!(o.counts.critical, 0);
@@ -181,13 +201,13 @@ mod tests {
     fn threshold_and_only_new() {
         let mut t = Tally::new(FailOn::At(Severity::High), true);
         assert!(!t.add(&open(6379, Severity::Critical, "unexpected", "unchanged")));
-        let o = t.finish(true, None, None, |_| false);
+        let o = t.finish(true, None, None, |_| false, |_| {});
         assert!(!o.fails, "unchanged findings do not gate with --only-new");
         let mut t = Tally::new(FailOn::At(Severity::High), false);
         t.add(&open(6379, Severity::High, "unexpected", "unchanged"));
-        assert!(t.finish(true, None, None, |_| false).fails);
+        assert!(t.finish(true, None, None, |_| false, |_| {}).fails);
         let mut t = Tally::new(FailOn::Never, false);
         t.add(&open(6379, Severity::Critical, "unexpected", "new"));
-        assert!(!t.finish(true, None, None, |_| false).fails);
+        assert!(!t.finish(true, None, None, |_| false, |_| {}).fails);
     }
 }
