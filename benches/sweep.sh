@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Whole-process benchmark of the connect sweep, in ONE run: exposecheck beside
 # `nmap -sT`, RustScan and a raw epoll connect loop (the physical floor,
-# examples/raw_connect.rs), against a namespace host this script creates.
+# examples/raw_connect.rs: `raw` on one thread, `raw-mt` on one thread per
+# core, as exposecheck sweeps by default), against a namespace host this
+# script creates.
 #
 #   scanner ns  ecb-<pid>-s  198.18.250.1/24  fd00:e0c::fa:1/112   (no other route)
 #   target ns   ecb-<pid>-t  198.18.250.2/24  fd00:e0c::fa:2/112   (listeners, iptables)
@@ -76,7 +78,7 @@ done
 need=()
 command -v nmap >/dev/null || need+=(nmap)
 [ -x /usr/bin/time ] || need+=(time)
-command -v socat >/dev/null || need+=(socat)
+command -v python3 >/dev/null || need+=(python3)
 command -v ip >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
@@ -134,12 +136,33 @@ ip -n "$T" route add local 198.19.0.0/16 dev lo
 ip -n "$S" route add 198.19.0.0/16 via 198.18.250.2
 if [ "$FAMILY" = 6 ]; then TARGET=fd00:e0c::fa:2; NMAP_FAM=-6; else TARGET=198.18.250.2; NMAP_FAM=; fi
 
-for p in "${LISTEN_PORTS[@]}"; do
-    ip netns exec "$T" socat TCP4-LISTEN:"$p",reuseaddr,fork,backlog=4096 EXEC:/bin/true 2>/dev/null &
-    PIDS+=($!)
-    ip netns exec "$T" socat TCP6-LISTEN:"$p",reuseaddr,fork,ipv6only=1,backlog=4096 EXEC:/bin/true 2>/dev/null &
-    PIDS+=($!)
-done
+# The listeners accept and close at once, in one process without forking (a
+# forking server would be what case d measures: every address of the range
+# connects to them).
+ACCEPTOR='
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+for port in map(int, sys.argv[1:]):
+    for fam, any_addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        s = socket.socket(fam)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fam == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((any_addr, port))
+        s.listen(4096)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        while True:
+            try:
+                conn, _ = key.fileobj.accept()
+            except BlockingIOError:
+                break
+            conn.close()
+'
+ip netns exec "$T" python3 -c "$ACCEPTOR" "${LISTEN_PORTS[@]}" &
+PIDS+=($!)
 for _ in $(seq 100); do
     n=$(ip netns exec "$T" ss -Hltn | wc -l)
     [ "$n" -ge $((2 * ${#LISTEN_PORTS[@]})) ] && break
@@ -226,14 +249,16 @@ bench() {
                 got="$(open_rustscan)"
                 notes="default batch 4500, timeout 1500 ms, 1 try"
                 ;;
-            raw)
+            raw|raw-mt)
+                local threads=1
+                [ "$tool" = raw-mt ] && threads="$(nproc)"
                 if [ "$case" = d ]; then
-                    measure "$RAW" "$RANGE" 1-100 4096 500
+                    measure "$RAW" "$RANGE" 1-100 4096 500 "$threads"
                 else
-                    measure "$RAW" "$TARGET" 1-65535 4096 500
+                    measure "$RAW" "$TARGET" 1-65535 4096 500 "$threads"
                 fi
                 got="$(open_raw)"
-                notes="4096 in flight, fixed 500 ms timeout, no retries, no ICMP reasons"
+                notes="$threads thread(s), 4096 in flight, fixed 500 ms timeout, no retries, no ICMP reasons"
                 ;;
         esac
         walls="$walls $WALL"
@@ -242,7 +267,7 @@ bench() {
             # Every address of the range has the listeners among ports 1-100.
             local want_d=$((RANGE_SIZE * $(printf '%s\n' "${LISTEN_PORTS[@]}" | awk '$1 <= 100' | wc -l)))
             local n_d
-            n_d=$(if [ "$tool" = raw ]; then wc -l <"$TMP/out"; else grep -c '"state":"open"' "$TMP/out" || true; fi)
+            n_d=$(if [ "${tool%-mt}" = raw ]; then wc -l <"$TMP/out"; else grep -c '"state":"open"' "$TMP/out" || true; fi)
             found=$((found + n_d)); expected=$((expected + want_d))
             [ "$n_d" = "$want_d" ] && agree_runs=$((agree_runs + 1))
         else
@@ -273,6 +298,7 @@ for c in "${CASE_LIST[@]}"; do
         a|b)
             if [ "$c" = a ]; then set_profile open-rst; else set_profile default-drop; fi
             [ "$c" = a ] && bench "$c" raw "$RUNS" 65535
+            [ "$c" = a ] && bench "$c" raw-mt "$RUNS" 65535
             bench "$c" exposecheck "$RUNS" 65535
             [ "$WITH_NMAP" = 1 ] && bench "$c" nmap "$RUNS" 65535
             [ -n "$RUSTSCAN" ] && bench "$c" rustscan "$RUNS" 65535
@@ -290,6 +316,7 @@ for c in "${CASE_LIST[@]}"; do
                 RANGE_SIZE=$((1 << (32 - prefix)))
                 RANGE_TAG="/$prefix"
                 bench d raw 1 $((RANGE_SIZE * 100))
+                bench d raw-mt 1 $((RANGE_SIZE * 100))
                 bench d exposecheck 1 $((RANGE_SIZE * 100))
             done
             RANGE_TAG=""

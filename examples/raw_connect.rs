@@ -1,10 +1,11 @@
-//! The physical floor for a TCP connect sweep: one thread, libc epoll,
-//! non-blocking connects, `N` sockets in flight, one fixed timeout, no
-//! retries, no classification beyond "connected or not". `benches/sweep.sh`
-//! times it beside exposecheck; nothing else uses it.
+//! The physical floor for a TCP connect sweep: libc epoll, non-blocking
+//! connects, `N` sockets in flight, one fixed timeout, no retries, no
+//! classification beyond "connected or not"; one thread, or `THREADS`
+//! threads each with its own epoll and an interleaved share of the pairs.
+//! `benches/sweep.sh` times it beside exposecheck; nothing else uses it.
 //!
 //! ```text
-//! raw_connect ADDR[/PREFIX] FIRST-LAST [INFLIGHT] [TIMEOUT_MS]
+//! raw_connect ADDR[/PREFIX] FIRST-LAST [INFLIGHT] [TIMEOUT_MS] [THREADS]
 //! ```
 //!
 //! Scans every address of the IPv4 network (or the one IPv4/IPv6 address)
@@ -26,7 +27,7 @@ struct Slot {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: raw_connect ADDR[/PREFIX] FIRST-LAST [INFLIGHT] [TIMEOUT_MS]");
+    eprintln!("usage: raw_connect ADDR[/PREFIX] FIRST-LAST [INFLIGHT] [TIMEOUT_MS] [THREADS]");
     std::process::exit(2)
 }
 
@@ -116,9 +117,42 @@ fn main() {
         args.get(3)
             .map_or(500, |s| s.parse().unwrap_or_else(|_| usage())),
     );
-    let mut targets =
-        addresses(&args[0]).flat_map(|ip| (first..=last).map(move |p| SocketAddr::new(ip, p)));
+    let threads: usize = args
+        .get(4)
+        .map_or(1, |s| s.parse().unwrap_or_else(|_| usage()))
+        .max(1);
+    let start = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|k| {
+            let net = args[0].clone();
+            std::thread::spawn(move || {
+                let targets = addresses(&net)
+                    .flat_map(|ip| (first..=last).map(move |p| SocketAddr::new(ip, p)))
+                    .skip(k)
+                    .step_by(threads);
+                sweep(targets, inflight.div_ceil(threads), timeout)
+            })
+        })
+        .collect();
+    let (mut probes, mut open, mut timeouts) = (0u64, 0u64, 0u64);
+    for w in workers {
+        let (p, o, t) = w.join().expect("sweep thread");
+        probes += p;
+        open += o;
+        timeouts += t;
+    }
+    eprintln!(
+        "probes {probes} open {open} timeouts {timeouts} secs {:.3}",
+        start.elapsed().as_secs_f64()
+    );
+}
 
+/// Sweeps `targets` with `inflight` connects at once; (probes, open, timeouts).
+fn sweep(
+    mut targets: impl Iterator<Item = SocketAddr>,
+    inflight: usize,
+    timeout: Duration,
+) -> (u64, u64, u64) {
     // SAFETY: plain syscalls on descriptors this function owns.
     let ep = check(
         unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) },
@@ -130,7 +164,6 @@ fn main() {
     let mut live = 0usize;
     let (mut probes, mut open, mut timeouts) = (0u64, 0u64, 0u64);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
-    let start = Instant::now();
     let mut exhausted = false;
     loop {
         while live < inflight && !exhausted {
@@ -261,8 +294,7 @@ fn main() {
             }
         }
     }
-    eprintln!(
-        "probes {probes} open {open} timeouts {timeouts} secs {:.3}",
-        start.elapsed().as_secs_f64()
-    );
+    // SAFETY: ep is ours.
+    unsafe { libc::close(ep) };
+    (probes, open, timeouts)
 }

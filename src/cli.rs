@@ -101,6 +101,11 @@ pub struct Args {
     #[arg(long = "max-per-host", value_name = "N")]
     pub max_per_host: Option<usize>,
 
+    /// Sweep threads (default: one per CPU core, at most 8; sweeps of fewer
+    /// than 8,192 probes use one).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
     /// Timing profile: bounds for the adaptive timeout and retries.
     #[arg(long, value_enum, default_value = "normal")]
     pub timing: Timing,
@@ -251,6 +256,8 @@ pub struct Config {
     pub concurrency: Option<usize>,
     /// Per-host window override.
     pub max_per_host: Option<usize>,
+    /// Sweep threads.
+    pub threads: usize,
     /// Timing bounds.
     pub timing: TimingProfile,
     /// Global rate.
@@ -491,6 +498,7 @@ impl Config {
         for (name, v) in [
             ("--concurrency", a.concurrency),
             ("--max-per-host", a.max_per_host),
+            ("--threads", a.threads),
         ] {
             if v == Some(0) {
                 return Err(Error::Usage(format!(
@@ -522,6 +530,9 @@ impl Config {
             quiet: a.quiet,
             concurrency: a.concurrency,
             max_per_host,
+            threads: a.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+            }),
             timing,
             rate: positive("--rate", a.rate)?,
             host_rate: positive("--host-rate", a.host_rate)?,

@@ -213,6 +213,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         seed,
         shard: cfg.shard,
         keep_open: cfg.fingerprint,
+        threads: cfg.threads,
     };
     let identify: Option<Arc<dyn pipeline::Identify>> = if cfg.fingerprint {
         Some(Arc::new(crate::fingerprint::Engine::new(

@@ -95,7 +95,7 @@ pub async fn run(
     cancel: watch::Receiver<bool>,
     mut on: impl FnMut(Output),
 ) -> SweepStats {
-    let (tx, mut rx) = mpsc::channel::<Event>(4096);
+    let (tx, mut rx) = mpsc::channel::<Event>(16);
     let mut sweep_cfg = plan.sweep.clone();
     sweep_cfg.keep_open = plan.identify.is_some();
     let seed = sweep_cfg.seed;
@@ -172,16 +172,21 @@ pub async fn run(
             ev = rx.recv(), if !sweep_done => match ev {
                 None => sweep_done = true,
                 Some(Event::Warning(w)) => on(Output::Warning(w)),
-                Some(Event::Hit(hit)) if hit.result.state != PortState::Open => {
-                    if let Some(s) = hit.stream {
-                        scan::connect::abort(s);
+                Some(Event::Hits(hits)) => for hit in hits {
+                    if hit.result.state != PortState::Open {
+                        if let Some(s) = hit.stream {
+                            scan::connect::abort(s);
+                        }
+                        on(judge(hit.result));
+                        continue;
                     }
-                    on(judge(hit.result));
-                }
-                Some(Event::Hit(hit)) => {
                     let ip = hit.result.ip;
+                    let result = hit.result;
+                    // An open socket this runtime cannot take is delivered
+                    // without its stream; the fingerprinter reconnects.
+                    let stream = hit.stream.and_then(|s| TcpStream::from_std(s).ok());
                     if !plan.canary {
-                        waiting.push_back((hit.stream, hit.result));
+                        waiting.push_back((stream, result));
                         continue;
                     }
                     let mut hold = |stream: Option<TcpStream>, held_here: usize| match stream {
@@ -197,26 +202,26 @@ pub async fn run(
                     };
                     match hosts.get_mut(&ip) {
                         None => {
-                            unchecked.push_back((ip, canary::timeout_for(hit.result.rtt_ms)));
-                            let stream = hold(hit.stream, 0);
+                            unchecked.push_back((ip, canary::timeout_for(result.rtt_ms)));
+                            let stream = hold(stream, 0);
                             if hosts.len() >= CANARY_MEMORY {
                                 hosts.retain(|_, c| !matches!(c, Canary::Clean));
                             }
-                            hosts.insert(ip, Canary::Pending(vec![(stream, hit.result)]));
+                            hosts.insert(ip, Canary::Pending(vec![(stream, result)]));
                         }
                         Some(Canary::Pending(held)) => {
-                            let stream = hold(hit.stream, held.iter().filter(|(s, _)| s.is_some()).count());
-                            held.push((stream, hit.result));
+                            let stream = hold(stream, held.iter().filter(|(s, _)| s.is_some()).count());
+                            held.push((stream, result));
                         }
-                        Some(Canary::Clean) => waiting.push_back((hit.stream, hit.result)),
+                        Some(Canary::Clean) => waiting.push_back((stream, result)),
                         Some(Canary::EveryPort) => {
-                            if let Some(s) = hit.stream {
+                            if let Some(s) = stream {
                                 scan::connect::abort(s);
                             }
-                            on(judge(with_note(hit.result, EVERY_PORT_NOTE)));
+                            on(judge(with_note(result, EVERY_PORT_NOTE)));
                         }
                     }
-                }
+                },
             },
             Some((ip, every)) = canaries.next(), if !canaries.is_empty() => {
                 let verdict = if every { Canary::EveryPort } else { Canary::Clean };
@@ -274,11 +279,13 @@ pub async fn run(
     while let Some(ev) = rx.recv().await {
         match ev {
             Event::Warning(w) => on(Output::Warning(w)),
-            Event::Hit(hit) => {
-                if let Some(s) = hit.stream {
-                    scan::connect::abort(s);
+            Event::Hits(hits) => {
+                for hit in hits {
+                    if let Some(s) = hit.stream {
+                        scan::connect::abort(s);
+                    }
+                    on(judge(hit.result));
                 }
-                on(judge(hit.result));
             }
         }
     }

@@ -62,7 +62,7 @@ pub fn is_local_error(e: &io::Error) -> bool {
 /// fingerprint connections to one service, then exhausts ephemeral ports and
 /// fails with EADDRNOTAVAIL. Resetting costs the target nothing (the connection
 /// carried no data it needs) and keeps the scanner's port table clean.
-pub fn abort(stream: TcpStream) {
+pub fn abort<S: std::os::fd::AsFd>(stream: S) {
     let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
     drop(stream);
 }

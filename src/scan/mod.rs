@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use timing::{HostTiming, Sample, TimingProfile};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 /// How the sweep runs.
@@ -47,6 +46,46 @@ pub struct SweepConfig {
     pub shard: Shard,
     /// Hand open streams to the consumer (for fingerprinting) instead of closing them.
     pub keep_open: bool,
+    /// Sweep threads: each walks its own slice of the shard with its own
+    /// connect set, so the kernel's connect work spreads over the cores.
+    pub threads: usize,
+}
+
+/// Fewest probes per sweep thread: below this a second thread costs more
+/// than it saves.
+const PROBES_PER_THREAD: u128 = 4096;
+
+impl SweepConfig {
+    /// How many threads sweep `planned` probes: never more than there are
+    /// probes for, connects in the window, or connects allowed per host (so
+    /// that `--max-per-host 1` still means one).
+    fn threads_for(&self, planned: u128) -> usize {
+        let by_size = usize::try_from(planned / PROBES_PER_THREAD).unwrap_or(usize::MAX);
+        self.threads
+            .min(by_size)
+            .min(self.concurrency)
+            .min(self.max_per_host)
+            .max(1)
+    }
+
+    /// Worker `j` of `n`: every `n`-th index of this shard, with an `n`-th
+    /// of the window and of the rates.
+    fn worker(&self, j: usize, n: usize) -> SweepConfig {
+        let share = |x: usize| x.div_ceil(n).max(1);
+        let count = self.shard.count.max(1);
+        SweepConfig {
+            concurrency: share(self.concurrency),
+            max_per_host: share(self.max_per_host),
+            rate: self.rate.map(|r| r / n as f64),
+            host_rate: self.host_rate.map(|r| r / n as f64),
+            shard: Shard {
+                index: self.shard.index + count * j as u64,
+                count: count * n as u64,
+            },
+            threads: 1,
+            ..self.clone()
+        }
+    }
 }
 
 /// One concluded (address, port), with the open stream when asked for.
@@ -54,15 +93,17 @@ pub struct SweepConfig {
 pub struct Hit {
     /// The connect-level result.
     pub result: PortResult,
-    /// The connected stream, for open ports when `keep_open` is set.
-    pub stream: Option<TcpStream>,
+    /// The connected socket, for open ports when `keep_open` is set; the
+    /// consumer registers it with its own runtime.
+    pub stream: Option<std::net::TcpStream>,
 }
 
 /// What the sweep reports while it runs.
 #[derive(Debug)]
 pub enum Event {
-    /// A pair has concluded.
-    Hit(Box<Hit>),
+    /// Pairs that concluded, in order (batched: one channel hand-off, and
+    /// one wake-up of the consumer, per round of completions).
+    Hits(Vec<Hit>),
     /// A local condition worth one warning (sent once per kind).
     Warning(String),
 }
@@ -93,6 +134,16 @@ pub struct SweepStats {
     pub interrupted: bool,
 }
 
+impl SweepStats {
+    fn add(&mut self, s: SweepStats) {
+        self.planned += s.planned;
+        self.concluded += s.concluded;
+        self.requeued += s.requeued;
+        self.retries += s.retries;
+        self.interrupted |= s.interrupted;
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Probe {
     ip: IpAddr,
@@ -112,16 +163,106 @@ const HOST_MEMORY: usize = 16_384;
 /// Most connects started between two reads of completions.
 const SEND_BURST: usize = 256;
 
+/// Most results in one [`Event::Hits`].
+const HIT_BATCH: usize = 256;
+
 struct Gate {
     gap: Duration,
     next: Instant,
 }
 
-/// Runs the sweep to completion or cancellation.
+/// Runs the sweep to completion or cancellation, on `cfg.threads` threads
+/// when the space is large enough (each with its own current-thread runtime
+/// and connect set, walking an interleaved slice of the shard).
 pub async fn sweep(
     targets: Arc<TargetSet>,
     ports: Arc<PortList>,
     cfg: SweepConfig,
+    events: mpsc::Sender<Event>,
+    progress: Arc<Progress>,
+    cancel: watch::Receiver<bool>,
+) -> SweepStats {
+    let total = targets.len().saturating_mul(ports.len() as u128);
+    let planned = cfg.shard.size_of(total);
+    progress.total.store(
+        u64::try_from(planned).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+    let n = cfg.threads_for(planned);
+    let group: SharedTiming = Arc::new(std::sync::Mutex::new(HostTiming::new(cfg.timing)));
+    if n == 1 {
+        return sweep_slice(targets, ports, cfg, group, events, progress, cancel).await;
+    }
+    let mut done = Vec::with_capacity(n);
+    let mut inline = Vec::new();
+    for j in 0..n {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = sweep_slice(
+            targets.clone(),
+            ports.clone(),
+            cfg.worker(j, n),
+            group.clone(),
+            events.clone(),
+            progress.clone(),
+            cancel.clone(),
+        );
+        let spawned = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .and_then(|rt| {
+                std::thread::Builder::new()
+                    .name(format!("sweep-{j}"))
+                    .spawn(move || {
+                        let _ = tx.send(rt.block_on(job));
+                    })
+            });
+        match spawned {
+            Ok(_) => done.push(rx),
+            // No thread to be had: this slice runs here instead.
+            Err(_) => inline.push(cfg.worker(j, n)),
+        }
+    }
+    let mut stats = SweepStats::default();
+    let here = inline.into_iter().map(|c| {
+        sweep_slice(
+            targets.clone(),
+            ports.clone(),
+            c,
+            group.clone(),
+            events.clone(),
+            progress.clone(),
+            cancel.clone(),
+        )
+    });
+    for s in futures::future::join_all(here).await {
+        stats.add(s);
+    }
+    for rx in done {
+        match rx.await {
+            Ok(s) => stats.add(s),
+            // A sweep thread that died leaves its slice unconcluded; the
+            // coverage counts say so.
+            Err(_) => stats.interrupted = true,
+        }
+    }
+    stats
+}
+
+/// The scan-wide RTT estimate every sweep thread feeds and seeds new hosts
+/// from, so that a thread whose slice has seen no answer yet still uses the
+/// timeout the others have learned.
+type SharedTiming = Arc<std::sync::Mutex<HostTiming>>;
+
+fn lock(g: &SharedTiming) -> std::sync::MutexGuard<'_, HostTiming> {
+    g.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sweeps one slice (`cfg.shard`) on the current thread.
+async fn sweep_slice(
+    targets: Arc<TargetSet>,
+    ports: Arc<PortList>,
+    cfg: SweepConfig,
+    group: SharedTiming,
     events: mpsc::Sender<Event>,
     progress: Arc<Progress>,
     mut cancel: watch::Receiver<bool>,
@@ -133,7 +274,6 @@ pub async fn sweep(
         planned: u64::try_from(planned).unwrap_or(u64::MAX),
         ..SweepStats::default()
     };
-    progress.total.store(stats.planned, Ordering::Relaxed);
     let mut order = Order::new(total, cfg.seed, cfg.shard);
     let next_probe = |order: &mut Order| {
         order.next().map(|i| Probe {
@@ -144,9 +284,9 @@ pub async fn sweep(
     };
 
     let mut hosts: HashMap<IpAddr, HostState> = HashMap::new();
-    let mut group = HostTiming::new(cfg.timing);
     let mut retry: VecDeque<Probe> = VecDeque::new();
     let mut held: Option<Probe> = None;
+    let mut batch: Vec<Hit> = Vec::with_capacity(HIT_BATCH);
     let mut inflight = match ConnectSet::new(cfg.keep_open) {
         Ok(set) => set,
         Err(e) => {
@@ -186,7 +326,11 @@ pub async fn sweep(
         let floor = now.checked_sub(SLACK).unwrap_or(now);
         let mut wake: Option<Instant> = None;
         let mut burst = 0;
-        while inflight.len() < window {
+        // Completions already read are concluded before more connects go
+        // out: when answers come back at once (RST over a fast link) the
+        // sockets in flight stay a burst's worth, not the whole window, which
+        // keeps the kernel's working set (and the sweep) fast.
+        while inflight.len() < window && !inflight.has_ready() {
             if burst == SEND_BURST {
                 // Let completions be read (and timed) before sending more.
                 wake = Some(now);
@@ -211,9 +355,14 @@ pub async fn sweep(
                 },
             };
             let host = hosts.entry(probe.ip).or_insert_with(|| HostState {
-                timing: HostTiming::seeded_from(&group),
+                timing: HostTiming::seeded_from(&lock(&group)),
                 inflight: 0,
             });
+            if host.timing.srtt().is_none() {
+                // No answer from this host on this thread yet: start from
+                // what every thread has learned so far.
+                host.timing.seed_rtt(&lock(&group));
+            }
             if host.inflight >= per_host {
                 held = Some(probe);
                 break;
@@ -249,6 +398,13 @@ pub async fn sweep(
         if inflight.is_empty() && held.is_none() && retry.is_empty() && exhausted {
             break;
         }
+        if !batch.is_empty() && (batch.len() >= HIT_BATCH || !inflight.has_ready()) {
+            let hits = std::mem::replace(&mut batch, Vec::with_capacity(HIT_BATCH));
+            if events.send(Event::Hits(hits)).await.is_err() {
+                stats.interrupted = true;
+                break;
+            }
+        }
         let sleep = async {
             match wake {
                 Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -268,19 +424,19 @@ pub async fn sweep(
                     Outcome::Open { stream, rtt } => {
                         let s = Sample::Answered { rtt, try_no: probe.try_no };
                         host.timing.record(s);
-                        group.record(s);
+                        lock(&group).record(s);
                         Some((PortState::Open, Reason::SynAck, Some(rtt), stream))
                     }
                     Outcome::Ended(Attempt::Open { stream, rtt }) => {
                         let s = Sample::Answered { rtt, try_no: probe.try_no };
                         host.timing.record(s);
-                        group.record(s);
+                        lock(&group).record(s);
                         Some((PortState::Open, Reason::SynAck, Some(rtt), stream.into_std().ok()))
                     }
                     Outcome::Ended(Attempt::Answered { reason, rtt }) => {
                         let s = Sample::Answered { rtt, try_no: probe.try_no };
                         host.timing.record(s);
-                        group.record(s);
+                        lock(&group).record(s);
                         let state = if reason == Reason::ConnRefused { PortState::Closed } else { PortState::Filtered };
                         Some((state, reason, Some(rtt), None))
                     }
@@ -325,12 +481,9 @@ pub async fn sweep(
                     if state == PortState::Open {
                         progress.open.fetch_add(1, Ordering::Relaxed);
                     }
-                    // An open socket tokio cannot take is delivered without
-                    // its stream; the fingerprinter then reconnects.
-                    let stream = stream.and_then(|s| {
+                    if let Some(s) = &stream {
                         let _ = s.set_nodelay(true);
-                        TcpStream::from_std(s).ok()
-                    });
+                    }
                     let result = PortResult {
                         ip: probe.ip,
                         host: targets.name(&probe.ip).map(str::to_owned),
@@ -343,14 +496,15 @@ pub async fn sweep(
                         service: None,
                         finding: None,
                     };
-                    if events.send(Event::Hit(Box::new(Hit { result, stream }))).await.is_err() {
-                        stats.interrupted = true;
-                        break;
-                    }
+                    batch.push(Hit { result, stream });
                 }
             }
             _ = sleep => {}
         }
+    }
+    // Results concluded before an interruption are still delivered.
+    if !batch.is_empty() && events.send(Event::Hits(batch)).await.is_err() {
+        stats.interrupted = true;
     }
     stats
 }
@@ -360,8 +514,9 @@ mod tests {
     use super::*;
     use crate::targets::Resolved;
 
-    #[tokio::test]
-    async fn loopback_sweep_concludes_every_pair_once() {
+    /// Sweeps 127.0.0.1 on three listeners plus `1..=extra` with `threads`
+    /// and checks every pair concludes exactly once, the listeners open.
+    async fn loopback_sweep(extra: u16, threads: usize, keep_open: bool) {
         let listeners: Vec<std::net::TcpListener> = (0..3)
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
             .collect();
@@ -370,7 +525,7 @@ mod tests {
             .map(|l| l.local_addr().unwrap().port())
             .collect();
         let mut ports: Vec<u16> = open.clone();
-        ports.extend(1..=200u16);
+        ports.extend(1..=extra);
         let ports = Arc::new(PortList::from_ports(ports));
         let targets = Arc::new(TargetSet::build(
             &[Resolved::Addr(
@@ -389,7 +544,8 @@ mod tests {
             host_rate: None,
             seed: 1,
             shard: Shard::default(),
-            keep_open: false,
+            keep_open,
+            threads,
         };
         let progress = Arc::new(Progress::default());
         let handle = tokio::spawn(sweep(
@@ -402,8 +558,15 @@ mod tests {
         ));
         let mut seen = HashMap::new();
         while let Some(ev) = rx.recv().await {
-            if let Event::Hit(h) = ev {
+            for h in match ev {
+                Event::Hits(h) => h,
+                Event::Warning(_) => Vec::new(),
+            } {
                 assert_eq!(h.result.host.as_deref(), Some("localhost"));
+                assert_eq!(
+                    h.stream.is_some(),
+                    keep_open && h.result.state == PortState::Open
+                );
                 assert!(
                     seen.insert(h.result.port, h.result.state).is_none(),
                     "port reported twice"
@@ -412,10 +575,64 @@ mod tests {
         }
         let stats = handle.await.unwrap();
         assert_eq!(stats.planned as usize, ports.len());
+        assert_eq!(stats.concluded as usize, ports.len());
+        assert!(!stats.interrupted);
+        assert_eq!(progress.total.load(Ordering::Relaxed) as usize, ports.len());
         assert_eq!(seen.len(), ports.len());
         for p in &open {
             assert_eq!(seen[p], PortState::Open);
         }
         assert!(progress.open.load(Ordering::Relaxed) as usize >= open.len());
+    }
+
+    #[tokio::test]
+    async fn loopback_sweep_concludes_every_pair_once() {
+        loopback_sweep(200, 1, false).await;
+    }
+
+    #[tokio::test]
+    async fn threaded_sweep_concludes_every_pair_once_and_hands_over_streams() {
+        loopback_sweep(12_000, 3, true).await;
+    }
+
+    #[test]
+    fn worker_slices_partition_the_shard() {
+        let cfg = SweepConfig {
+            concurrency: 1000,
+            max_per_host: 7,
+            timing: TimingProfile::NORMAL,
+            rate: Some(90.0),
+            host_rate: None,
+            seed: 5,
+            shard: Shard { index: 1, count: 3 },
+            keep_open: false,
+            threads: 4,
+        };
+        assert_eq!(cfg.threads_for(100), 1, "small sweeps stay on one thread");
+        assert_eq!(cfg.threads_for(1 << 20), 4);
+        let one_per_host = SweepConfig {
+            max_per_host: 1,
+            ..cfg.clone()
+        };
+        assert_eq!(
+            one_per_host.threads_for(1 << 20),
+            1,
+            "--max-per-host 1 means one"
+        );
+        let total = 10_000u128;
+        let whole: Vec<u128> = Order::new(total, 5, cfg.shard).collect();
+        let mut union: Vec<u128> = (0..3)
+            .flat_map(|j| {
+                let w = cfg.worker(j, 3);
+                assert_eq!(w.concurrency, 334);
+                assert_eq!(w.max_per_host, 3);
+                assert_eq!(w.rate, Some(30.0));
+                Order::new(total, 5, w.shard)
+            })
+            .collect();
+        union.sort_unstable();
+        let mut sorted = whole.clone();
+        sorted.sort_unstable();
+        assert_eq!(union, sorted, "the slices cover the shard exactly once");
     }
 }

@@ -96,6 +96,11 @@ impl<T> ConnectSet<T> {
     }
 
     /// True when nothing is in flight and nothing is waiting to be taken.
+    /// Whether [`ConnectSet::next`] has a completion to return without waiting.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -214,6 +214,14 @@ impl HostTiming {
         }
     }
 
+    /// Takes another state's RTT estimate while this one has none.
+    pub fn seed_rtt(&mut self, group: &HostTiming) {
+        if self.srtt_us.is_none() {
+            self.srtt_us = group.srtt_us;
+            self.rttvar_us = group.rttvar_us;
+        }
+    }
+
     /// A fresh state that starts from another state's RTT estimate (used to
     /// seed a new host from what the scan has learned so far).
     pub fn seeded_from(group: &HostTiming) -> HostTiming {

@@ -132,6 +132,7 @@ fn bad_values(dir: &std::path::Path) -> Vec<(&'static str, Vec<String>, String)>
         v("--quiet", &["--quiet=yes"], "yes"),
         v("--concurrency", &["--concurrency", "0"], "0"),
         v("--max-per-host", &["--max-per-host", "x1"], "x1"),
+        v("--threads", &["--threads", "0"], "0"),
         v("--timing", &["--timing", "ludicrous"], "ludicrous"),
         v("--timeout", &["--timeout", "1e3"], "1e3"),
         v("--retries", &["--retries", "300"], "300"),
