@@ -32,9 +32,10 @@ fn command(mut argv: Vec<OsString>) -> (Command, Vec<OsString>) {
     }
 }
 
-/// One thread: the sweep is syscall-bound, and on a multi-thread runtime the
-/// hand-offs between workers cost more (futex wake-ups, cross-core cache
-/// misses) than the parallelism gives back (benches/sweep.sh: -25% wall time).
+/// One thread for the pipeline (fingerprinting, verdicts, output): on a
+/// multi-thread runtime the hand-offs between workers cost more (futex
+/// wake-ups, cross-core cache misses) than they give back. The sweep runs on
+/// threads of its own, one runtime each (`scan::sweep`, `--threads`).
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

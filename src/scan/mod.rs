@@ -1,6 +1,8 @@
 //! The connect sweep: walks the (address × port) space in keyed random order,
 //! keeps a bounded window of connects in flight, and turns every pair into
-//! exactly one [`PortResult`].
+//! exactly one [`PortResult`]. Large sweeps run on one thread per core, each
+//! walking an interleaved slice of the shard with its own connect set: the
+//! kernel's connect work is what bounds a sweep, and it spreads over cores.
 //!
 //! The engine never prints. It sends [`Event`]s down a channel and counts
 //! progress in shared atomics. Timed-out probes are retried under the adaptive
@@ -162,6 +164,9 @@ const HOST_MEMORY: usize = 16_384;
 
 /// Most connects started between two reads of completions.
 const SEND_BURST: usize = 256;
+
+/// Hosts answering faster than this are "near" (see [`ConnectSet::start_near`]).
+const NEAR_RTT: Duration = Duration::from_micros(300);
 
 /// Most results in one [`Event::Hits`].
 const HIT_BATCH: usize = 256;
@@ -330,7 +335,8 @@ async fn sweep_slice(
         // out: when answers come back at once (RST over a fast link) the
         // sockets in flight stay a burst's worth, not the whole window, which
         // keeps the kernel's working set (and the sweep) fast.
-        while inflight.len() < window && !inflight.has_ready() {
+        let may_send = !inflight.has_ready();
+        while may_send && inflight.len() < window {
             if burst == SEND_BURST {
                 // Let completions be read (and timed) before sending more.
                 wake = Some(now);
@@ -393,7 +399,8 @@ async fn sweep_slice(
             }
             host.inflight += 1;
             let timeout = host.timing.timeout();
-            inflight.start(SocketAddr::new(probe.ip, probe.port), timeout, probe);
+            let near = host.timing.srtt().is_some_and(|d| d < NEAR_RTT);
+            inflight.start_near(SocketAddr::new(probe.ip, probe.port), timeout, probe, near);
         }
         if inflight.is_empty() && held.is_none() && retry.is_empty() && exhausted {
             break;

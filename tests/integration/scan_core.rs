@@ -1225,3 +1225,44 @@ fn output_file_is_written_atomically() {
         "files left beside the report"
     );
 }
+
+/// Past 65,536 answering hosts, host verdicts stop (so memory stays flat on
+/// any range) and the run says so: every port result is still written, the
+/// host records are exactly the first 65,536 hosts, and one warning counts
+/// the rest.
+#[test]
+fn host_verdicts_stop_at_the_cap_with_a_warning() {
+    const RANGE: &str = "fd00:e0c:1::/111";
+    let mut net = TestNet::new();
+    net.run_in_target(&["ip", "-6", "route", "add", "local", RANGE, "dev", "lo"]);
+    let via = net.target_v6().to_string();
+    net.run_in_scanner(&["ip", "-6", "route", "add", RANGE, "via", &via]);
+    net.listen(&[2000]);
+    let out = net.exposecheck(&[
+        "--ndjson",
+        "--no-fingerprint",
+        "--no-canary",
+        "--allow-large",
+        "--fail-on",
+        "none",
+        "-p",
+        "2000",
+        RANGE,
+    ]);
+    expect_exit(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let count = |kind: &str| {
+        stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("{{\"type\":\"{kind}\"")))
+            .count()
+    };
+    assert_eq!(count("port"), 131_072, "{}", show(&out));
+    assert_eq!(count("host"), 65_536, "host verdicts past the cap");
+    assert_eq!(count("summary"), 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("more than 65536 hosts answered") && stderr.contains("--shards"),
+        "no cap warning: {stderr}"
+    );
+}
