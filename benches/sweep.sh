@@ -17,14 +17,18 @@
 #   c  loss          b plus `-m statistic --probability 0.05 -j DROP` first in
 #                    INPUT; recall (open ports found / expected) over runs
 #   d  range         ports 1-100 on every address of 198.19.0.0/PREFIX for each
-#                    prefix of -d (default "18 16"): probes/s and peak RSS
+#                    prefix of -d (default "18 16"): probes/s and peak RSS; then
+#                    of fd00:e0c:1::/PREFIX for each prefix of -D (default none;
+#                    e.g. "110": 262,144 hosts, past the 65,536-host verdict cap,
+#                    with --allow-large), exposecheck only
 # Each row: median wall time over the runs, ports (probes) per second, peak
 # RSS (`/usr/bin/time -f '%e %M'`), ratios to the raw floor and to exposecheck,
 # and whether the open-port set is exactly LISTEN_PORTS. Exits 1 if any run of
 # exposecheck disagrees or fails.
 #
 # Usage: benches/sweep.sh [-6] [-c CASES] [-r RUNS] [-l LOSS_RUNS] [-L OTHER_LOSS_RUNS]
-#                         [-d 'PREFIXES'] [-x 'EXTRA EXPOSECHECK ARGS'] [--no-nmap] [--no-rustscan]
+#                         [-d 'PREFIXES'] [-D 'V6 PREFIXES'] [-x 'EXTRA EXPOSECHECK ARGS']
+#                         [--no-nmap] [--no-rustscan]
 #   -6        cases a-c over IPv6 (d is IPv4 only)
 #   -r N      runs per tool for a and b (default 3)
 #   -l N      exposecheck runs for c (default 10)
@@ -49,6 +53,7 @@ LOSS_RUNS=10
 OTHER_LOSS_RUNS=1
 CASES="a,b,c,d"
 PREFIXES="18 16"
+V6_PREFIXES=""
 EXTRA_EC=""
 WITH_NMAP=1
 WITH_RUSTSCAN=1
@@ -64,6 +69,7 @@ while [ $# -gt 0 ]; do
         -l) LOSS_RUNS="$2"; shift ;;
         -L) OTHER_LOSS_RUNS="$2"; shift ;;
         -d) PREFIXES="$2"; shift ;;
+        -D) V6_PREFIXES="$2"; shift ;;
         -x) EXTRA_EC="$2"; shift ;;
         --no-nmap) WITH_NMAP=0 ;;
         --no-rustscan) WITH_RUSTSCAN=0 ;;
@@ -134,6 +140,8 @@ ip -n "$T" addr add fd00:e0c::fa:2/112 dev "$T" nodad
 for ns in "$S" "$T"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ns" up; done
 ip -n "$T" route add local 198.19.0.0/16 dev lo
 ip -n "$S" route add 198.19.0.0/16 via 198.18.250.2
+ip -n "$T" -6 route add local fd00:e0c:1::/96 dev lo
+ip -n "$S" -6 route add fd00:e0c:1::/96 via fd00:e0c::fa:2
 if [ "$FAMILY" = 6 ]; then TARGET=fd00:e0c::fa:2; NMAP_FAM=-6; else TARGET=198.18.250.2; NMAP_FAM=; fi
 
 # The listeners accept and close at once, in one process without forking (a
@@ -227,7 +235,7 @@ bench() {
             exposecheck)
                 if [ "$case" = d ]; then
                     # shellcheck disable=SC2086
-                    measure "$BIN" --ndjson --no-fingerprint --no-canary --fail-on none -q -p 1-100 $EXTRA_EC "$RANGE"
+                    measure "$BIN" --ndjson --no-fingerprint --no-canary --allow-large --fail-on none -q -p 1-100 $EXTRA_EC "$RANGE"
                 else
                     # shellcheck disable=SC2086
                     measure "$BIN" --ndjson --no-fingerprint --fail-on none -q -p- $EXTRA_EC "$TARGET"
@@ -317,6 +325,12 @@ for c in "${CASE_LIST[@]}"; do
                 RANGE_TAG="/$prefix"
                 bench d raw 1 $((RANGE_SIZE * 100))
                 bench d raw-mt 1 $((RANGE_SIZE * 100))
+                bench d exposecheck 1 $((RANGE_SIZE * 100))
+            done
+            for prefix in $V6_PREFIXES; do
+                RANGE="fd00:e0c:1::/$prefix"
+                RANGE_SIZE=$((1 << (128 - prefix)))
+                RANGE_TAG="v6/$prefix"
                 bench d exposecheck 1 $((RANGE_SIZE * 100))
             done
             RANGE_TAG=""

@@ -54,6 +54,14 @@ fn block_on(f: impl std::future::Future<Output = Result<u8, Error>>) -> Result<u
 }
 
 fn main() -> ExitCode {
+    // One malloc arena: the sweep threads allocate little (a batch vector per
+    // round), and an arena each would only hold freed memory (-4 MiB peak RSS
+    // on large sweeps, no measurable slowdown).
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only tunes the allocator; called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let (cmd, argv) = command(normalize_args(std::env::args_os()));
     let args = match Args::try_parse_from(argv) {
         Ok(a) => a,

@@ -158,8 +158,9 @@ struct HostState {
     inflight: usize,
 }
 
-/// Most idle hosts whose timing is remembered; beyond it idle hosts are
-/// forgotten (and re-seeded from the scan-wide estimate), keeping memory flat.
+/// Most idle hosts whose timing is remembered, shared out between the sweep
+/// threads; beyond it idle hosts are forgotten (and re-seeded from the
+/// scan-wide estimate), keeping memory flat.
 const HOST_MEMORY: usize = 16_384;
 
 /// Most connects started between two reads of completions.
@@ -196,7 +197,7 @@ pub async fn sweep(
     let n = cfg.threads_for(planned);
     let group: SharedTiming = Arc::new(std::sync::Mutex::new(HostTiming::new(cfg.timing)));
     if n == 1 {
-        return sweep_slice(targets, ports, cfg, group, events, progress, cancel).await;
+        return sweep_slice(targets, ports, cfg, 1, group, events, progress, cancel).await;
     }
     let mut done = Vec::with_capacity(n);
     let mut inline = Vec::new();
@@ -206,6 +207,7 @@ pub async fn sweep(
             targets.clone(),
             ports.clone(),
             cfg.worker(j, n),
+            n,
             group.clone(),
             events.clone(),
             progress.clone(),
@@ -233,6 +235,7 @@ pub async fn sweep(
             targets.clone(),
             ports.clone(),
             c,
+            n,
             group.clone(),
             events.clone(),
             progress.clone(),
@@ -262,11 +265,13 @@ fn lock(g: &SharedTiming) -> std::sync::MutexGuard<'_, HostTiming> {
     g.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Sweeps one slice (`cfg.shard`) on the current thread.
+/// Sweeps one slice (`cfg.shard`) of `slices` on the current thread.
+#[allow(clippy::too_many_arguments)]
 async fn sweep_slice(
     targets: Arc<TargetSet>,
     ports: Arc<PortList>,
     cfg: SweepConfig,
+    slices: usize,
     group: SharedTiming,
     events: mpsc::Sender<Event>,
     progress: Arc<Progress>,
@@ -292,6 +297,7 @@ async fn sweep_slice(
     let mut retry: VecDeque<Probe> = VecDeque::new();
     let mut held: Option<Probe> = None;
     let mut batch: Vec<Hit> = Vec::with_capacity(HIT_BATCH);
+    let host_memory = HOST_MEMORY / slices.max(1);
     let mut inflight = match ConnectSet::new(cfg.keep_open) {
         Ok(set) => set,
         Err(e) => {
@@ -472,7 +478,7 @@ async fn sweep_slice(
                         None
                     }
                 };
-                if host.inflight == 0 && hosts.len() > HOST_MEMORY {
+                if host.inflight == 0 && hosts.len() > host_memory {
                     hosts.remove(&probe.ip);
                 }
                 if let Some((state, reason, rtt, stream)) = conclusion {
