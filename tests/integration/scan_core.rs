@@ -1266,3 +1266,41 @@ fn host_verdicts_stop_at_the_cap_with_a_warning() {
         "no cap warning: {stderr}"
     );
 }
+
+/// A full sweep runs on several sweep threads; the open sockets they hand
+/// over cross to the pipeline's runtime and are fingerprinted there. The same
+/// single-port answer comes out with one thread and with two.
+#[test]
+fn threaded_sweep_hands_open_ports_to_the_fingerprinter() {
+    let mut net = TestNet::new();
+    let v4 = net.target_v4();
+    net.listen_with(
+        Side::Target,
+        &[SocketAddr::new(IpAddr::V4(v4), 40022)],
+        Reply::Banner(b"SSH-2.0-OpenSSH_9.6p1 Debian-4\r\n".to_vec()),
+    );
+    let target = v4.to_string();
+    for threads in ["1", "2"] {
+        let out = net.exposecheck(&[
+            "--ndjson",
+            "--fail-on",
+            "none",
+            "--no-canary",
+            "--threads",
+            threads,
+            "-p-",
+            &target,
+        ]);
+        expect_exit(&out, 0);
+        let nd = parse_ndjson(&out.stdout);
+        let open: Vec<_> = nd.ports.iter().filter(|p| p["state"] == "open").collect();
+        assert_eq!(open.len(), 1, "threads {threads}: {}", show(&out));
+        assert_eq!(open[0]["port"], 40022);
+        assert_eq!(
+            open[0]["service"]["name"], "ssh",
+            "threads {threads}: {}",
+            open[0]
+        );
+        assert_eq!(cov(&nd.summary, "attempted"), 65_535, "threads {threads}");
+    }
+}
