@@ -62,6 +62,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
+    app::hold_signals();
     let (cmd, argv) = command(normalize_args(std::env::args_os()));
     let args = match Args::try_parse_from(argv) {
         Ok(a) => a,
@@ -86,7 +87,10 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::CLEAN);
     }
     let code = match cmd {
-        Command::Merge => app::merge::run(args),
+        Command::Merge => {
+            app::release_signals();
+            app::merge::run(args)
+        }
         Command::Scan => Config::from_args(args).and_then(|cfg| block_on(app::run(cfg))),
         Command::PolicyInit => {
             Config::from_args(args).and_then(|cfg| block_on(app::policy_init(cfg)))

@@ -136,10 +136,36 @@ pub async fn policy_init(mut cfg: Config) -> Result<u8, Error> {
     .await
 }
 
+/// Holds SIGINT and SIGTERM back (they stay pending) until
+/// [`release_signals`]: called first thing in `main`, so that a Ctrl-C in the
+/// milliseconds before a scan's own handlers exist ends the scan with valid
+/// output instead of killing the process.
+pub fn hold_signals() {
+    signal_mask(libc::SIG_BLOCK);
+}
+
+/// Lets SIGINT and SIGTERM through again (pending ones are delivered now).
+pub fn release_signals() {
+    signal_mask(libc::SIG_UNBLOCK);
+}
+
+fn signal_mask(how: libc::c_int) {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset; the calls
+    // only change this thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
 /// Runs a scan whose output goes through `sink` instead of the format's.
 async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Error> {
-    // Signals are caught from the very start, so Ctrl-C at any moment (even
-    // during DNS) still ends with valid output and exit 130.
+    // Signals are caught from the very start (held back by `main` until the
+    // handlers exist), so Ctrl-C at any moment, even during DNS, still ends
+    // with valid output and exit 130.
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let cancel_tx = Arc::new(cancel_tx);
     let signals = {
@@ -163,6 +189,8 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
             let _ = tx.send(true);
         })
     };
+    // The handlers exist: a signal held back since `main` started is taken now.
+    release_signals();
     let budget = limits::raise_and_budget();
     let catalog = match &cfg.services_dir {
         None => Catalog::builtin(),

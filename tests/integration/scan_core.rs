@@ -1304,3 +1304,52 @@ fn threaded_sweep_hands_open_ports_to_the_fingerprinter() {
         assert_eq!(cov(&nd.summary, "attempted"), 65_535, "threads {threads}");
     }
 }
+
+/// A SIGINT that arrives before the scan's handlers exist is not lost and
+/// does not kill the process: the child starts with SIGINT already pending
+/// (blocked and raised before exec; the mask and the pending signal survive
+/// exec), so it is taken the moment exposecheck installs its handlers, and
+/// the run ends at once with exit 130 and a valid, interrupted NDJSON stream
+/// instead of sweeping on.
+#[test]
+fn sigint_before_the_handlers_exist_still_ends_with_valid_output() {
+    use std::os::unix::process::CommandExt;
+    let mut net = TestNet::new();
+    net.listen(&LISTEN);
+    default_drop(&net);
+    let target = net.target_v4().to_string();
+    let mut cmd = net.exposecheck_cmd(&[
+        "--ndjson",
+        "--no-fingerprint",
+        "--timeout",
+        "300",
+        "--retries",
+        "1",
+        "--concurrency",
+        "64",
+        "-p",
+        "1-2000",
+        &target,
+    ]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            libc::raise(libc::SIGINT);
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let out = run_limited(cmd, None, Duration::from_secs(60));
+    expect_exit(&out, 130);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the pending SIGINT was not taken at once: {:?}",
+        start.elapsed()
+    );
+    let nd = parse_ndjson(&out.stdout);
+    assert_eq!(nd.summary["interrupted"], true, "{}", nd.summary);
+}
