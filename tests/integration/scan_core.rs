@@ -1318,19 +1318,11 @@ fn sigint_before_the_handlers_exist_still_ends_with_valid_output() {
     net.listen(&LISTEN);
     default_drop(&net);
     let target = net.target_v4().to_string();
-    let mut cmd = net.exposecheck_cmd(&[
-        "--ndjson",
-        "--no-fingerprint",
-        "--timeout",
-        "300",
-        "--retries",
-        "1",
-        "--concurrency",
-        "64",
-        "-p",
-        "1-2000",
-        &target,
-    ]);
+    let args: Vec<String> = fast_flags()
+        .into_iter()
+        .chain(["--concurrency", "64", "-p", "1-2000", &target].map(String::from))
+        .collect();
+    let mut cmd = net.exposecheck_cmd(&args);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
