@@ -156,16 +156,8 @@ impl Reporter {
 
     /// Settles verdicts and the exit code, writes the summary, commits the file.
     pub fn finish(mut self, end: Ending<'_>) -> Result<u8, Error> {
-        let broken_pipe =
-            matches!(&self.write_error, Some(e) if e.kind() == io::ErrorKind::BrokenPipe);
         if let Some(e) = self.write_error.take() {
-            if broken_pipe {
-                return Ok(exit::CLEAN);
-            }
-            return Err(Error::Write {
-                path: self.out_path,
-                source: e,
-            });
+            return write_failed(self.out_path, e);
         }
         let mut meta = end.meta;
         meta.interrupted = end.interrupted;
@@ -200,13 +192,7 @@ impl Reporter {
             ));
         }
         if let Some(e) = write_error {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                return Ok(exit::CLEAN);
-            }
-            return Err(Error::Write {
-                path: self.out_path,
-                source: e,
-            });
+            return write_failed(self.out_path, e);
         }
         let incomplete = coverage.unresolved > 0
             || !coverage.unresolved_hosts.is_empty()
@@ -229,13 +215,7 @@ impl Reporter {
         summary.exit_code = code;
         summary.policy = end.policy.map(|p| p.file.clone());
         if let Err(e) = self.sink.finish(&summary) {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                return Ok(exit::CLEAN);
-            }
-            return Err(Error::Write {
-                path: self.out_path,
-                source: e,
-            });
+            return write_failed(self.out_path, e);
         }
         drop(self.sink);
         if let Some(f) = self.file {
@@ -245,5 +225,15 @@ impl Reporter {
             })?;
         }
         Ok(code)
+    }
+}
+
+/// How a failed write of the output ends the run: a closed pipe (`| head`)
+/// is a clean end, anything else an error naming the output.
+fn write_failed(path: PathBuf, e: io::Error) -> Result<u8, Error> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(exit::CLEAN)
+    } else {
+        Err(Error::Write { path, source: e })
     }
 }

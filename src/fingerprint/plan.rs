@@ -119,20 +119,12 @@ mod tests {
     use super::super::Settings;
     use super::*;
     use crate::catalog::Catalog;
-    use crate::model::{PortResult, PortState, Proto, Reason};
+    use crate::model::PortResult;
 
     fn result(port: u16) -> PortResult {
         PortResult {
             ip: "127.0.0.1".parse().unwrap(),
-            host: None,
-            port,
-            proto: Proto::Tcp,
-            state: PortState::Open,
-            reason: Reason::SynAck,
-            rtt_ms: Some(0.1),
-            tries: 1,
-            service: None,
-            finding: None,
+            ..PortResult::test_open(port)
         }
     }
 

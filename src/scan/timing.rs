@@ -95,8 +95,12 @@ pub struct HostTiming {
 impl HostTiming {
     /// Fresh state under `profile`.
     pub fn new(profile: TimingProfile) -> HostTiming {
+        HostTiming::fresh(Arc::new(profile))
+    }
+
+    fn fresh(profile: Arc<TimingProfile>) -> HostTiming {
         HostTiming {
-            profile: Arc::new(profile),
+            profile,
             srtt_us: None,
             rttvar_us: 0.0,
             max_successful_try: 0,
@@ -226,14 +230,9 @@ impl HostTiming {
     /// seed a new host from what the scan has learned so far).
     pub fn seeded_from(group: &HostTiming) -> HostTiming {
         HostTiming {
-            profile: group.profile.clone(),
             srtt_us: group.srtt_us,
             rttvar_us: group.rttvar_us,
-            max_successful_try: 0,
-            window_answers: 0,
-            window_late: 0,
-            scan_delay: Duration::ZERO,
-            next_send: None,
+            ..HostTiming::fresh(group.profile.clone())
         }
     }
 }
