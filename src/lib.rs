@@ -17,6 +17,7 @@ extern crate self as exposecheck;
 pub mod app;
 pub mod catalog;
 pub mod cli;
+pub mod dns;
 pub mod error;
 pub mod fingerprint;
 pub mod model;

@@ -37,10 +37,26 @@ fn command(mut argv: Vec<OsString>) -> (Command, Vec<OsString>) {
 /// wake-ups, cross-core cache misses) than they give back. The sweep runs on
 /// threads of its own, one runtime each (`scan::sweep`, `--threads`).
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    // The runtime's signal driver panics when it cannot make its socket
+    // pair: a limit too low is refused here, naming it.
+    let nofile = exposecheck::scan::limits::raise_and_budget().nofile;
+    exposecheck::scan::limits::check_headroom(
+        nofile,
+        exposecheck::scan::limits::open_descriptors(),
+    )
+    .map_err(Error::Usage)?;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the runtime: {e}")))
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE) => Error::Usage(format!(
+                "cannot start: no file descriptor left ({e}); raise the limit with ulimit -n (at least 16)"
+            )),
+            Some(libc::EAGAIN) => Error::Usage(format!(
+                "cannot start: no thread could be made ({e}); raise the process limit (ulimit -u)"
+            )),
+            _ => Error::Usage(format!("cannot start the runtime: {e}")),
+        })
 }
 
 /// Runs `f` on a fresh runtime, then drops the runtime without waiting for

@@ -20,6 +20,10 @@ pub enum PortState {
     Closed,
     /// Nothing, or an ICMP error, came back.
     Filtered,
+    /// The scanner could not learn the state: a local error that did not
+    /// clear, or a host whose answers stopped at a rate the retries could not
+    /// get under. Never a claim about the port; the run is incomplete.
+    Unresolved,
 }
 
 impl PortState {
@@ -29,6 +33,7 @@ impl PortState {
             PortState::Open => "open",
             PortState::Closed => "closed",
             PortState::Filtered => "filtered",
+            PortState::Unresolved => "unresolved",
         }
     }
 }
@@ -51,6 +56,21 @@ pub enum Reason {
     AdminProhibited,
     /// ICMP port unreachable: a firewall REJECT, since a TCP stack answers with RST.
     PortUnreach,
+    /// Unresolved: the scanner ran out of file descriptors (EMFILE, ENFILE)
+    /// on every try.
+    FdLimit,
+    /// Unresolved: the scanner has no source address or route of this
+    /// family toward the target (EADDRNOTAVAIL, ENETUNREACH at `connect`).
+    NoSourceAddress,
+    /// Unresolved: the kernel refuses the address itself (EINVAL: a
+    /// link-local address without a zone, for example).
+    InvalidAddress,
+    /// Unresolved: another local error (ENOBUFS, ENOMEM, no free local
+    /// port...) on every try.
+    LocalError,
+    /// Unresolved: the host's answers came only on the last retransmission
+    /// allowed, so silence on this port proves nothing (a SYN rate limit).
+    RateLimited,
 }
 
 impl Reason {
@@ -64,6 +84,11 @@ impl Reason {
             Reason::NetUnreach => "net-unreach",
             Reason::AdminProhibited => "admin-prohibited",
             Reason::PortUnreach => "port-unreach",
+            Reason::FdLimit => "fd-limit",
+            Reason::NoSourceAddress => "no-source-address",
+            Reason::InvalidAddress => "invalid-address",
+            Reason::LocalError => "local-error",
+            Reason::RateLimited => "rate-limited",
         }
     }
 }

@@ -306,12 +306,7 @@ pub async fn resolve(specs: Vec<TargetSpec>, timeout: Duration, cap: usize) -> R
     lookups.sort();
     lookups.dedup();
     let futs = lookups.into_iter().map(|name| async move {
-        let r = tokio::time::timeout(timeout, async {
-            tokio::net::lookup_host((name.as_str(), 0))
-                .await
-                .map(|it| it.collect::<Vec<_>>())
-        })
-        .await;
+        let r = tokio::time::timeout(timeout, async { crate::dns::lookup_host(&name).await }).await;
         (name, r)
     });
     for (name, r) in futures::future::join_all(futs).await {

@@ -166,6 +166,8 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     // Signals are caught from the very start (held back by `main` until the
     // handlers exist), so Ctrl-C at any moment, even during DNS, still ends
     // with valid output and exit 130.
+    // `main` has checked the descriptor headroom before building the runtime.
+    let budget = limits::raise_and_budget();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let cancel_tx = Arc::new(cancel_tx);
     let signals = {
@@ -191,7 +193,6 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     };
     // The handlers exist: a signal held back since `main` started is taken now.
     release_signals();
-    let budget = limits::raise_and_budget();
     let catalog = match &cfg.services_dir {
         None => Catalog::builtin(),
         Some(dir) => Arc::new(Catalog::load(Some(dir)).map_err(|e| Error::Catalog(e.to_string()))?),
@@ -270,6 +271,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         fingerprint_window: budget.fingerprint_window,
         judge: Some(judge),
         canary: cfg.canary,
+        service_ports: Arc::new(ports::default_ports(catalog.default_ports())),
     };
     let start = SystemTime::now();
     let meta = ScanMeta {
@@ -307,7 +309,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
                 cfg.quiet,
                 bar.as_ref(),
                 &format!(
-                    "{ip} accepts connections on every port; its open ports are not fingerprinted"
+                    "{ip} accepts connections on every port (its canary ports accepted): only its likely service ports are fingerprinted"
                 ),
             );
         }
@@ -317,6 +319,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
                 PortState::Open => coverage.open += 1,
                 PortState::Closed => coverage.closed += 1,
                 PortState::Filtered => coverage.filtered += 1,
+                PortState::Unresolved => coverage.unresolved += 1,
             }
             if !reporter.port(&r) {
                 let _ = cancel_tx.send(true);
@@ -332,7 +335,9 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         b.finish_and_clear();
     }
     coverage.planned = stats.planned;
-    coverage.unresolved = stats.planned.saturating_sub(coverage.attempted);
+    // Ports concluded `unresolved` were counted as they came; pairs never
+    // concluded (an interruption, a sweep that could not start) are added.
+    coverage.unresolved += stats.planned.saturating_sub(coverage.attempted);
     coverage.requeued = stats.requeued;
     coverage.retries = stats.retries;
     let in_scope = |e: &Entry| {

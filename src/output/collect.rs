@@ -63,7 +63,7 @@ impl Collector {
         match r.state {
             PortState::Open => h.open += 1,
             PortState::Closed => h.closed += 1,
-            PortState::Filtered => {}
+            PortState::Filtered | PortState::Unresolved => {}
         }
         if self.show.lists(r) {
             h.rows.push(r.clone());

@@ -98,6 +98,7 @@ fn table(o: &mut Vec<String>, p: &Painter, rows: &[PortResult]) {
             PortState::Open => p.paint("32", &format!("{:<9}", "open")),
             PortState::Closed => format!("{:<9}", "closed"),
             PortState::Filtered => p.paint("2", &format!("{:<9}", "filtered")),
+            PortState::Unresolved => p.paint("33", &format!("{:<9}", "unresolved")),
         };
         let rtt = r
             .rtt_ms

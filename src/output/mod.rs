@@ -130,6 +130,8 @@ impl Show {
             PortState::Open => true,
             PortState::Closed => self.closed,
             PortState::Filtered => self.filtered,
+            // Counted in the summary; listed beside the filtered ports.
+            PortState::Unresolved => self.filtered,
         }
     }
 }

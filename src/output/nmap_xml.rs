@@ -206,7 +206,11 @@ fn host(x: &mut String, ip: IpAddr, h: &HostRows, findings: &[&Item<'_>]) {
         None => x.push_str("    <hostnames/>\n"),
     }
     x.push_str("    <ports>\n");
-    for st in [PortState::Closed, PortState::Filtered] {
+    for st in [
+        PortState::Closed,
+        PortState::Filtered,
+        PortState::Unresolved,
+    ] {
         let count = h.unlisted(st);
         if count == 0 {
             continue;

@@ -2,12 +2,18 @@
 //! a few random unused high ports of that host are tried. A host (or a
 //! middlebox in front of it) that accepts those accepts everything — a tarpit,
 //! a SYN proxy, a port-forwarding load balancer — and its "open" ports prove
-//! nothing: it is reported once instead of raising a finding per port.
+//! nothing by itself: it is reported once instead of raising a finding per
+//! port. Such a host may still run real services behind the catch-all, so the
+//! canary ports that accepted are fingerprinted too: their answer is the
+//! reference a real service's answer must differ from.
 
+use super::Identify;
+use crate::model::{AuthState, Confidence, PortResult, PortState, Proto, Reason, Service};
 use crate::ports::PortList;
 use crate::scan::connect::{self, Attempt};
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How many canary ports are tried per host.
@@ -34,19 +40,87 @@ pub fn ports_for(ip: IpAddr, seed: u64, scanned: &PortList) -> Vec<u16> {
     out
 }
 
-/// True when at least two of the canary ports accept a connection.
-pub async fn answers_every_port(ip: IpAddr, ports: Vec<u16>, timeout: Duration) -> bool {
-    let attempts = ports
-        .into_iter()
-        .map(|p| connect::attempt(SocketAddr::new(ip, p), timeout));
-    let mut open = 0;
-    for a in futures::future::join_all(attempts).await {
-        if let Attempt::Open { stream, .. } = a {
-            connect::abort(stream);
-            open += 1;
+/// What a service answered, as far as telling a real service from a
+/// catch-all goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    name: String,
+    product: Option<String>,
+    auth: AuthState,
+}
+
+impl Identity {
+    /// The identity of an identified port, if anything answered.
+    pub fn of(service: Option<&Service>) -> Identity {
+        Identity {
+            name: service.map_or_else(|| "unknown".into(), |s| s.name.clone()),
+            product: service.and_then(|s| s.product.clone()),
+            auth: service.map_or(AuthState::default(), |s| s.auth),
         }
     }
-    open >= 2
+}
+
+/// Whether a port of an every-port host answered as a real service: a probe
+/// matched (not a guess from the port number) and the answer is not the one
+/// the canary ports gave.
+pub fn is_real_service(service: Option<&Service>, reference: &[Identity]) -> bool {
+    service.is_some_and(|s| s.confidence == Confidence::Probed && s.name != "unknown")
+        && !reference.contains(&Identity::of(service))
+}
+
+/// Tries the canary ports of `ip`: `None` when fewer than two accept (a
+/// normal host), else the identities of the ports that accepted (at most
+/// two are fingerprinted, with `identify` when given).
+pub async fn check(
+    ip: IpAddr,
+    ports: Vec<u16>,
+    timeout: Duration,
+    identify: Option<Arc<dyn Identify>>,
+) -> Option<Vec<Identity>> {
+    let attempts = ports
+        .into_iter()
+        .map(|p| async move { (p, connect::attempt(SocketAddr::new(ip, p), timeout).await) });
+    let mut open = Vec::new();
+    for (port, a) in futures::future::join_all(attempts).await {
+        if let Attempt::Open { stream, .. } = a {
+            open.push((port, stream));
+        }
+    }
+    if open.len() < 2 {
+        open.into_iter().for_each(|(_, s)| connect::abort(s));
+        return None;
+    }
+    let Some(id) = identify else {
+        open.into_iter().for_each(|(_, s)| connect::abort(s));
+        return Some(Vec::new());
+    };
+    let looks = open
+        .into_iter()
+        .take(2)
+        .map(|(port, stream)| id.identify(stream, open_result(ip, port)));
+    let found = futures::future::join_all(looks).await;
+    Some(
+        found
+            .iter()
+            .map(|r| Identity::of(r.service.as_ref()))
+            .collect(),
+    )
+}
+
+/// A bare open-port result for a canary port, to fingerprint it.
+fn open_result(ip: IpAddr, port: u16) -> PortResult {
+    PortResult {
+        ip,
+        host: None,
+        port,
+        proto: Proto::Tcp,
+        state: PortState::Open,
+        reason: Reason::SynAck,
+        rtt_ms: None,
+        tries: 1,
+        service: None,
+        finding: None,
+    }
 }
 
 /// Timeout for canary connects: generous next to the host's measured RTT.
@@ -75,6 +149,8 @@ mod tests {
     async fn a_normal_host_is_not_an_every_port_host() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let ports = ports_for(ip, 99, &PortList::default());
-        assert!(!answers_every_port(ip, ports, Duration::from_millis(500)).await);
+        assert!(check(ip, ports, Duration::from_millis(500), None)
+            .await
+            .is_none());
     }
 }

@@ -3,8 +3,10 @@
 //! The first open port of a host triggers its [`canary`] check; the host's open
 //! ports wait (with their live connections, up to a cap) until it says whether
 //! the host answers on every port. Then they are handed to the fingerprinter
-//! (at most `fingerprint_window` at once), or, on an every-port host, delivered
-//! unfingerprinted. Every result passes the verdict and reaches the caller's
+//! (at most `fingerprint_window` at once); on an every-port host only its
+//! likely service ports are (at most [`EVERY_PORT_FINGERPRINTS`]), and only an
+//! answer unlike the canary ports' counts as a service: the rest are
+//! delivered with the every-port note. Every result passes the verdict and reaches the caller's
 //! closure exactly once. On cancellation, ports still waiting or being
 //! fingerprinted are delivered without a service rather than lost.
 
@@ -51,6 +53,9 @@ pub struct Plan {
     pub judge: Option<Arc<dyn Judge>>,
     /// Try canary ports on each host with an open port.
     pub canary: bool,
+    /// Ports some `services/` file names: on a host that answers every
+    /// port, these are fingerprinted (the rest are skipped).
+    pub service_ports: Arc<PortList>,
 }
 
 /// What the pipeline hands its caller.
@@ -82,10 +87,247 @@ const CANARY_WINDOW: usize = 64;
 /// (a later open port of such a host is checked again), keeping memory flat.
 const CANARY_MEMORY: usize = 65_536;
 
+/// Fingerprints spent at most on one every-port host: its likely service
+/// ports (those a `services/` file names) are tried, the rest skipped.
+pub const EVERY_PORT_FINGERPRINTS: u32 = 128;
+
 enum Canary {
     Pending(Vec<(Option<TcpStream>, PortResult)>),
     Clean,
-    EveryPort,
+    EveryPort(EveryPortHost),
+}
+
+/// An every-port host: what its canary ports answered, and what was spent.
+struct EveryPortHost {
+    reference: Arc<Vec<canary::Identity>>,
+    fingerprinted: u32,
+    real: u32,
+    skipped: u32,
+}
+
+/// The pipeline's bookkeeping between the stages.
+struct State<'p> {
+    plan: &'p Plan,
+    hosts: HashMap<IpAddr, Canary>,
+    unchecked: VecDeque<(IpAddr, std::time::Duration)>,
+    held_streams: usize,
+    in_progress: HashMap<(IpAddr, u16), PortResult>,
+    waiting: VecDeque<(Option<TcpStream>, PortResult)>,
+}
+
+impl State<'_> {
+    fn judged(&self, mut r: PortResult) -> Output {
+        if let Some(j) = &self.plan.judge {
+            j.judge(&mut r);
+        }
+        Output::Port(Box::new(r))
+    }
+
+    /// Keeps a live stream for a host whose canary check is pending, within
+    /// the per-host and overall caps.
+    fn hold(&mut self, stream: Option<TcpStream>, held_here: usize) -> Option<TcpStream> {
+        match stream {
+            Some(s) if held_here >= HELD_PER_HOST || self.held_streams >= HELD_TOTAL => {
+                scan::connect::abort(s);
+                None
+            }
+            Some(s) => {
+                self.held_streams += 1;
+                Some(s)
+            }
+            None => None,
+        }
+    }
+
+    /// Takes one concluded pair from the sweep.
+    fn hit(&mut self, hit: scan::Hit, on: &mut impl FnMut(Output)) {
+        if hit.result.state != PortState::Open {
+            if let Some(s) = hit.stream {
+                scan::connect::abort(s);
+            }
+            on(self.judged(hit.result));
+            return;
+        }
+        let ip = hit.result.ip;
+        let result = hit.result;
+        // An open socket this runtime cannot take is delivered without its
+        // stream; the fingerprinter reconnects.
+        let stream = hit.stream.and_then(|s| TcpStream::from_std(s).ok());
+        if !self.plan.canary {
+            self.waiting.push_back((stream, result));
+            return;
+        }
+        match self.hosts.get_mut(&ip) {
+            None => {
+                self.unchecked
+                    .push_back((ip, canary::timeout_for(result.rtt_ms)));
+                let stream = self.hold(stream, 0);
+                if self.hosts.len() >= CANARY_MEMORY {
+                    self.hosts.retain(|_, c| !matches!(c, Canary::Clean));
+                }
+                self.hosts
+                    .insert(ip, Canary::Pending(vec![(stream, result)]));
+            }
+            Some(Canary::Pending(held)) => {
+                let here = held.iter().filter(|(s, _)| s.is_some()).count();
+                let stream = self.hold(stream, here);
+                if let Some(Canary::Pending(held)) = self.hosts.get_mut(&ip) {
+                    held.push((stream, result));
+                }
+            }
+            Some(Canary::Clean) => self.waiting.push_back((stream, result)),
+            Some(Canary::EveryPort(_)) => self.every_port_result(stream, result, on),
+        }
+    }
+
+    /// An open port of an every-port host: fingerprinted when it is a likely
+    /// service port and the host's budget allows, else delivered as such.
+    fn every_port_result(
+        &mut self,
+        stream: Option<TcpStream>,
+        result: PortResult,
+        on: &mut impl FnMut(Output),
+    ) {
+        let likely = self.plan.service_ports.contains(result.port) && self.plan.identify.is_some();
+        let Some(Canary::EveryPort(h)) = self.hosts.get_mut(&result.ip) else {
+            return;
+        };
+        if likely && h.fingerprinted < EVERY_PORT_FINGERPRINTS {
+            h.fingerprinted += 1;
+            self.waiting.push_back((stream, result));
+            return;
+        }
+        h.skipped += 1;
+        if let Some(s) = stream {
+            scan::connect::abort(s);
+        }
+        on(self.judged(with_note(result, EVERY_PORT_NOTE)));
+    }
+
+    /// A host's canary check is over.
+    fn canary_done(
+        &mut self,
+        ip: IpAddr,
+        answer: Option<Vec<canary::Identity>>,
+        on: &mut impl FnMut(Output),
+    ) {
+        let verdict = match answer {
+            None => Canary::Clean,
+            Some(reference) => Canary::EveryPort(EveryPortHost {
+                reference: Arc::new(reference),
+                fingerprinted: 0,
+                real: 0,
+                skipped: 0,
+            }),
+        };
+        let every = matches!(verdict, Canary::EveryPort(_));
+        let Some(Canary::Pending(held)) = self.hosts.insert(ip, verdict) else {
+            return;
+        };
+        self.held_streams -= held.iter().filter(|(s, _)| s.is_some()).count();
+        if every {
+            on(Output::EveryPort(ip));
+        }
+        for (stream, r) in held {
+            if every {
+                self.every_port_result(stream, r, on);
+            } else {
+                self.waiting.push_back((stream, r));
+            }
+        }
+    }
+
+    /// A fingerprint finished. On an every-port host, only an answer unlike
+    /// the canary ports' is judged as a service.
+    fn identified(&mut self, r: PortResult, on: &mut impl FnMut(Output)) {
+        self.in_progress.remove(&(r.ip, r.port));
+        let r = match self.hosts.get_mut(&r.ip) {
+            Some(Canary::EveryPort(h)) => {
+                if canary::is_real_service(r.service.as_ref(), &h.reference) {
+                    h.real += 1;
+                    r
+                } else {
+                    with_note(r, EVERY_PORT_NOTE)
+                }
+            }
+            _ => r,
+        };
+        on(self.judged(r));
+    }
+
+    /// One line per every-port host: what was fingerprinted and skipped.
+    fn every_port_summaries(&self, on: &mut impl FnMut(Output)) {
+        for (ip, c) in &self.hosts {
+            if let Canary::EveryPort(h) = c {
+                on(Output::Warning(format!(
+                    "{ip} accepts connections on every port: {} likely service ports fingerprinted, {} of them answered unlike the canary ports and are judged; {} open ports skipped",
+                    h.fingerprinted, h.real, h.skipped
+                )));
+            }
+        }
+    }
+
+    /// Interrupted: everything already concluded is still delivered, without
+    /// a service where identification had not finished.
+    fn deliver_unfinished(self, on: &mut impl FnMut(Output)) {
+        let identifying = self.plan.identify.is_some();
+        let interrupted = |r: PortResult| {
+            if identifying {
+                with_note(r, "interrupted")
+            } else {
+                r
+            }
+        };
+        let plan = self.plan;
+        let judged = |mut r: PortResult| {
+            if let Some(j) = &plan.judge {
+                j.judge(&mut r);
+            }
+            Output::Port(Box::new(r))
+        };
+        for (_, r) in self.in_progress {
+            on(judged(interrupted(r)));
+        }
+        let held = self.hosts.into_values().flat_map(|c| match c {
+            Canary::Pending(h) => h,
+            _ => Vec::new(),
+        });
+        for (stream, r) in self.waiting.into_iter().chain(held) {
+            if let Some(s) = stream {
+                scan::connect::abort(s);
+            }
+            on(judged(interrupted(r)));
+        }
+    }
+}
+
+/// Starts the fingerprint of one waiting port.
+fn fingerprint(
+    id: Arc<dyn Identify>,
+    stream: Option<TcpStream>,
+    result: PortResult,
+) -> BoxFuture<'static, PortResult> {
+    let fallback = result.clone();
+    async move {
+        let stream = match stream {
+            Some(s) => s,
+            None => {
+                let addr = std::net::SocketAddr::new(result.ip, result.port);
+                match scan::connect::attempt(addr, canary::timeout_for(result.rtt_ms)).await {
+                    scan::connect::Attempt::Open { stream, .. } => stream,
+                    _ => return with_note(result, "reconnect-failed"),
+                }
+            }
+        };
+        match std::panic::AssertUnwindSafe(id.identify(stream, result))
+            .catch_unwind()
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => with_note(fallback, "internal-error"),
+        }
+    }
+    .boxed()
 }
 
 /// Runs a plan; `on` receives every result as it completes.
@@ -107,64 +349,42 @@ pub async fn run(
         progress,
         cancel.clone(),
     ));
-    let judge = |mut r: PortResult| {
-        if let Some(j) = &plan.judge {
-            j.judge(&mut r);
-        }
-        Output::Port(Box::new(r))
+    let mut st = State {
+        plan: &plan,
+        hosts: HashMap::new(),
+        unchecked: VecDeque::new(),
+        held_streams: 0,
+        in_progress: HashMap::new(),
+        waiting: VecDeque::new(),
     };
     let mut identifying = FuturesUnordered::new();
     let mut canaries = FuturesUnordered::new();
-    let mut hosts: HashMap<IpAddr, Canary> = HashMap::new();
-    let mut unchecked: VecDeque<(IpAddr, std::time::Duration)> = VecDeque::new();
-    let mut held_streams = 0usize;
-    let mut in_progress: HashMap<(IpAddr, u16), PortResult> = HashMap::new();
-    let mut waiting: VecDeque<(Option<TcpStream>, PortResult)> = VecDeque::new();
     let window = plan.fingerprint_window.max(1);
     let mut sweep_done = false;
     let mut cancel_rx = cancel.clone();
     let mut cancelled = *cancel.borrow();
     while !cancelled {
         while identifying.len() < window {
-            let Some((stream, result)) = waiting.pop_front() else {
+            let Some((stream, result)) = st.waiting.pop_front() else {
                 break;
             };
             let Some(id) = plan.identify.clone() else {
-                on(judge(result));
+                on(st.judged(result));
                 continue;
             };
-            in_progress.insert((result.ip, result.port), result.clone());
-            let fallback = result.clone();
-            identifying.push(async move {
-                let stream = match stream {
-                    Some(s) => s,
-                    None => {
-                        let addr = std::net::SocketAddr::new(result.ip, result.port);
-                        match scan::connect::attempt(addr, canary::timeout_for(result.rtt_ms)).await
-                        {
-                            scan::connect::Attempt::Open { stream, .. } => stream,
-                            _ => return with_note(result, "reconnect-failed"),
-                        }
-                    }
-                };
-                match std::panic::AssertUnwindSafe(id.identify(stream, result))
-                    .catch_unwind()
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(_) => with_note(fallback, "internal-error"),
-                }
-            });
+            st.in_progress
+                .insert((result.ip, result.port), result.clone());
+            identifying.push(fingerprint(id, stream, result));
         }
         while canaries.len() < CANARY_WINDOW {
-            let Some((ip, timeout)) = unchecked.pop_front() else {
+            let Some((ip, timeout)) = st.unchecked.pop_front() else {
                 break;
             };
             let ports = canary::ports_for(ip, seed, &plan.ports);
-            canaries
-                .push(async move { (ip, canary::answers_every_port(ip, ports, timeout).await) });
+            let id = plan.identify.clone();
+            canaries.push(async move { (ip, canary::check(ip, ports, timeout, id).await) });
         }
-        if sweep_done && identifying.is_empty() && waiting.is_empty() && canaries.is_empty() {
+        if sweep_done && identifying.is_empty() && st.waiting.is_empty() && canaries.is_empty() {
             break;
         }
         tokio::select! {
@@ -173,107 +393,21 @@ pub async fn run(
                 None => sweep_done = true,
                 Some(Event::Warning(w)) => on(Output::Warning(w)),
                 Some(Event::Hits(hits)) => for hit in hits {
-                    if hit.result.state != PortState::Open {
-                        if let Some(s) = hit.stream {
-                            scan::connect::abort(s);
-                        }
-                        on(judge(hit.result));
-                        continue;
-                    }
-                    let ip = hit.result.ip;
-                    let result = hit.result;
-                    // An open socket this runtime cannot take is delivered
-                    // without its stream; the fingerprinter reconnects.
-                    let stream = hit.stream.and_then(|s| TcpStream::from_std(s).ok());
-                    if !plan.canary {
-                        waiting.push_back((stream, result));
-                        continue;
-                    }
-                    let mut hold = |stream: Option<TcpStream>, held_here: usize| match stream {
-                        Some(s) if held_here >= HELD_PER_HOST || held_streams >= HELD_TOTAL => {
-                            scan::connect::abort(s);
-                            None
-                        }
-                        Some(s) => {
-                            held_streams += 1;
-                            Some(s)
-                        }
-                        None => None,
-                    };
-                    match hosts.get_mut(&ip) {
-                        None => {
-                            unchecked.push_back((ip, canary::timeout_for(result.rtt_ms)));
-                            let stream = hold(stream, 0);
-                            if hosts.len() >= CANARY_MEMORY {
-                                hosts.retain(|_, c| !matches!(c, Canary::Clean));
-                            }
-                            hosts.insert(ip, Canary::Pending(vec![(stream, result)]));
-                        }
-                        Some(Canary::Pending(held)) => {
-                            let stream = hold(stream, held.iter().filter(|(s, _)| s.is_some()).count());
-                            held.push((stream, result));
-                        }
-                        Some(Canary::Clean) => waiting.push_back((stream, result)),
-                        Some(Canary::EveryPort) => {
-                            if let Some(s) = stream {
-                                scan::connect::abort(s);
-                            }
-                            on(judge(with_note(result, EVERY_PORT_NOTE)));
-                        }
-                    }
+                    st.hit(hit, &mut on);
                 },
             },
-            Some((ip, every)) = canaries.next(), if !canaries.is_empty() => {
-                let verdict = if every { Canary::EveryPort } else { Canary::Clean };
-                if let Some(Canary::Pending(held)) = hosts.insert(ip, verdict) {
-                    held_streams -= held.iter().filter(|(s, _)| s.is_some()).count();
-                    if every {
-                        on(Output::EveryPort(ip));
-                    }
-                    for (stream, r) in held {
-                        if every {
-                            if let Some(s) = stream {
-                                scan::connect::abort(s);
-                            }
-                            on(judge(with_note(r, EVERY_PORT_NOTE)));
-                        } else {
-                            waiting.push_back((stream, r));
-                        }
-                    }
-                }
+            Some((ip, answer)) = canaries.next(), if !canaries.is_empty() => {
+                st.canary_done(ip, answer, &mut on);
             }
-            Some(r) = identifying.next(), if !identifying.is_empty() => {
-                in_progress.remove(&(r.ip, r.port));
-                on(judge(r));
-            }
+            Some(r) = identifying.next(), if !identifying.is_empty() => st.identified(r, &mut on),
         }
     }
     if !cancelled {
+        st.every_port_summaries(&mut on);
         return sweep.await.unwrap_or_default();
     }
-    // Interrupted: everything already concluded is still delivered, without a
-    // service where identification had not finished.
     drop(identifying);
-    let interrupted = |r: PortResult| {
-        if plan.identify.is_some() {
-            with_note(r, "interrupted")
-        } else {
-            r
-        }
-    };
-    for (_, r) in in_progress {
-        on(judge(interrupted(r)));
-    }
-    let held = hosts.into_values().flat_map(|c| match c {
-        Canary::Pending(h) => h,
-        _ => Vec::new(),
-    });
-    for (stream, r) in waiting.into_iter().chain(held) {
-        if let Some(s) = stream {
-            scan::connect::abort(s);
-        }
-        on(judge(interrupted(r)));
-    }
+    st.deliver_unfinished(&mut on);
     // The sweep stops on the same signal and then drops its sender; draining
     // until then keeps it from blocking on a full channel.
     while let Some(ev) = rx.recv().await {
@@ -284,7 +418,11 @@ pub async fn run(
                     if let Some(s) = hit.stream {
                         scan::connect::abort(s);
                     }
-                    on(judge(hit.result));
+                    let mut r = hit.result;
+                    if let Some(j) = &plan.judge {
+                        j.judge(&mut r);
+                    }
+                    on(Output::Port(Box::new(r)));
                 }
             }
         }

@@ -4,9 +4,13 @@
 //! set) and driven by tokio. `IP_RECVERR` makes the kernel queue the ICMP error
 //! behind a failed connect, so an ICMP port-unreachable from a REJECT rule can be
 //! told apart from a real RST, and admin-prohibited from host-unreachable, the
-//! way a raw-socket scanner would. Local resource errors (EMFILE, ENFILE,
-//! EADDRNOTAVAIL, ENOBUFS, ENOMEM) are returned as such: they say nothing about
-//! the port and the engine retries them.
+//! way a raw-socket scanner would. Local errors (EMFILE, ENFILE,
+//! EADDRNOTAVAIL, ENOBUFS, ENOMEM, EINVAL...) are returned as such: they say
+//! nothing about the port. [`local_class`] tells the ones that may clear
+//! (retried within a bound) from the ones that cannot (unresolved at once).
+//! A connect that reached its own socket (TCP self-connect: on a local
+//! address, the kernel picked the destination port as the source port) is
+//! never open.
 
 use crate::model::Reason;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -35,8 +39,56 @@ pub enum Attempt {
     },
     /// No answer within the timeout.
     TimedOut,
-    /// A local resource error; says nothing about the port.
+    /// A local error; says nothing about the port.
     Local(io::Error),
+    /// The connect reached its own socket (local address = peer address):
+    /// nothing listens there, but it is not an answer either; try again.
+    SelfConnect,
+}
+
+/// What a local error means for the probe that met it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalClass {
+    /// May clear (a descriptor or buffer freed, a local port released):
+    /// retry with back-off, within a bound; then unresolved for this reason.
+    Transient(Reason),
+    /// Cannot clear for this address: unresolved at once, for this reason.
+    Permanent(Reason),
+}
+
+/// Classifies a local error met connecting to `addr`.
+///
+/// EADDRNOTAVAIL means either "no free local port" (transient) or "no source
+/// address of this family toward `addr`" (IPv6 disabled: permanent); a UDP
+/// `connect`, which picks a route and a source address without sending
+/// anything, tells them apart.
+pub fn local_class(e: &io::Error, addr: &SocketAddr) -> LocalClass {
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => LocalClass::Transient(Reason::FdLimit),
+        Some(libc::EINVAL) => LocalClass::Permanent(Reason::InvalidAddress),
+        Some(libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT) => {
+            LocalClass::Permanent(Reason::NoSourceAddress)
+        }
+        Some(libc::EADDRNOTAVAIL) if !has_route_and_source(addr) => {
+            LocalClass::Permanent(Reason::NoSourceAddress)
+        }
+        _ => LocalClass::Transient(Reason::LocalError),
+    }
+}
+
+/// Whether the kernel has a route and a source address toward `addr` (a UDP
+/// `connect` sends no packet).
+fn has_route_and_source(addr: &SocketAddr) -> bool {
+    let Ok(sock) = Socket::new(Domain::for_address(*addr), Type::DGRAM.cloexec(), None) else {
+        return false;
+    };
+    sock.connect(&(*addr).into()).is_ok()
+}
+
+/// True when a connected socket is connected to itself (TCP self-connect).
+pub fn is_self_connect<S: std::os::fd::AsFd>(sock: &S) -> bool {
+    let s = SockRef::from(sock);
+    matches!((s.local_addr(), s.peer_addr()), (Ok(l), Ok(p)) if l == p)
 }
 
 /// Whether an errno is a local resource problem rather than an answer.
@@ -118,6 +170,10 @@ pub async fn attempt(addr: SocketAddr, timeout: Duration) -> Attempt {
         Ok(Ok(())) => {
             let rtt = start.elapsed();
             match stream.take_error() {
+                Ok(None) if is_self_connect(&stream) => {
+                    abort(stream);
+                    Attempt::SelfConnect
+                }
                 Ok(None) => match stream.peer_addr() {
                     Ok(_) => Attempt::Open { stream, rtt },
                     // Writable but not connected: reset in between (open, see

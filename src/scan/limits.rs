@@ -42,6 +42,28 @@ pub fn raise_and_budget() -> Budget {
     budget_for(nofile)
 }
 
+/// Descriptors a run needs free at least: the runtime's epoll and waker,
+/// the signal handlers' socket pair (tokio panics when it cannot make it), a
+/// probe socket, a fingerprint connection and its reconnect, the output file.
+pub const MIN_FREE: u64 = 8;
+
+/// Refuses a descriptor limit that leaves fewer than [`MIN_FREE`] free once
+/// the runtime is up (`in_use` open now), naming the limit.
+pub fn check_headroom(nofile: u64, in_use: u64) -> Result<(), String> {
+    if nofile.saturating_sub(in_use) >= MIN_FREE {
+        return Ok(());
+    }
+    Err(format!(
+        "the file-descriptor limit (ulimit -n) is {nofile} and {in_use} are in use: a scan needs at least {} (raise it with ulimit -n)",
+        in_use + MIN_FREE
+    ))
+}
+
+/// Descriptors this process has open now (from /proc/self/fd; 3 if unknown).
+pub fn open_descriptors() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(3, |d| d.count().saturating_sub(1) as u64)
+}
+
 /// The budget for a given descriptor limit: fingerprinting gets a tenth (each
 /// fingerprint may hold two sockets while it reconnects), connects get the rest,
 /// capped at 16,384 in flight.
@@ -74,5 +96,13 @@ mod tests {
             }
         }
         assert_eq!(budget_for(1_048_576).connect_window, 16_384);
+    }
+
+    #[test]
+    fn too_few_free_descriptors_are_refused_naming_the_limit() {
+        assert!(check_headroom(1024, 10).is_ok());
+        assert!(check_headroom(18, 10).is_ok());
+        let e = check_headroom(14, 10).unwrap_err();
+        assert!(e.contains("ulimit -n") && e.contains("14"), "{e}");
     }
 }

@@ -6,8 +6,11 @@
 //!
 //! The engine never prints. It sends [`Event`]s down a channel and counts
 //! progress in shared atomics. Timed-out probes are retried under the adaptive
-//! timing in [`timing`]; local resource errors (EMFILE, EADDRNOTAVAIL...) shrink
-//! the window, back off and re-queue the probe: they never become port states.
+//! timing in [`timing`]; local errors that may clear (EMFILE, no free local
+//! port...) shrink the window, back off and re-queue the probe, at most
+//! [`MAX_LOCAL_TRIES`] times; those that cannot (EINVAL, no source address of
+//! the family) and those that did not clear conclude the port `unresolved`,
+//! with the reason: the run always ends, and never calls such a port closed.
 
 pub mod connect;
 pub mod limits;
@@ -18,7 +21,7 @@ pub mod timing;
 use crate::model::{PortResult, PortState, Proto, Reason};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
-use connect::Attempt;
+use connect::{Attempt, LocalClass};
 use order::{Order, Shard};
 use reactor::{ConnectSet, Outcome};
 use std::collections::{HashMap, VecDeque};
@@ -151,7 +154,13 @@ struct Probe {
     ip: IpAddr,
     port: u16,
     try_no: u8,
+    /// Local errors (or self-connects) this probe has met.
+    local_tries: u8,
 }
+
+/// Local errors one probe may meet before its port is concluded
+/// `unresolved`: with the back-off (5 ms doubling to 500 ms) a few seconds.
+pub const MAX_LOCAL_TRIES: u8 = 12;
 
 struct HostState {
     timing: HostTiming,
@@ -175,6 +184,81 @@ const HIT_BATCH: usize = 256;
 struct Gate {
     gap: Duration,
     next: Instant,
+}
+
+/// Re-queues a probe that met a local error (or reached its own socket);
+/// false once it has met [`MAX_LOCAL_TRIES`] of them.
+fn requeue_local(probe: Probe, retry: &mut VecDeque<Probe>, stats: &mut SweepStats) -> bool {
+    if probe.local_tries.saturating_add(1) >= MAX_LOCAL_TRIES {
+        return false;
+    }
+    stats.requeued += 1;
+    retry.push_front(Probe {
+        local_tries: probe.local_tries + 1,
+        ..probe
+    });
+    true
+}
+
+/// How long local errors may go on with no answer from any target before
+/// the sweep stops waiting for them to clear: past it, each probe that meets
+/// one is concluded unresolved at once, so a descriptor limit too low for
+/// even one socket ends the run in seconds instead of backing off forever.
+pub const LOCAL_GIVE_UP: Duration = Duration::from_secs(5);
+
+/// Since when only local errors have come back.
+#[derive(Default)]
+struct Stuck {
+    since: Option<Instant>,
+}
+
+impl Stuck {
+    /// Notes a local error at `now`; true once they have gone on for
+    /// [`LOCAL_GIVE_UP`] with nothing else concluded in between.
+    fn hopeless(&mut self, now: Instant) -> bool {
+        now.duration_since(*self.since.get_or_insert(now)) >= LOCAL_GIVE_UP
+    }
+}
+
+/// The local-error warnings already given: one per class and reason.
+#[derive(Default)]
+struct LocalWarnings(Vec<LocalClass>, bool);
+
+impl LocalWarnings {
+    /// The warning that local errors are no longer waited out, once.
+    fn gave_up(&mut self, reason: Reason) -> Option<String> {
+        if std::mem::replace(&mut self.1, true) {
+            return None;
+        }
+        Some(format!(
+            "local errors did not clear for {} s: the ports still to probe are reported unresolved ({})",
+            LOCAL_GIVE_UP.as_secs(),
+            reason.as_str()
+        ))
+    }
+
+    /// The warning for `class`, the first time it is met.
+    fn first_time(
+        &mut self,
+        class: LocalClass,
+        e: &std::io::Error,
+        addr: SocketAddr,
+    ) -> Option<String> {
+        if self.0.contains(&class) {
+            return None;
+        }
+        self.0.push(class);
+        Some(match class {
+            LocalClass::Permanent(reason) => format!(
+                "cannot connect to {addr} ({e}): its ports are reported unresolved ({})",
+                reason.as_str()
+            ),
+            LocalClass::Transient(reason) => format!(
+                "local resource limit hit ({e}); slowing down and retrying; a port still failing after {MAX_LOCAL_TRIES} tries is reported unresolved ({})",
+                reason.as_str()
+            ),
+        })
+    }
 }
 
 /// Runs the sweep to completion or cancellation, on `cfg.threads` threads
@@ -202,7 +286,7 @@ pub async fn sweep(
     let mut done = Vec::with_capacity(n);
     let mut inline = Vec::new();
     for j in 0..n {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, rx) = tokio::sync::oneshot::channel::<Option<SweepStats>>();
         let job = sweep_slice(
             targets.clone(),
             ports.clone(),
@@ -213,45 +297,56 @@ pub async fn sweep(
             progress.clone(),
             cancel.clone(),
         );
-        let spawned = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .and_then(|rt| {
-                std::thread::Builder::new()
-                    .name(format!("sweep-{j}"))
-                    .spawn(move || {
-                        let _ = tx.send(rt.block_on(job));
-                    })
+        // The runtime is built on the new thread: one that could not be
+        // made must not be dropped here, inside async code.
+        let spawned = std::thread::Builder::new()
+            .name(format!("sweep-{j}"))
+            .spawn(move || {
+                let ran = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()
+                    .map(|rt| rt.block_on(job));
+                let _ = tx.send(ran);
             });
         match spawned {
-            Ok(_) => done.push(rx),
+            Ok(_) => done.push((j, rx)),
             // No thread to be had: this slice runs here instead.
-            Err(_) => inline.push(cfg.worker(j, n)),
+            Err(_) => inline.push(j),
         }
     }
     let mut stats = SweepStats::default();
-    let here = inline.into_iter().map(|c| {
-        sweep_slice(
-            targets.clone(),
-            ports.clone(),
-            c,
-            n,
-            group.clone(),
-            events.clone(),
-            progress.clone(),
-            cancel.clone(),
-        )
-    });
-    for s in futures::future::join_all(here).await {
+    let run_here = |slices: Vec<usize>| {
+        futures::future::join_all(slices.into_iter().map(|j| {
+            sweep_slice(
+                targets.clone(),
+                ports.clone(),
+                cfg.worker(j, n),
+                n,
+                group.clone(),
+                events.clone(),
+                progress.clone(),
+                cancel.clone(),
+            )
+        }))
+    };
+    for s in run_here(inline).await {
         stats.add(s);
     }
-    for rx in done {
+    let mut late = Vec::new();
+    for (j, rx) in done {
         match rx.await {
-            Ok(s) => stats.add(s),
-            // A sweep thread that died leaves its slice unconcluded; the
-            // coverage counts say so.
-            Err(_) => stats.interrupted = true,
+            Ok(Some(s)) => stats.add(s),
+            // The thread started but could not make its runtime: the slice
+            // runs here.
+            Ok(None) => late.push(j),
+            // A sweep thread that died leaves its slice unconcluded: the
+            // coverage counts it unresolved (not interrupted: no signal came).
+            Err(_) => {}
         }
+    }
+    for s in run_here(late).await {
+        stats.add(s);
     }
     stats
 }
@@ -290,6 +385,7 @@ async fn sweep_slice(
             ip: targets.get(i / nports).expect("index within target set"),
             port: ports.as_slice()[(i % nports) as usize],
             try_no: 1,
+            local_tries: 0,
         })
     };
 
@@ -301,10 +397,13 @@ async fn sweep_slice(
     let mut inflight = match ConnectSet::new(cfg.keep_open) {
         Ok(set) => set,
         Err(e) => {
+            // Not an interruption: the pairs stay unconcluded, which the
+            // coverage counts as unresolved (exit 3).
             let _ = events
-                .send(Event::Warning(format!("cannot start the sweep: {e}")))
+                .send(Event::Warning(format!(
+                    "cannot start the sweep ({e}): its {planned} probes are unresolved"
+                )))
                 .await;
-            stats.interrupted = true;
             return stats;
         }
     };
@@ -322,7 +421,8 @@ async fn sweep_slice(
     let mut not_before: Option<Instant> = None;
     let mut backoff = Duration::ZERO;
     let mut calm_since_backoff = 0u32;
-    let mut warned_local = false;
+    let mut warned = LocalWarnings::default();
+    let mut stuck = Stuck::default();
     let mut exhausted = false;
     // Sends due within SLACK go out now; a gate that fell behind may catch
     // up by at most SLACK, so rates hold on average without long bursts.
@@ -379,11 +479,14 @@ async fn sweep_slice(
                 held = Some(probe);
                 break;
             }
-            // The loss-driven per-host delay paces new probes only: a
+            // The loss-driven per-host delay paces new probes; a
             // retransmission goes out at once (within --host-rate and
             // --rate), so a burst of early loss is re-probed and answered
-            // quickly instead of feeding the delay it caused.
-            let paced = probe.try_no == 1 || !host_gap.is_zero();
+            // quickly instead of feeding the delay it caused — unless the
+            // delay is in force (answers keep coming late: a SYN rate
+            // limit), when a burst of retransmissions would meet the same
+            // limit and only paced ones get through.
+            let paced = probe.try_no == 1 || !host_gap.is_zero() || host.timing.pacing();
             let mut at = if paced {
                 host.timing.next_send(floor, host_gap)
             } else {
@@ -404,6 +507,9 @@ async fn sweep_slice(
                 g.next = at + g.gap;
             }
             host.inflight += 1;
+            if probe.try_no > 1 {
+                host.timing.sent_retransmission();
+            }
             let timeout = host.timing.timeout();
             let near = host.timing.srtt().is_some_and(|d| d < NEAR_RTT);
             inflight.start_near(SocketAddr::new(probe.ip, probe.port), timeout, probe, near);
@@ -458,30 +564,57 @@ async fn sweep_slice(
                             stats.retries += 1;
                             retry.push_back(Probe { try_no: probe.try_no.saturating_add(1), ..probe });
                             None
+                        } else if host.timing.silence_unproven(probe.try_no) {
+                            Some((PortState::Unresolved, Reason::RateLimited, None, None))
                         } else {
                             Some((PortState::Filtered, Reason::NoResponse, None, None))
                         }
                     }
-                    Outcome::Ended(Attempt::Local(e)) => {
-                        stats.requeued += 1;
-                        retry.push_front(probe);
-                        window = (inflight.len() * 3 / 4).max(1);
-                        backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_millis(500));
-                        calm_since_backoff = 0;
-                        not_before = Some(Instant::now() + backoff);
-                        if !warned_local {
-                            warned_local = true;
-                            let _ = events.send(Event::Warning(format!(
-                                "local resource limit hit ({e}); slowing down and retrying, no port is lost"
-                            ))).await;
+                    Outcome::Ended(Attempt::SelfConnect) => {
+                        // Our own socket answered: ask again from another local port.
+                        if requeue_local(probe, &mut retry, &mut stats) {
+                            None
+                        } else {
+                            Some((PortState::Unresolved, Reason::LocalError, None, None))
                         }
-                        None
+                    }
+                    Outcome::Ended(Attempt::Local(e)) => {
+                        let addr = SocketAddr::new(probe.ip, probe.port);
+                        let class = connect::local_class(&e, &addr);
+                        if let Some(w) = warned.first_time(class, &e, addr) {
+                            let _ = events.send(Event::Warning(w)).await;
+                        }
+                        match class {
+                            LocalClass::Permanent(reason) => {
+                                Some((PortState::Unresolved, reason, None, None))
+                            }
+                            LocalClass::Transient(reason) if stuck.hopeless(Instant::now()) => {
+                                if let Some(w) = warned.gave_up(reason) {
+                                    let _ = events.send(Event::Warning(w)).await;
+                                }
+                                Some((PortState::Unresolved, reason, None, None))
+                            }
+                            LocalClass::Transient(reason) => {
+                                window = (inflight.len() * 3 / 4).max(1);
+                                backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_millis(500));
+                                calm_since_backoff = 0;
+                                not_before = Some(Instant::now() + backoff);
+                                if requeue_local(probe, &mut retry, &mut stats) {
+                                    None
+                                } else {
+                                    Some((PortState::Unresolved, reason, None, None))
+                                }
+                            }
+                        }
                     }
                 };
                 if host.inflight == 0 && hosts.len() > host_memory {
                     hosts.remove(&probe.ip);
                 }
                 if let Some((state, reason, rtt, stream)) = conclusion {
+                    if state != PortState::Unresolved {
+                        stuck.since = None;
+                    }
                     if window < max_window {
                         calm_since_backoff += 1;
                         if calm_since_backoff > 16 {

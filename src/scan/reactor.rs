@@ -296,6 +296,10 @@ fn conclude(sock: Socket, events: u32, rtt: Duration, keep_open: bool) -> Outcom
         Outcome::Open { stream, rtt }
     };
     match sock.take_error() {
+        Ok(None) if connect::is_self_connect(&sock) => {
+            connect::abort(sock);
+            Outcome::Ended(Attempt::SelfConnect)
+        }
         Ok(None) if events & libc::EPOLLOUT as u32 != 0 => open(sock),
         // No error and not writable: connected only if the peer is known.
         Ok(None) => match sock.peer_addr() {

@@ -86,6 +86,9 @@ pub struct HostTiming {
     srtt_us: Option<f64>,
     rttvar_us: f64,
     max_successful_try: u8,
+    answers: u32,
+    late_answers: u32,
+    retransmissions: u32,
     window_answers: u32,
     window_late: u32,
     scan_delay: Duration,
@@ -104,6 +107,9 @@ impl HostTiming {
             srtt_us: None,
             rttvar_us: 0.0,
             max_successful_try: 0,
+            answers: 0,
+            late_answers: 0,
+            retransmissions: 0,
             window_answers: 0,
             window_late: 0,
             scan_delay: Duration::ZERO,
@@ -136,14 +142,43 @@ impl HostTiming {
         retransmissions_done < allowed
     }
 
+    /// Whether silence after `tries` tries proves nothing about a port: the
+    /// host is lossy (of at least two answers, one or more, and more than a
+    /// quarter, came only on a retransmission: a SYN rate limit rather than
+    /// random loss) and this probe either used every retransmission the
+    /// ceiling allows or ran out while answers still came as late as its
+    /// last try.
+    pub fn silence_unproven(&self, tries: u8) -> bool {
+        let lossy =
+            self.answers >= 2 && self.late_answers >= 1 && self.late_answers * 4 > self.answers;
+        let at_ceiling = tries > self.profile.max_retries;
+        lossy && (at_ceiling || self.max_successful_try >= tries)
+    }
+
+    /// Counts a retransmission sent to this host.
+    pub fn sent_retransmission(&mut self) {
+        self.retransmissions = self.retransmissions.saturating_add(1);
+    }
+
+    /// Whether retransmissions are paced like new probes: loss has built up
+    /// a send delay and fewer than half the retransmissions were answered, so
+    /// bursts of them meet the same limit again (a SYN rate limit). After a
+    /// burst of loss that has passed (a quota, a cold neighbour cache) they
+    /// are answered, and go out at once.
+    pub fn pacing(&self) -> bool {
+        !self.scan_delay.is_zero() && self.late_answers.saturating_mul(2) < self.retransmissions
+    }
+
     /// Feeds one outcome into the estimate.
     pub fn record(&mut self, s: Sample) {
         let Sample::Answered { rtt, try_no } = s else {
             return;
         };
         self.window_answers += 1;
+        self.answers = self.answers.saturating_add(1);
         if try_no > 1 {
             self.window_late += 1;
+            self.late_answers = self.late_answers.saturating_add(1);
             self.max_successful_try = self.max_successful_try.max(try_no);
         }
         if self.window_answers >= DELAY_WINDOW {
@@ -297,6 +332,32 @@ mod tests {
     }
 
     #[test]
+    fn silence_proves_nothing_only_on_a_lossy_host_out_of_retries() {
+        let answer = |t: &mut HostTiming, try_no| t.record(Sample::Answered { rtt: ms(1), try_no });
+        let mut random_loss = HostTiming::new(TimingProfile::NORMAL);
+        for i in 0..40 {
+            answer(&mut random_loss, if i % 20 == 0 { 2 } else { 1 });
+        }
+        assert!(!random_loss.silence_unproven(3));
+        assert!(!random_loss.silence_unproven(7));
+        let mut limited = HostTiming::new(TimingProfile::NORMAL);
+        for i in 0..12 {
+            answer(&mut limited, 1 + (i % 3));
+        }
+        assert!(limited.silence_unproven(3), "answers came on try 3");
+        assert!(!limited.silence_unproven(4), "none came on try 4");
+        assert!(limited.silence_unproven(7), "the ceiling");
+        let mut one_late = HostTiming::new(TimingProfile::NORMAL);
+        answer(&mut one_late, 2);
+        assert!(!one_late.silence_unproven(7), "too few answers to judge");
+        let mut on_time = HostTiming::new(TimingProfile::NORMAL);
+        for _ in 0..10 {
+            answer(&mut on_time, 1);
+        }
+        assert!(!on_time.silence_unproven(7), "no late answer at all");
+    }
+
+    #[test]
     fn loss_builds_a_send_delay() {
         let mut t = HostTiming::new(TimingProfile::NORMAL);
         for _ in 0..20 {
@@ -313,6 +374,11 @@ mod tests {
             });
         }
         assert_eq!(t.scan_delay(), ms(5));
+        assert!(!t.pacing(), "no retransmission has gone unanswered");
+        for _ in 0..30 {
+            t.sent_retransmission();
+        }
+        assert!(t.pacing(), "12 of 30 retransmissions answered");
         let now = Instant::now();
         let a = t.next_send(now, Duration::ZERO);
         t.commit_send(a, Duration::ZERO);

@@ -138,6 +138,8 @@ impl Hosts {
                 }
             }
             (PortState::Closed, _) => acc.closed = acc.closed.saturating_add(1),
+            // Says nothing about the host's firewall.
+            (PortState::Unresolved, _) => {}
             (PortState::Filtered, reason) => {
                 if reason == Reason::NoResponse {
                     acc.dropped = acc.dropped.saturating_add(1);

@@ -12,6 +12,8 @@ mod hostile_servers;
 mod http_fakes;
 mod identify;
 mod netns;
+mod never_harm;
+mod no_hang;
 mod scan_core;
 mod schema;
 mod servers;

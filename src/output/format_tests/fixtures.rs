@@ -54,6 +54,7 @@ fn port(addr: &str, host: Option<&str>, port: u16, state: PortState) -> PortResu
         PortState::Open => (Reason::SynAck, Some(0.8)),
         PortState::Closed => (Reason::ConnRefused, Some(0.4)),
         PortState::Filtered => (Reason::NoResponse, None),
+        PortState::Unresolved => (Reason::RateLimited, None),
     };
     PortResult {
         ip: ip(addr),
