@@ -17,7 +17,7 @@
 //!    no pre-auth abort and exactly one refused login per scan, and a real
 //!    account logs in with the `mariadb` client from the scanner namespace;
 //! 2. the control: the old exchange (read the greeting, close with RST),
-//!    repeated from the same address, gets it blocked after [`LIMIT`] + 1
+//!    repeated from the same address, gets it blocked after [`LIMIT`]
 //!    connections, and the same client login then fails with 1129. So the
 //!    setup does detect a lock-out.
 //!
@@ -174,6 +174,8 @@ fn repeated_scans_never_block_the_scanner_address() {
     let mut servers = Servers::new(place);
     let dir = start_mariadb(&mut servers, &net);
     let target = net.target_v4().to_string();
+    // The harness's readiness connect (from the target itself) aborted already.
+    let aborted_before = status(&dir, "Aborted_connects_preauth");
     let start = Instant::now();
     for i in 0..SCANS {
         let out = net.exposecheck(&["--ndjson", "--fail-on", "none", "-p", "3306", &target]);
@@ -195,8 +197,8 @@ fn repeated_scans_never_block_the_scanner_address() {
     eprintln!("lockout: {SCANS} scans, {per_scan:?} per scan");
     assert_eq!(
         status(&dir, "Aborted_connects_preauth"),
-        0,
-        "pre-auth aborts"
+        aborted_before,
+        "pre-auth aborts from the scans"
     );
     assert_eq!(
         status(&dir, "Access_denied_errors"),
@@ -217,15 +219,16 @@ fn repeated_scans_never_block_the_scanner_address() {
             .map(|_| old_exchange(addr))
             .collect::<Vec<_>>()
     });
+    // MariaDB 10.11 refuses the connection after the LIMIT-th abort. Each
+    // abort is counted by its own server thread, so a quick next connect
+    // may still slip in: allow one more.
     let blocked_at = replies.iter().position(|&(first, _)| first == 0xff);
     eprintln!("lockout: old exchange blocked at connection {blocked_at:?} (limit {LIMIT})");
-    assert_eq!(
-        blocked_at,
-        Some(LIMIT + 1),
-        "the old exchange should be blocked once it passed the limit: {replies:?}"
-    );
+    let Some(at) = blocked_at.filter(|n| (LIMIT..=LIMIT + 1).contains(n)) else {
+        panic!("the old exchange should be blocked just past the limit: {replies:?}");
+    };
     assert!(
-        replies[LIMIT + 1..].iter().all(|&r| r == (0xff, 1129)),
+        replies[at..].iter().all(|&r| r == (0xff, 1129)),
         "{replies:?}"
     );
     let login = client_login(&net);
