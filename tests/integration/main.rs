@@ -11,6 +11,7 @@ mod hostile_readonly;
 mod hostile_servers;
 mod http_fakes;
 mod identify;
+mod lockout;
 mod netns;
 mod never_harm;
 mod no_hang;
