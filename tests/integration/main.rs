@@ -12,6 +12,7 @@ mod hostile_servers;
 mod http_fakes;
 mod identify;
 mod netns;
+mod output_safety;
 mod scan_core;
 mod schema;
 mod servers;
