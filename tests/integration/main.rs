@@ -15,6 +15,7 @@ mod lockout;
 mod netns;
 mod never_harm;
 mod no_hang;
+mod output_safety;
 mod scan_core;
 mod schema;
 mod servers;
