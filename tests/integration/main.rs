@@ -11,6 +11,7 @@ mod hostile_readonly;
 mod hostile_servers;
 mod http_fakes;
 mod identify;
+mod merge_hardening;
 mod netns;
 mod scan_core;
 mod schema;
