@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::output::schema::SchemaKind;
 use crate::output::{ColorChoice, Format, Show};
 use crate::ports::{self, PortList};
-use crate::scan::order::Shard;
+use crate::scan::order::{Shard, MAX_SHARDS};
 use crate::scan::timing::TimingProfile;
 use crate::targets::{self, TargetSpec};
 use crate::verdict::policy::FailOn;
@@ -189,6 +189,11 @@ pub struct Args {
     #[arg(long, value_name = "N", conflicts_with = "shard")]
     pub shards: Option<u64>,
 
+    /// merge: refuse shards whose start times lie further apart than DURATION
+    /// (e.g. 90m, 36h, 7d; default 24h).
+    #[arg(long = "max-skew", value_name = "DURATION")]
+    pub max_skew: Option<String>,
+
     /// Allow scanning more than 65,536 addresses.
     #[arg(long = "allow-large")]
     pub allow_large: bool,
@@ -300,6 +305,26 @@ fn read_input(path: &PathBuf) -> Result<String, Error> {
     })
 }
 
+/// How a target list file is named in the report and in the scan's identity
+/// (the derived seed, `merge`'s checks): its path and a digest of the targets
+/// it held, so that shards which read different lists at one path differ.
+fn list_label(path: &std::path::Path, specs: &[TargetSpec]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut canon: Vec<String> = specs
+        .iter()
+        .map(|s| match s {
+            TargetSpec::Addr(a) => a.to_string(),
+            TargetSpec::Net(n) => n.to_string(),
+            TargetSpec::Name(n) => n.to_ascii_lowercase(),
+        })
+        .collect();
+    canon.sort();
+    canon.dedup();
+    let d = Sha256::digest(canon.join("\n"));
+    let hex: String = d[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("@{} (sha256:{hex})", path.display())
+}
+
 fn probe_settings(a: &Args) -> Result<crate::fingerprint::Settings, Error> {
     if a.probe_timeout < 100 {
         return Err(Error::Usage(format!(
@@ -329,20 +354,13 @@ fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, Error> {
     }
 }
 
-/// Parses `K/N` (0-based K).
+/// Parses `K/N` (0-based K, at most [`MAX_SHARDS`] shards).
 pub fn parse_shard(s: &str) -> Result<Shard, Error> {
-    let bad = || {
+    Shard::parse(s).ok_or_else(|| {
         Error::Usage(format!(
-            "invalid value '{s}' for --shard: expected K/N with 0 <= K < N, e.g. 0/4"
+            "invalid value '{s}' for --shard: expected K/N with 0 <= K < N <= {MAX_SHARDS}, e.g. 0/4"
         ))
-    };
-    let (k, n) = s.split_once('/').ok_or_else(bad)?;
-    let index: u64 = k.trim().parse().map_err(|_| bad())?;
-    let count: u64 = n.trim().parse().map_err(|_| bad())?;
-    if count == 0 || index >= count {
-        return Err(bad());
-    }
-    Ok(Shard { index, count })
+    })
 }
 
 /// Output and verdict settings, shared by scans and `merge`.
@@ -430,7 +448,7 @@ impl Config {
         for path in &a.input_list {
             let text = read_input(path)?;
             let from_file = targets::parse_file_text(&text, &path.display().to_string())?;
-            target_text.push(format!("@{}", path.display()));
+            target_text.push(list_label(path, &from_file));
             specs.extend(from_file);
         }
         if specs.is_empty() {
@@ -576,6 +594,23 @@ mod tests {
     }
 
     #[test]
+    fn input_lists_are_named_by_their_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("hosts.txt");
+        let label = |text: &str| {
+            std::fs::write(&f, text).unwrap();
+            parse(&["-iL", f.to_str().unwrap()]).unwrap().target_text
+        };
+        let a = label("198.18.0.1\n198.18.0.2\n");
+        assert_eq!(a, label("# same\n198.18.0.2\n\n198.18.0.1\n"));
+        assert_ne!(a, label("198.18.0.3\n"), "same path, other targets");
+        assert!(
+            a[0].starts_with(&format!("@{} (sha256:", f.display())),
+            "{a:?}"
+        );
+    }
+
+    #[test]
     fn bad_values_name_the_token() {
         let e = parse(&["-p", "22,99999", "198.18.0.2"]).unwrap_err();
         assert!(e.to_string().contains("99999"), "{e}");
@@ -583,6 +618,10 @@ mod tests {
         assert!(e.to_string().contains("198.18.0.300"), "{e}");
         let e = parse(&["--shard", "4/4", "198.18.0.1"]).unwrap_err();
         assert!(e.to_string().contains("4/4"), "{e}");
+        for bad in ["0/65537", "0/1000000000000", "-1/2", "1/0", "5/2"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_shard("65535/65536").unwrap().index, 65535);
         let e = parse(&["--show", "opne", "198.18.0.1"]).unwrap_err();
         assert!(e.to_string().contains("opne"), "{e}");
         let e = parse(&["-iL", "/nonexistent/hosts"]).unwrap_err();

@@ -16,6 +16,7 @@ pub mod json;
 pub mod markdown;
 pub mod ndjson;
 pub mod nmap_xml;
+pub mod reader;
 pub mod sarif;
 pub mod schema;
 

@@ -12,6 +12,7 @@ mod hostile_servers;
 mod http_fakes;
 mod identify;
 mod lockout;
+mod merge_hardening;
 mod netns;
 mod never_harm;
 mod no_hang;
