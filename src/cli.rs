@@ -7,9 +7,9 @@ use crate::error::Error;
 use crate::output::schema::SchemaKind;
 use crate::output::{ColorChoice, Format, Show};
 use crate::ports::{self, PortList};
-use crate::scan::order::Shard;
+use crate::scan::order::{Shard, MAX_SHARDS};
 use crate::scan::timing::TimingProfile;
-use crate::targets::{self, TargetSpec};
+use crate::targets::{self, ListError, TargetSpec};
 use crate::verdict::policy::FailOn;
 
 /// The policy file read from the working directory when `--policy` is not given.
@@ -189,6 +189,11 @@ pub struct Args {
     #[arg(long, value_name = "N", conflicts_with = "shard")]
     pub shards: Option<u64>,
 
+    /// merge: refuse shards whose start times lie further apart than DURATION
+    /// (e.g. 90m, 36h, 7d; default 24h).
+    #[arg(long = "max-skew", value_name = "DURATION")]
+    pub max_skew: Option<String>,
+
     /// Allow scanning more than 65,536 addresses.
     #[arg(long = "allow-large")]
     pub allow_large: bool,
@@ -200,6 +205,12 @@ pub struct Args {
     /// Most addresses kept per hostname.
     #[arg(long = "max-addrs-per-name", value_name = "N", default_value_t = 64)]
     pub max_addrs_per_name: usize,
+
+    /// Scan a name that resolves to this machine's loopback (127.0.0.0/8, ::1);
+    /// refused by default: loopback is not an outside view. Loopback addresses
+    /// given as addresses are always scanned.
+    #[arg(long = "allow-loopback")]
+    pub allow_loopback: bool,
 }
 
 /// Timing profiles.
@@ -282,37 +293,109 @@ pub struct Config {
     pub dns_timeout: Duration,
     /// Address cap per name.
     pub max_addrs_per_name: usize,
+    /// Names may resolve to loopback.
+    pub allow_loopback: bool,
 }
 
-fn read_input(path: &PathBuf) -> Result<String, Error> {
+/// Reads the targets of an `-iL` or `--exclude-file` file (`-`: stdin) line by
+/// line, within the size bounds of [`targets::read_lines`].
+fn read_targets(path: &PathBuf) -> Result<Vec<TargetSpec>, Error> {
+    let source = path.display().to_string();
     let read = if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+        targets::read_lines(std::io::stdin().lock(), &source)
     } else {
-        std::fs::read(path).and_then(|b| {
-            String::from_utf8(b)
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
-        })
+        let f = std::fs::File::open(path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        targets::read_lines(f, &source)
     };
-    read.map_err(|source| Error::Read {
-        path: path.clone(),
-        source,
+    read.map_err(|e| match e {
+        ListError::Target(t) => Error::Target(t),
+        ListError::File(why) => Error::Read {
+            path: path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+        },
     })
 }
 
+/// How a target list file is named in the report and in the scan's identity
+/// (the derived seed, `merge`'s checks): its path and a digest of the targets
+/// it held, so that shards which read different lists at one path differ.
+fn list_label(path: &std::path::Path, specs: &[TargetSpec]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut canon: Vec<String> = specs
+        .iter()
+        .map(|s| match s {
+            TargetSpec::Addr(a) => a.to_string(),
+            TargetSpec::Net(n) => n.to_string(),
+            TargetSpec::Name(n) => n.to_ascii_lowercase(),
+        })
+        .collect();
+    canon.sort();
+    canon.dedup();
+    let d = Sha256::digest(canon.join("\n"));
+    let hex: String = d[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("@{} (sha256:{hex})", path.display())
+}
+
+/// Standard input can be read once: refuses two flags asking for `-`.
+fn stdin_once(a: &Args) -> Result<(), Error> {
+    let mut readers: Vec<&str> = Vec::new();
+    for (flag, paths) in [("-iL", &a.input_list), ("--exclude-file", &a.exclude_file)] {
+        readers.extend(paths.iter().filter(|p| p.as_os_str() == "-").map(|_| flag));
+    }
+    if readers.len() > 1 {
+        return Err(Error::Usage(format!(
+            "standard input ('-') can be read once per run, but {} all ask for it; write one of the lists to a file",
+            readers.join(" and ")
+        )));
+    }
+    Ok(())
+}
+
+/// Checks `v` of `flag` lies in `lo..=hi`.
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    flag: &str,
+    v: T,
+    lo: T,
+    hi: T,
+    unit: &str,
+) -> Result<T, Error> {
+    if v < lo || v > hi {
+        return Err(Error::Usage(format!(
+            "invalid value '{v}' for {flag}: must be {lo} to {hi}{unit}"
+        )));
+    }
+    Ok(v)
+}
+
+/// Bounds of the numeric flags: wide enough for any real scan, narrow
+/// enough that no duration or buffer derived from them overflows.
+pub mod bounds {
+    /// Connects per second (`--rate`, `--host-rate`).
+    pub const RATE: (f64, f64) = (0.001, 10_000_000.0);
+    /// Connect timeout ceiling, ms.
+    pub const TIMEOUT_MS: (u64, u64) = (1, 3_600_000);
+    /// Probe budget per port, ms.
+    pub const PROBE_TIMEOUT_MS: (u64, u64) = (100, 3_600_000);
+    /// DNS timeout per name, ms.
+    pub const DNS_TIMEOUT_MS: (u64, u64) = (1, 600_000);
+    /// Bytes read per port.
+    pub const PROBE_BYTES: (usize, usize) = (256, 64 << 20);
+    /// Connects in flight (`--concurrency`, `--max-per-host`).
+    pub const WINDOW: (usize, usize) = (1, 1_000_000);
+    /// Sweep threads.
+    pub const THREADS: (usize, usize) = (1, 256);
+    /// Addresses kept per name.
+    pub const ADDRS_PER_NAME: (usize, usize) = (1, 1_000_000);
+}
+
 fn probe_settings(a: &Args) -> Result<crate::fingerprint::Settings, Error> {
-    if a.probe_timeout < 100 {
-        return Err(Error::Usage(format!(
-            "invalid value '{}' for --probe-timeout: must be at least 100 ms",
-            a.probe_timeout
-        )));
-    }
-    if a.probe_bytes < 256 {
-        return Err(Error::Usage(format!(
-            "invalid value '{}' for --probe-bytes: must be at least 256",
-            a.probe_bytes
-        )));
-    }
+    let (lo, hi) = bounds::PROBE_TIMEOUT_MS;
+    in_range("--probe-timeout", a.probe_timeout, lo, hi, " ms")?;
+    let (lo, hi) = bounds::PROBE_BYTES;
+    in_range("--probe-bytes", a.probe_bytes, lo, hi, " bytes")?;
     Ok(crate::fingerprint::Settings {
         timeout: Duration::from_millis(a.probe_timeout),
         max_bytes: a.probe_bytes,
@@ -320,29 +403,24 @@ fn probe_settings(a: &Args) -> Result<crate::fingerprint::Settings, Error> {
     })
 }
 
-fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, Error> {
+/// A connect rate: a finite number of connects per second within [`bounds::RATE`].
+fn rate(name: &str, v: Option<f64>) -> Result<Option<f64>, Error> {
+    let (lo, hi) = bounds::RATE;
     match v {
-        Some(r) if !(r.is_finite() && r > 0.0) => Err(Error::Usage(format!(
-            "invalid value '{r}' for {name}: must be a positive number"
+        Some(r) if !(r.is_finite() && (lo..=hi).contains(&r)) => Err(Error::Usage(format!(
+            "invalid value '{r}' for {name}: must be {lo} to {hi} connects per second"
         ))),
         other => Ok(other),
     }
 }
 
-/// Parses `K/N` (0-based K).
+/// Parses `K/N` (0-based K, at most [`MAX_SHARDS`] shards).
 pub fn parse_shard(s: &str) -> Result<Shard, Error> {
-    let bad = || {
+    Shard::parse(s).ok_or_else(|| {
         Error::Usage(format!(
-            "invalid value '{s}' for --shard: expected K/N with 0 <= K < N, e.g. 0/4"
+            "invalid value '{s}' for --shard: expected K/N with 0 <= K < N <= {MAX_SHARDS}, e.g. 0/4"
         ))
-    };
-    let (k, n) = s.split_once('/').ok_or_else(bad)?;
-    let index: u64 = k.trim().parse().map_err(|_| bad())?;
-    let count: u64 = n.trim().parse().map_err(|_| bad())?;
-    if count == 0 || index >= count {
-        return Err(bad());
-    }
-    Ok(Shard { index, count })
+    })
 }
 
 /// Output and verdict settings, shared by scans and `merge`.
@@ -419,43 +497,66 @@ impl Reporting {
     }
 }
 
+/// Targets as typed, parsed targets, parsed exclusions (files read here).
+fn target_specs(a: &Args) -> Result<(Vec<String>, Vec<TargetSpec>, Vec<TargetSpec>), Error> {
+    stdin_once(a)?;
+    let mut target_text = a.targets.clone();
+    let mut specs = Vec::new();
+    for t in &a.targets {
+        specs.extend(targets::parse_list(t)?);
+    }
+    for path in &a.input_list {
+        let from_file = read_targets(path)?;
+        target_text.push(list_label(path, &from_file));
+        specs.extend(from_file);
+    }
+    if specs.is_empty() {
+        return Err(Error::NoTargets(
+            "give an address, CIDR or hostname, or -iL FILE (see --help)".into(),
+        ));
+    }
+    for spec in &specs {
+        if let TargetSpec::Addr(ip) = spec {
+            if let Some(why) = targets::refuse_reason(*ip) {
+                return Err(Error::Scope(format!("refusing target '{ip}': {why}")));
+            }
+        }
+    }
+    let mut excludes = Vec::new();
+    for e in &a.exclude {
+        excludes.extend(targets::parse_list(e)?);
+    }
+    for path in &a.exclude_file {
+        excludes.extend(read_targets(path)?);
+    }
+    Ok((target_text, specs, excludes))
+}
+
+/// The timing profile with `--timeout` and `--retries` applied.
+fn timing_profile(a: &Args) -> Result<TimingProfile, Error> {
+    let mut timing = match a.timing {
+        Timing::Polite => TimingProfile::POLITE,
+        Timing::Normal => TimingProfile::NORMAL,
+        Timing::Fast => TimingProfile::FAST,
+    };
+    if let Some(ms) = a.timeout {
+        let (lo, hi) = bounds::TIMEOUT_MS;
+        in_range("--timeout", ms, lo, hi, " ms")?;
+        let t = Duration::from_millis(ms);
+        timing.max_timeout = t;
+        timing.initial_timeout = timing.initial_timeout.min(t);
+        timing.min_timeout = timing.min_timeout.min(t);
+    }
+    if let Some(r) = a.retries {
+        timing.max_retries = r;
+    }
+    Ok(timing)
+}
+
 impl Config {
     /// Checks the flags and reads the input files.
     pub fn from_args(a: Args) -> Result<Config, Error> {
-        let mut target_text = a.targets.clone();
-        let mut specs = Vec::new();
-        for t in &a.targets {
-            specs.extend(targets::parse_list(t)?);
-        }
-        for path in &a.input_list {
-            let text = read_input(path)?;
-            let from_file = targets::parse_file_text(&text, &path.display().to_string())?;
-            target_text.push(format!("@{}", path.display()));
-            specs.extend(from_file);
-        }
-        if specs.is_empty() {
-            return Err(Error::NoTargets(
-                "give an address, CIDR or hostname, or -iL FILE (see --help)".into(),
-            ));
-        }
-        for spec in &specs {
-            if let TargetSpec::Addr(ip) = spec {
-                if let Some(why) = targets::refuse_reason(*ip) {
-                    return Err(Error::Scope(format!("refusing target '{ip}': {why}")));
-                }
-            }
-        }
-        let mut excludes = Vec::new();
-        for e in &a.exclude {
-            excludes.extend(targets::parse_list(e)?);
-        }
-        for path in &a.exclude_file {
-            let text = read_input(path)?;
-            excludes.extend(targets::parse_file_text(
-                &text,
-                &path.display().to_string(),
-            )?);
-        }
+        let (target_text, specs, excludes) = target_specs(&a)?;
         let ports = match (&a.ports, a.top_ports) {
             (Some(spec), _) => PortChoice::List(ports::parse_ports(spec)?),
             (None, Some(0)) => {
@@ -472,38 +573,18 @@ impl Config {
             (None, None) => PortChoice::Default,
         };
         let report = Reporting::from_args(&a)?;
-        let mut timing = match a.timing {
-            Timing::Polite => TimingProfile::POLITE,
-            Timing::Normal => TimingProfile::NORMAL,
-            Timing::Fast => TimingProfile::FAST,
-        };
-        if let Some(ms) = a.timeout {
-            if ms == 0 {
-                return Err(Error::Usage(
-                    "invalid value '0' for --timeout: must be at least 1 ms".into(),
-                ));
-            }
-            let t = Duration::from_millis(ms);
-            timing.max_timeout = t;
-            timing.initial_timeout = timing.initial_timeout.min(t);
-            timing.min_timeout = timing.min_timeout.min(t);
-        }
-        if let Some(r) = a.retries {
-            timing.max_retries = r;
-        }
+        let timing = timing_profile(&a)?;
         let mut max_per_host = a.max_per_host;
         if a.timing == Timing::Polite && max_per_host.is_none() {
             max_per_host = Some(100);
         }
-        for (name, v) in [
-            ("--concurrency", a.concurrency),
-            ("--max-per-host", a.max_per_host),
-            ("--threads", a.threads),
+        for (name, v, (lo, hi)) in [
+            ("--concurrency", a.concurrency, bounds::WINDOW),
+            ("--max-per-host", a.max_per_host, bounds::WINDOW),
+            ("--threads", a.threads, bounds::THREADS),
         ] {
-            if v == Some(0) {
-                return Err(Error::Usage(format!(
-                    "invalid value '0' for {name}: must be at least 1"
-                )));
+            if let Some(v) = v {
+                in_range(name, v, lo, hi, "")?;
             }
         }
         let shard = match (&a.shard, a.shards) {
@@ -516,11 +597,10 @@ impl Config {
             }
             (None, None) => Shard::default(),
         };
-        if a.max_addrs_per_name == 0 {
-            return Err(Error::Usage(
-                "invalid value '0' for --max-addrs-per-name: must be at least 1".into(),
-            ));
-        }
+        let (lo, hi) = bounds::ADDRS_PER_NAME;
+        in_range("--max-addrs-per-name", a.max_addrs_per_name, lo, hi, "")?;
+        let (lo, hi) = bounds::DNS_TIMEOUT_MS;
+        in_range("--dns-timeout", a.dns_timeout, lo, hi, " ms")?;
         Ok(Config {
             target_text,
             targets: specs,
@@ -534,8 +614,8 @@ impl Config {
                 std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
             }),
             timing,
-            rate: positive("--rate", a.rate)?,
-            host_rate: positive("--host-rate", a.host_rate)?,
+            rate: rate("--rate", a.rate)?,
+            host_rate: rate("--host-rate", a.host_rate)?,
             fingerprint: !a.no_fingerprint,
             probe: probe_settings(&a)?,
             services_dir: a.services_dir.clone(),
@@ -543,8 +623,9 @@ impl Config {
             seed: a.seed,
             shard,
             allow_large: a.allow_large,
-            dns_timeout: Duration::from_millis(a.dns_timeout.max(1)),
+            dns_timeout: Duration::from_millis(a.dns_timeout),
             max_addrs_per_name: a.max_addrs_per_name,
+            allow_loopback: a.allow_loopback,
         })
     }
 }
@@ -576,6 +657,23 @@ mod tests {
     }
 
     #[test]
+    fn input_lists_are_named_by_their_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("hosts.txt");
+        let label = |text: &str| {
+            std::fs::write(&f, text).unwrap();
+            parse(&["-iL", f.to_str().unwrap()]).unwrap().target_text
+        };
+        let a = label("198.18.0.1\n198.18.0.2\n");
+        assert_eq!(a, label("# same\n198.18.0.2\n\n198.18.0.1\n"));
+        assert_ne!(a, label("198.18.0.3\n"), "same path, other targets");
+        assert!(
+            a[0].starts_with(&format!("@{} (sha256:", f.display())),
+            "{a:?}"
+        );
+    }
+
+    #[test]
     fn bad_values_name_the_token() {
         let e = parse(&["-p", "22,99999", "198.18.0.2"]).unwrap_err();
         assert!(e.to_string().contains("99999"), "{e}");
@@ -583,6 +681,10 @@ mod tests {
         assert!(e.to_string().contains("198.18.0.300"), "{e}");
         let e = parse(&["--shard", "4/4", "198.18.0.1"]).unwrap_err();
         assert!(e.to_string().contains("4/4"), "{e}");
+        for bad in ["0/65537", "0/1000000000000", "-1/2", "1/0", "5/2"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_shard("65535/65536").unwrap().index, 65535);
         let e = parse(&["--show", "opne", "198.18.0.1"]).unwrap_err();
         assert!(e.to_string().contains("opne"), "{e}");
         let e = parse(&["-iL", "/nonexistent/hosts"]).unwrap_err();
@@ -590,5 +692,71 @@ mod tests {
         assert!(parse(&["224.0.0.1"]).is_err());
         assert!(parse(&[]).is_err());
         assert!(parse(&["--rate", "0", "198.18.0.1"]).is_err());
+    }
+
+    #[test]
+    fn numeric_extremes_are_usage_errors() {
+        let max = u64::MAX.to_string();
+        let huge = usize::MAX.to_string();
+        for (flag, v) in [
+            ("--rate", "1e-20"),
+            ("--rate", "5e-324"),
+            ("--rate", "inf"),
+            ("--rate", "NaN"),
+            ("--rate", "-1"),
+            ("--rate", "1e300"),
+            ("--host-rate", "1e-20"),
+            ("--host-rate", "0"),
+            ("--timeout", "0"),
+            ("--timeout", &max),
+            ("--probe-timeout", &max),
+            ("--dns-timeout", "0"),
+            ("--dns-timeout", &max),
+            ("--probe-bytes", &huge),
+            ("--concurrency", &huge),
+            ("--max-per-host", &huge),
+            ("--threads", "0"),
+            ("--threads", &huge),
+            ("--max-addrs-per-name", &huge),
+        ] {
+            let e = parse(&[&format!("{flag}={v}"), "198.18.0.1"]).unwrap_err();
+            let shown = e.to_string();
+            assert!(
+                shown.contains(flag) && shown.contains(" to "),
+                "{flag} {v}: {shown}"
+            );
+            assert_eq!(e.exit_code(), 2);
+        }
+        let c = parse(&[
+            "--rate",
+            "0.001",
+            "--host-rate",
+            "1e7",
+            "--timeout",
+            "3600000",
+            "198.18.0.1",
+        ])
+        .unwrap();
+        assert_eq!(c.rate, Some(0.001));
+        assert_eq!(c.timing.max_timeout, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn stdin_is_read_once() {
+        let e = parse(&["-iL", "-", "--exclude-file", "-"]).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.contains("-iL and --exclude-file"), "{shown}");
+        let e = parse(&["-iL", "-", "-iL", "-"]).unwrap_err();
+        assert!(e.to_string().contains("once"), "{e}");
+    }
+
+    #[test]
+    fn allow_loopback_is_a_flag() {
+        assert!(!parse(&["198.18.0.1"]).unwrap().allow_loopback);
+        assert!(
+            parse(&["--allow-loopback", "198.18.0.1"])
+                .unwrap()
+                .allow_loopback
+        );
     }
 }

@@ -5,6 +5,7 @@ use clap::Parser;
 use exposecheck::app;
 use exposecheck::cli::{normalize_args, Args, Config};
 use exposecheck::error::{exit, Error};
+use exposecheck::output::terminal_safe;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -93,7 +94,7 @@ fn main() -> ExitCode {
             let line = text.lines().next().unwrap_or_default();
             eprintln!(
                 "exposecheck: error: {}",
-                line.strip_prefix("error: ").unwrap_or(line)
+                terminal_safe(line.strip_prefix("error: ").unwrap_or(line))
             );
             return ExitCode::from(exit::USAGE);
         }
@@ -115,7 +116,7 @@ fn main() -> ExitCode {
     match code {
         Ok(c) => ExitCode::from(c),
         Err(e) => {
-            eprintln!("exposecheck: error: {e}");
+            eprintln!("exposecheck: error: {}", terminal_safe(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
     }

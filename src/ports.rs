@@ -28,6 +28,22 @@ impl PortList {
         PortList(v)
     }
 
+    /// The ports of inclusive ranges (any order, overlapping allowed).
+    pub fn from_ranges(mut ranges: Vec<(u16, u16)>) -> PortList {
+        ranges.sort_unstable();
+        let mut out: Vec<u16> = Vec::new();
+        let mut next: u32 = 1;
+        for (lo, hi) in ranges {
+            let lo = u32::from(lo).max(next);
+            let hi = u32::from(hi);
+            if lo <= hi {
+                out.extend((lo..=hi).map(|p| p as u16));
+                next = hi + 1;
+            }
+        }
+        PortList(out)
+    }
+
     /// Every port, 1-65535.
     pub fn all() -> PortList {
         PortList((1..=65535).collect())
@@ -75,13 +91,30 @@ impl PortList {
     }
 }
 
-/// Parses `22,80,8000-8100`, `-` (all ports), `-1024`, `60000-`.
+/// Longest port specification accepted, in bytes.
+pub const MAX_SPEC_BYTES: usize = 1 << 20;
+
+/// Parses `22,80,8000-8100`, `-` (all ports), `-1024`, `60000-`. Items
+/// become ranges that are sorted and merged before any port is listed, so
+/// the work and memory are bounded by the spec's length and by the 65,535
+/// ports, however the items overlap.
 pub fn parse_ports(spec: &str) -> Result<PortList, PortError> {
-    let spec = spec.trim();
     let bad = |token: &str, why: &str| PortError {
         token: token.to_string(),
         why: why.to_string(),
     };
+    if spec.len() > MAX_SPEC_BYTES {
+        let head: String = spec.chars().take(20).collect();
+        return Err(bad(
+            &format!("{head}..."),
+            &format!(
+                "port list of {} bytes; at most {} KiB (write ranges: 1-1024)",
+                spec.len(),
+                MAX_SPEC_BYTES >> 10
+            ),
+        ));
+    }
+    let spec = spec.trim();
     if spec.is_empty() {
         return Err(bad(spec, "empty port list"));
     }
@@ -98,7 +131,7 @@ pub fn parse_ports(spec: &str) -> Result<PortList, PortError> {
         }
         Ok(n as u16)
     };
-    let mut ports = Vec::new();
+    let mut ranges: Vec<(u16, u16)> = Vec::new();
     for token in spec.split(',') {
         let t = token.trim();
         let t = t
@@ -118,12 +151,13 @@ pub fn parse_ports(spec: &str) -> Result<PortList, PortError> {
             if lo > hi {
                 return Err(bad(t, "range runs backwards"));
             }
-            ports.extend(lo..=hi);
+            ranges.push((lo, hi));
         } else {
-            ports.push(num(t, t)?);
+            let p = num(t, t)?;
+            ranges.push((p, p));
         }
     }
-    Ok(PortList::from_ports(ports))
+    Ok(PortList::from_ranges(ranges))
 }
 
 /// Ports always in the default set, beside those the service catalogue names.
@@ -228,5 +262,30 @@ mod tests {
     fn default_includes_always_ports() {
         let d = default_ports([6379, 3306]);
         assert_eq!(d.as_slice(), &[22, 80, 443, 3306, 6379]);
+    }
+
+    #[test]
+    fn overlapping_items_stay_cheap() {
+        // 60,000 full ranges: merged, never listed one by one.
+        let spec = vec!["1-65535"; 60_000].join(",");
+        let t = std::time::Instant::now();
+        assert_eq!(parse_ports(&spec).unwrap().len(), 65535);
+        let spec = (1..=60_000)
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(parse_ports(&spec).unwrap().len(), 60_000);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+        let huge = "1,".repeat(MAX_SPEC_BYTES);
+        let e = parse_ports(&huge).unwrap_err();
+        assert!(e.why.contains("at most 1024 KiB"), "{e}");
+        assert_eq!(
+            PortList::from_ranges(vec![(5, 9), (1, 3), (2, 6), (20, 20)]).to_spec(),
+            "1-9,20"
+        );
     }
 }

@@ -1,104 +1,414 @@
 //! `exposecheck merge FILES...`: joins the NDJSON outputs of the shards of one
-//! scan. It checks that every shard 0..N-1 of the same scan (targets, ports,
-//! seed) is present and complete, removes duplicate records (a retried pod may
-//! have written its shard twice), re-judges every result once with the policy
-//! and baseline given to the merge, and produces the same outputs and exit
-//! code a single run would.
+//! scan and produces the same outputs and exit code a single run would, every
+//! result re-judged once with the policy and baseline given to the merge.
+//!
+//! The files are read twice, each time one record at a time
+//! ([`crate::output::reader`]): a first pass keeps only each shard's summary,
+//! record counts and SHA-256, and checks that the shards form one complete
+//! scan; the second streams the records into the output. Memory is what the
+//! output needs (host verdicts), whatever the size of the shards.
+//!
+//! Refused, exit 2: a shard marker that is not `K/N` with `K < N <=`
+//! [`MAX_SHARDS`]; shards of different scans (targets, with the digest of
+//! every `-iL` list, ports, seed, shard count); two different files for one
+//! shard (byte-identical copies count once); shards whose start times lie
+//! more than `--max-skew` apart (default [`DEFAULT_MAX_SKEW`]); a shard that
+//! lists more ports of a state than its summary counts. Refused, exit 3: a
+//! missing shard, an interrupted or unresolved one, a file cut short (no
+//! summary, or cut inside a record).
 
 use super::report::{Ending, Verdicts};
 use super::{dual_stack_pair, verdict_for};
 use crate::catalog::Catalog;
 use crate::cli::{Args, Reporting};
 use crate::error::Error;
-use crate::model::{Coverage, HostVerdict, PortResult};
-use crate::output::Summary;
+use crate::model::{Coverage, HostVerdict, PortResult, PortState};
+use crate::output::reader::{ReadError, Source};
+use crate::output::{parse_rfc3339, terminal_safe, ScanMeta};
 use crate::pipeline::Judge;
 use crate::ports;
+use crate::scan::order::{Shard, MAX_SHARDS};
 use crate::verdict::policy::{Entry, HostMatch};
-use std::collections::{BTreeMap, HashMap};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 use std::net::IpAddr;
+use std::path::Path;
 
-/// One shard's output.
-#[derive(Debug, Default)]
-pub struct ShardOutput {
-    /// Listed port results.
-    pub results: Vec<PortResult>,
-    /// Host records.
-    pub hosts: Vec<HostVerdict>,
-    /// The closing summary.
-    pub summary: Option<Summary>,
+/// Largest gap between the start times of two shards of one scan, unless
+/// `--max-skew` says otherwise: 24 hours, in seconds.
+pub const DEFAULT_MAX_SKEW: i64 = 24 * 3600;
+
+/// The part of a shard's summary record that `merge` uses (the rest is skipped).
+#[derive(Deserialize, Debug, Default, Clone)]
+pub struct ShardSummary {
+    /// Scan facts.
+    pub scan: ScanMeta,
+    /// Coverage counts.
+    pub coverage: Coverage,
+    /// Cut short by a signal.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
-/// Parses one shard's NDJSON text.
-pub fn parse_shard(text: &str, file: &str) -> Result<ShardOutput, Error> {
-    let mut out = ShardOutput::default();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let bad = |e: serde_json::Error| {
-            Error::Usage(format!(
-                "{file} line {}: not exposecheck NDJSON ({e})",
-                n + 1
-            ))
+/// One record of a shard's NDJSON, decoded only as far as `merge` needs it.
+#[derive(Debug)]
+enum Record {
+    Port(Box<PortResult>),
+    Host(HostVerdict),
+    Summary(Box<ShardSummary>),
+    Other,
+}
+
+impl Record {
+    /// A record whose `type` was not its first field (not written by
+    /// exposecheck, which puts it first): decoded from the buffered object.
+    fn from_object(obj: serde_json::Map<String, serde_json::Value>) -> serde_json::Result<Record> {
+        let kind = obj.get("type").and_then(|t| t.as_str()).map(str::to_owned);
+        let v = serde_json::Value::Object(obj);
+        Ok(match kind.as_deref() {
+            Some("port") => Record::Port(Box::new(serde_json::from_value(v)?)),
+            Some("host") => Record::Host(serde_json::from_value(v)?),
+            Some("summary") => Record::Summary(Box::new(serde_json::from_value(v)?)),
+            _ => Record::Other,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Record, D::Error> {
+        d.deserialize_map(RecordVisitor)
+    }
+}
+
+struct RecordVisitor;
+
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an exposecheck NDJSON record (an object with a type)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let Some(first) = map.next_key::<String>()? else {
+            return Ok(Record::Other);
         };
-        let v: serde_json::Value = serde_json::from_str(line).map_err(bad)?;
-        match v.get("type").and_then(|t| t.as_str()) {
-            Some("port") => out.results.push(serde_json::from_value(v).map_err(bad)?),
-            Some("host") => out.hosts.push(serde_json::from_value(v).map_err(bad)?),
-            Some("summary") => out.summary = Some(serde_json::from_value(v).map_err(bad)?),
-            _ => {}
+        if first != "type" {
+            let mut obj = serde_json::Map::new();
+            obj.insert(first, map.next_value()?);
+            while let Some((k, v)) = map.next_entry()? {
+                obj.insert(k, v);
+            }
+            return Record::from_object(obj).map_err(de::Error::custom);
+        }
+        let kind: String = map.next_value()?;
+        let rest = MapAccessDeserializer::new(map);
+        Ok(match kind.as_str() {
+            "port" => Record::Port(Box::new(PortResult::deserialize(rest)?)),
+            "host" => Record::Host(HostVerdict::deserialize(rest)?),
+            "summary" => Record::Summary(Box::new(ShardSummary::deserialize(rest)?)),
+            _ => {
+                IgnoredAny::deserialize(rest)?;
+                Record::Other
+            }
+        })
+    }
+}
+
+/// Port records a shard lists, per state.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    /// Open.
+    pub open: u64,
+    /// Closed.
+    pub closed: u64,
+    /// Filtered.
+    pub filtered: u64,
+}
+
+/// What the first pass learns about one shard file.
+#[derive(Debug, Clone)]
+pub struct ShardFile {
+    /// The file as given.
+    pub file: String,
+    /// SHA-256 of its bytes.
+    pub digest: [u8; 32],
+    /// Its summary record.
+    pub summary: ShardSummary,
+    /// Its port records, counted.
+    pub listed: Listed,
+}
+
+/// The error for a record that could not be read.
+fn read_error(file: &str, e: ReadError) -> Error {
+    match e {
+        ReadError::Io(source) => Error::Read {
+            path: file.into(),
+            source,
+        },
+        ReadError::Truncated { line } => Error::Incomplete(format!(
+            "{file} line {line}: cut short inside a record (the shard did not finish writing)"
+        )),
+        ReadError::Malformed { line, msg } => Error::Usage(format!(
+            "{file} line {line}: not exposecheck NDJSON ({})",
+            terminal_safe(&msg)
+        )),
+    }
+}
+
+/// Opens one shard file.
+fn open(file: &str) -> Result<Source<std::fs::File>, Error> {
+    Source::open(Path::new(file)).map_err(|source| Error::Read {
+        path: file.into(),
+        source,
+    })
+}
+
+/// First pass over one file: its summary, counts and digest.
+pub fn scan_file(file: &str) -> Result<ShardFile, Error> {
+    let mut src = open(file)?;
+    let mut listed = Listed::default();
+    let mut summary = None;
+    for rec in src.values::<Record>() {
+        match rec.map_err(|e| read_error(file, e))? {
+            Record::Port(r) => match r.state {
+                PortState::Open => listed.open += 1,
+                PortState::Closed => listed.closed += 1,
+                PortState::Filtered => listed.filtered += 1,
+            },
+            Record::Summary(s) => {
+                if summary.replace(*s).is_some() {
+                    return Err(Error::Usage(format!(
+                        "{file}: two summary records; not the output of one shard"
+                    )));
+                }
+            }
+            Record::Host(_) | Record::Other => {}
         }
     }
-    Ok(out)
+    let summary = summary.ok_or_else(|| {
+        Error::Incomplete(format!(
+            "{file}: no summary record (the shard did not finish)"
+        ))
+    })?;
+    Ok(ShardFile {
+        file: file.into(),
+        digest: src.digest(),
+        summary,
+        listed,
+    })
 }
 
-fn shard_of(s: &Summary) -> Option<(u64, u64)> {
-    let (k, n) = s.scan.shard.split_once('/')?;
-    Some((k.parse().ok()?, n.parse().ok()?))
+/// A value read from a file, made safe and short for an error line.
+fn quoted(s: &str) -> String {
+    let short: String = s.chars().take(40).collect();
+    let more = if short.len() < s.len() { "..." } else { "" };
+    format!("'{}{more}'", terminal_safe(&short))
 }
 
-/// Checks that the shards form one complete scan; returns the shard count.
-pub fn check_complete(shards: &[(String, &Summary)]) -> Result<u64, Error> {
-    let (first_file, first) = shards
+/// The shard a file says it is.
+fn marker(f: &ShardFile) -> Result<Shard, Error> {
+    Shard::parse(&f.summary.scan.shard).ok_or_else(|| {
+        Error::Usage(format!(
+            "{}: shard marker {} is not K/N with 0 <= K < N <= {MAX_SHARDS}",
+            f.file,
+            quoted(&f.summary.scan.shard)
+        ))
+    })
+}
+
+/// Start time in Unix seconds.
+fn start_of(f: &ShardFile) -> Result<i64, Error> {
+    parse_rfc3339(&f.summary.scan.start).ok_or_else(|| {
+        Error::Usage(format!(
+            "{}: start time {} is not YYYY-MM-DDTHH:MM:SSZ",
+            f.file,
+            quoted(&f.summary.scan.start)
+        ))
+    })
+}
+
+/// `90m`, `36h`, `7d`, `3600s` (or bare seconds) in seconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    let n: i64 = num.parse().ok()?;
+    // A century at most: any larger window is "no limit" anyway.
+    n.checked_mul(scale).filter(|&v| v <= 100 * 366 * 86_400)
+}
+
+/// Seconds as `3d 4h 5m 6s`, largest units first, zero units left out.
+fn human(secs: i64) -> String {
+    let parts = [(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")];
+    let mut rest = secs;
+    let mut out = Vec::new();
+    for (unit, name) in parts {
+        if rest >= unit {
+            out.push(format!("{}{name}", rest / unit));
+            rest %= unit;
+        }
+    }
+    if out.is_empty() {
+        "0s".into()
+    } else {
+        out.join(" ")
+    }
+}
+
+/// Checks that the files form one scan and returns, for each shard 0..N-1,
+/// the index of the file to read. Configuration faults (exit 2) are reported
+/// before incompleteness (exit 3).
+pub fn check_complete(files: &[ShardFile], max_skew: i64) -> Result<Vec<usize>, Error> {
+    let first = files
         .first()
         .ok_or_else(|| Error::Usage("merge needs shard files".into()))?;
-    let (_, n) = shard_of(first)
-        .ok_or_else(|| Error::Usage(format!("{first_file}: summary has no shard")))?;
-    let mut seen = vec![false; n as usize];
-    for (file, s) in shards {
-        let (k, count) =
-            shard_of(s).ok_or_else(|| Error::Usage(format!("{file}: summary has no shard")))?;
-        if count != n
-            || s.scan.seed != first.scan.seed
-            || s.scan.ports != first.scan.ports
-            || s.scan.targets != first.scan.targets
-        {
+    let n = marker(first)?.count;
+    let mut slots: Vec<Option<usize>> = vec![None; n as usize];
+    for (i, f) in files.iter().enumerate() {
+        let shard = marker(f)?;
+        let (s, s0) = (&f.summary.scan, &first.summary.scan);
+        if shard.count != n || s.seed != s0.seed || s.ports != s0.ports || s.targets != s0.targets {
             return Err(Error::Usage(format!(
-                "{file} is shard {k}/{count} of another scan (targets, ports, seed or shard count differ from {first_file})"
+                "{} is shard {}/{} of another scan (targets, -iL contents, ports, seed or shard count differ from {})",
+                f.file, shard.index, shard.count, first.file
             )));
         }
-        if s.interrupted || s.coverage.unresolved > 0 {
-            return Err(Error::Incomplete(format!(
-                "{file}: shard {k}/{n} is incomplete (interrupted or unresolved ports)"
+        match slots[shard.index as usize] {
+            Some(j) if files[j].digest == f.digest => continue,
+            Some(j) => {
+                return Err(Error::Usage(format!(
+                    "{} and {} are both shard {}/{n} and differ; give one of them",
+                    files[j].file, f.file, shard.index
+                )))
+            }
+            None => slots[shard.index as usize] = Some(i),
+        }
+        let (c, l) = (&f.summary.coverage, f.listed);
+        if l.open > c.open || l.closed > c.closed || l.filtered > c.filtered {
+            return Err(Error::Usage(format!(
+                "{}: lists more ports than its summary counts (a record repeated, or the file edited)",
+                f.file
             )));
         }
-        seen[k as usize] = true;
     }
-    let missing: Vec<String> = seen
+    let chosen: Vec<usize> = slots.iter().flatten().copied().collect();
+    check_skew(files, &chosen, max_skew)?;
+    for &i in &chosen {
+        let f = &files[i];
+        if f.summary.interrupted || f.summary.scan.interrupted || f.summary.coverage.unresolved > 0
+        {
+            return Err(Error::Incomplete(format!(
+                "{}: shard {} is incomplete (interrupted or unresolved ports)",
+                f.file, f.summary.scan.shard
+            )));
+        }
+    }
+    let missing: Vec<String> = slots
         .iter()
         .enumerate()
-        .filter(|(_, s)| !**s)
+        .filter(|(_, s)| s.is_none())
         .map(|(k, _)| k.to_string())
+        .take(20)
         .collect();
     if !missing.is_empty() {
+        let total = slots.iter().filter(|s| s.is_none()).count();
+        let more = if total > missing.len() { ", ..." } else { "" };
         return Err(Error::Incomplete(format!(
-            "shards missing: {} of {n}",
+            "shards missing: {}{more} ({total} of {n})",
             missing.join(", ")
         )));
     }
-    Ok(n)
+    Ok(chosen)
+}
+
+/// Refuses shards whose start times lie more than `max_skew` seconds apart.
+fn check_skew(files: &[ShardFile], chosen: &[usize], max_skew: i64) -> Result<(), Error> {
+    let mut starts = Vec::with_capacity(chosen.len());
+    for &i in chosen {
+        starts.push((start_of(&files[i])?, i));
+    }
+    let (Some(&(lo, a)), Some(&(hi, b))) = (starts.iter().min(), starts.iter().max()) else {
+        return Ok(());
+    };
+    if hi - lo > max_skew {
+        return Err(Error::Usage(format!(
+            "{} started {} after {}, more than --max-skew {}: not one scan (a larger --max-skew merges them anyway)",
+            files[b].file,
+            human(hi - lo),
+            files[a].file,
+            human(max_skew)
+        )));
+    }
+    Ok(())
+}
+
+/// Which policy entries name a host the shards reported on (the stale-entry
+/// check needs it), found by lookups so memory is the policy's, not the scan's.
+struct Scope<'p> {
+    entries: &'p [Entry],
+    hit: Vec<bool>,
+    by_addr: HashMap<IpAddr, Vec<usize>>,
+    by_name: HashMap<String, Vec<usize>>,
+    nets: Vec<usize>,
+}
+
+impl<'p> Scope<'p> {
+    fn new(entries: &'p [Entry]) -> Scope<'p> {
+        let mut s = Scope {
+            entries,
+            hit: vec![false; entries.len()],
+            by_addr: HashMap::new(),
+            by_name: HashMap::new(),
+            nets: Vec::new(),
+        };
+        for (i, e) in entries.iter().enumerate() {
+            match &e.host {
+                HostMatch::Addr(a) => s.by_addr.entry(*a).or_default().push(i),
+                HostMatch::Name(n) => s.by_name.entry(n.to_ascii_lowercase()).or_default().push(i),
+                HostMatch::Net(_) => s.nets.push(i),
+            }
+        }
+        s
+    }
+
+    /// A record about `ip`, reached through `name`.
+    fn see(&mut self, ip: IpAddr, name: Option<&str>) {
+        if let Some(is) = self.by_addr.remove(&ip) {
+            is.into_iter().for_each(|i| self.hit[i] = true);
+        }
+        if let Some(is) = name.and_then(|n| self.by_name.remove(&n.to_ascii_lowercase())) {
+            is.into_iter().for_each(|i| self.hit[i] = true);
+        }
+        let (entries, hit) = (self.entries, &mut self.hit);
+        self.nets.retain(|&i| match &entries[i].host {
+            HostMatch::Net(net) if net.contains(&ip) => {
+                hit[i] = true;
+                false
+            }
+            _ => true,
+        });
+    }
+
+    /// Whether `e` names a host some record was about.
+    fn covers(&self, e: &Entry) -> bool {
+        self.entries
+            .iter()
+            .position(|x| std::ptr::eq(x, e))
+            .is_some_and(|i| self.hit[i])
+    }
 }
 
 /// Runs `merge` with the output and verdict flags of `a`; `a.targets` are the files.
@@ -109,50 +419,44 @@ pub fn run(a: Args) -> Result<u8, Error> {
             "merge needs the shard NDJSON files to merge".into(),
         ));
     }
-    let mut outputs = Vec::new();
-    for f in &a.targets {
-        let text = std::fs::read_to_string(f).map_err(|source| Error::Read {
-            path: f.into(),
-            source,
-        })?;
-        let out = parse_shard(&text, f)?;
-        if out.summary.is_none() {
-            return Err(Error::Incomplete(format!(
-                "{f}: no summary record (the shard did not finish)"
-            )));
-        }
-        outputs.push((f.clone(), out));
-    }
-    let summaries: Vec<(String, &Summary)> = outputs
+    let max_skew = match &a.max_skew {
+        None => DEFAULT_MAX_SKEW,
+        Some(s) => parse_duration(s).ok_or_else(|| {
+            Error::Usage(format!(
+                "invalid value '{s}' for --max-skew: expected a duration such as 90m, 36h or 7d"
+            ))
+        })?,
+    };
+    let files = a
+        .targets
         .iter()
-        .map(|(f, o)| (f.clone(), o.summary.as_ref().expect("checked above")))
-        .collect();
-    let n = check_complete(&summaries)?;
-    let first = summaries[0].1.clone();
-    // Identical shards written twice (a retried pod) count once.
-    let mut by_shard: BTreeMap<String, &ShardOutput> = BTreeMap::new();
-    for (_, o) in &outputs {
-        let s = o.summary.as_ref().expect("checked above");
-        by_shard.entry(s.scan.shard.clone()).or_insert(o);
-    }
+        .map(|f| scan_file(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let chosen = check_complete(&files, max_skew)?;
     let Verdicts {
         policy,
         baseline,
         reporter,
     } = Verdicts::load(&report, None)?;
-    let specs: Vec<_> = first
-        .scan
+    // The earliest shard's facts stand for the whole scan.
+    let earliest = chosen
+        .iter()
+        .copied()
+        .min_by_key(|&i| parse_rfc3339(&files[i].summary.scan.start))
+        .expect("check_complete returns every shard");
+    let mut meta = files[earliest].summary.scan.clone();
+    let specs: Vec<_> = meta
         .targets
         .iter()
         .filter_map(|t| crate::targets::parse_target(t).ok())
         .collect();
     let mut reporter = reporter.with_pairs(dual_stack_pair(&specs));
     let judge = verdict_for(&Catalog::builtin(), policy.clone(), baseline.clone());
+    let mut scope = Scope::new(policy.as_deref().map_or(&[], |p| &p.entries));
     let mut coverage = Coverage::default();
-    let mut results: BTreeMap<(IpAddr, u16), PortResult> = BTreeMap::new();
-    let mut names: HashMap<IpAddr, Option<String>> = HashMap::new();
-    for o in by_shard.values() {
-        let c = &o.summary.as_ref().expect("checked above").coverage;
+    let mut unresolved_hosts = BTreeSet::new();
+    for &i in &chosen {
+        let c = &files[i].summary.coverage;
         coverage.planned += c.planned;
         coverage.attempted += c.attempted;
         coverage.open += c.open;
@@ -161,36 +465,41 @@ pub fn run(a: Args) -> Result<u8, Error> {
         coverage.unresolved += c.unresolved;
         coverage.requeued += c.requeued;
         coverage.retries += c.retries;
-        for h in &c.unresolved_hosts {
-            if !coverage.unresolved_hosts.contains(h) {
-                coverage.unresolved_hosts.push(h.clone());
+        unresolved_hosts.extend(c.unresolved_hosts.iter().cloned());
+    }
+    coverage.unresolved_hosts = unresolved_hosts.into_iter().collect();
+    'files: for &i in &chosen {
+        let f = &files[i];
+        let mut src = open(&f.file)?;
+        for rec in src.values::<Record>() {
+            match rec.map_err(|e| read_error(&f.file, e))? {
+                Record::Port(mut r) => {
+                    scope.see(r.ip, r.host.as_deref());
+                    r.finding = None;
+                    judge.judge(&mut r);
+                    if !reporter.port(&r) {
+                        // The output is gone; `finish` reports why.
+                        break 'files;
+                    }
+                }
+                Record::Host(h) => {
+                    scope.see(h.ip, h.host.as_deref());
+                    reporter.host_counts(&h);
+                }
+                Record::Summary(_) | Record::Other => {}
             }
         }
-        for h in &o.hosts {
-            reporter.host_counts(h);
-            names.insert(h.ip, h.host.clone());
-        }
-        for r in &o.results {
-            names.insert(r.ip, r.host.clone());
-            results.entry((r.ip, r.port)).or_insert_with(|| r.clone());
+        if src.digest() != f.digest {
+            return Err(Error::Usage(format!(
+                "{} changed while merge was reading it",
+                f.file
+            )));
         }
     }
-    for (_, mut r) in results {
-        r.finding = None;
-        judge.judge(&mut r);
-        reporter.port(&r);
-    }
-    let ports = ports::parse_ports(&first.scan.ports).unwrap_or_default();
-    let in_scope = |e: &Entry| {
-        ports.contains(e.port)
-            && names.iter().any(|(ip, name)| match &e.host {
-                HostMatch::Addr(a) => a == ip,
-                HostMatch::Net(net) => net.contains(ip),
-                HostMatch::Name(h) => name.as_deref() == Some(h.as_str()),
-            })
-    };
-    let mut meta = first.scan.clone();
-    meta.shard = format!("all/{n}");
+    let ports = ports::parse_ports(&meta.ports).unwrap_or_default();
+    let in_scope = |e: &Entry| ports.contains(e.port) && scope.covers(e);
+    meta.shard = format!("all/{}", chosen.len());
+    meta.interrupted = false;
     reporter.finish(Ending {
         meta,
         coverage,
@@ -206,48 +515,138 @@ pub fn run(a: Args) -> Result<u8, Error> {
 mod tests {
     use super::*;
 
-    fn summary(shard: &str, seed: u64, interrupted: bool) -> Summary {
-        let mut s = Summary::default();
+    fn file(name: &str, shard: &str, seed: u64, start: &str) -> ShardFile {
+        let mut s = ShardSummary::default();
         s.scan.shard = shard.into();
         s.scan.seed = seed;
         s.scan.ports = "1-100".into();
-        s.interrupted = interrupted;
-        s
+        s.scan.start = start.into();
+        ShardFile {
+            file: name.into(),
+            digest: [name.len() as u8; 32],
+            summary: s,
+            listed: Listed::default(),
+        }
+    }
+
+    const T0: &str = "2026-12-01T00:00:00Z";
+
+    fn check(files: &[ShardFile]) -> Result<Vec<usize>, Error> {
+        check_complete(files, DEFAULT_MAX_SKEW)
     }
 
     #[test]
     fn complete_sets_pass_and_gaps_fail() {
-        let a = summary("0/2", 1, false);
-        let b = summary("1/2", 1, false);
-        assert_eq!(
-            check_complete(&[("a".into(), &a), ("b".into(), &b)]).unwrap(),
-            2
-        );
-        let e = check_complete(&[("a".into(), &a)]).unwrap_err();
+        let a = file("a", "0/2", 1, T0);
+        let b = file("b", "1/2", 1, "2026-12-01T20:00:00Z");
+        assert_eq!(check(&[b.clone(), a.clone()]).unwrap(), vec![1, 0]);
+        let e = check(&[a.clone()]).unwrap_err();
         assert!(matches!(e, Error::Incomplete(_)), "{e}");
-        assert!(e.to_string().contains("missing: 1"));
-        let other = summary("1/2", 2, false);
+        assert!(e.to_string().contains("missing: 1"), "{e}");
+        let other = file("c", "1/2", 2, T0);
+        assert!(matches!(check(&[a.clone(), other]), Err(Error::Usage(_))));
+        let mut cut = file("d", "1/2", 1, T0);
+        cut.summary.interrupted = true;
         assert!(matches!(
-            check_complete(&[("a".into(), &a), ("c".into(), &other)]),
-            Err(Error::Usage(_))
-        ));
-        let cut = summary("1/2", 1, true);
-        assert!(matches!(
-            check_complete(&[("a".into(), &a), ("d".into(), &cut)]),
+            check(&[a.clone(), cut.clone()]),
             Err(Error::Incomplete(_))
         ));
+        // A foreign shard is a configuration fault even next to a cut one.
+        let foreign = file("e", "0/2", 9, T0);
+        assert!(matches!(check(&[a, cut, foreign]), Err(Error::Usage(_))));
     }
 
     #[test]
-    fn parses_shard_lines() {
+    fn one_shard_two_files() {
+        let a = file("a", "0/2", 1, T0);
+        let b = file("b", "1/2", 1, T0);
+        let mut copy = a.clone();
+        copy.file = "copy-of-a".into();
+        assert_eq!(
+            check(&[a.clone(), b.clone(), copy.clone()]).unwrap(),
+            vec![0, 1],
+            "a byte-identical copy counts once"
+        );
+        copy.digest[0] ^= 1;
+        let e = check(&[a, b, copy]).unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e}");
+        assert!(e.to_string().contains("both shard 0/2"), "{e}");
+    }
+
+    #[test]
+    fn shards_started_far_apart_are_refused_unless_allowed() {
+        let a = file("a", "0/2", 1, T0);
+        let old = file("old", "1/2", 1, "2026-11-01T00:00:00Z");
+        let e = check(&[a.clone(), old.clone()]).unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e}");
+        assert!(e.to_string().contains("30d"), "{e}");
+        let month = parse_duration("31d").unwrap();
+        assert_eq!(check_complete(&[a.clone(), old], month).unwrap().len(), 2);
+        let bad = file("bad", "1/2", 1, "yesterday");
+        assert!(matches!(check(&[a, bad]), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn crafted_markers_are_refused() {
+        for m in [
+            "5/2",
+            "0/1000000000000",
+            "-1/2",
+            "1/0",
+            "all/2",
+            "0/65537",
+            "x",
+        ] {
+            let a = file("a", m, 1, T0);
+            let e = check(&[a]).unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{m}: {e}");
+            let b = file("b", "0/2", 1, T0);
+            let e = check(&[b, file("a", m, 1, T0)]).unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{m} second: {e}");
+        }
+        let e = check(&[file("a", "0/2\n\u{1b}[31mred", 1, T0)]).unwrap_err();
+        assert!(
+            !e.to_string().contains('\n') && !e.to_string().contains('\u{1b}'),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn more_listed_than_counted_is_refused() {
+        let mut a = file("a", "0/1", 1, T0);
+        a.summary.coverage.open = 1;
+        a.listed.open = 2;
+        assert!(matches!(check(&[a]), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90m"), Some(5400));
+        assert_eq!(parse_duration("36h"), Some(129_600));
+        assert_eq!(parse_duration("7d"), Some(604_800));
+        assert_eq!(parse_duration("120"), Some(120));
+        for bad in ["", "h", "5w", "-1h", "99999999999999999999d", "1e3"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert_eq!(human(30 * 86_400 + 61), "30d 1m 1s");
+    }
+
+    #[test]
+    fn parses_shard_records_type_first_or_not() {
         let text = r#"{"type":"port","ip":"198.18.0.2","port":22,"proto":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.1,"tries":1}
-{"type":"host","ip":"198.18.0.2","open":1,"closed":5,"filtered":0,"firewall":"none"}
-{"type":"summary","schema":"exposecheck/1","scan":{"version":"0.1.0","targets":["198.18.0.2"],"ports":"1-100","start":"x","seed":1,"shard":"0/1","interrupted":false},"coverage":{"planned":100,"attempted":100,"open":1,"closed":99,"filtered":0,"unresolved":0,"unresolved_hosts":[],"requeued":0,"retries":0},"interrupted":false}
+{"ip":"198.18.0.2","open":1,"closed":5,"filtered":0,"firewall":"none","type":"host"}
+{"type":"finding","ip":"198.18.0.2","finding":{"rule":"x"}}
+{"type":"summary","schema":"exposecheck/1","scan":{"version":"0.1.0","targets":["198.18.0.2"],"ports":"1-100","start":"x","seed":1,"shard":"0/1","interrupted":false},"coverage":{"planned":100,"attempted":100,"open":1,"closed":99,"filtered":0,"unresolved":0,"unresolved_hosts":[],"requeued":0,"retries":0},"interrupted":false,"resolved":[{"fingerprint":"aa"}]}
 "#;
-        let o = parse_shard(text, "s").unwrap();
-        assert_eq!(o.results.len(), 1);
-        assert_eq!(o.hosts[0].closed, 5);
-        assert_eq!(o.summary.unwrap().coverage.planned, 100);
-        assert!(parse_shard("not json\n", "s").is_err());
+        let mut src = Source::new(text.as_bytes());
+        let recs: Vec<Record> = src.values().map(Result::unwrap).collect();
+        assert!(matches!(&recs[0], Record::Port(r) if r.port == 22));
+        assert!(matches!(&recs[1], Record::Host(h) if h.closed == 5));
+        assert!(matches!(recs[2], Record::Other));
+        assert!(matches!(&recs[3], Record::Summary(s) if s.coverage.planned == 100));
+        let mut bad = Source::new(&b"not json\n"[..]);
+        assert!(bad.values::<Record>().next().unwrap().is_err());
+        let mut bad = Source::new(&b"{\"type\":\"port\",\"port\":99999}\n"[..]);
+        assert!(bad.values::<Record>().next().unwrap().is_err());
     }
 }

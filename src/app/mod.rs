@@ -16,12 +16,11 @@ use crate::output::{self, ScanMeta};
 use crate::pipeline::{self, Output, Plan};
 use crate::ports::{self, PortList};
 use crate::scan::{limits, Progress, SweepConfig};
-use crate::targets::{self, Resolved, TargetSet, TargetSpec};
+use crate::targets::{self, TargetSet, TargetSpec};
 use crate::verdict::baseline::Baseline;
-use crate::verdict::policy::{Entry, HostMatch, Policy};
+use crate::verdict::policy::{known_rules, Entry, HostMatch, Policy};
 use crate::verdict::{ServiceFacts, Verdict};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ipnet::IpNet;
 use report::{Ending, Verdicts};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal};
@@ -33,15 +32,6 @@ use tokio::sync::watch;
 
 /// Most addresses scanned without `--allow-large`.
 pub const MAX_ADDRESSES: u128 = 65_536;
-
-/// Ranges never scanned, whatever a CIDR covers: unspecified, multicast, broadcast.
-const NEVER: [&str; 5] = [
-    "0.0.0.0/32",
-    "224.0.0.0/4",
-    "255.255.255.255/32",
-    "::/128",
-    "ff00::/8",
-];
 
 fn warn(quiet: bool, bar: Option<&ProgressBar>, msg: &str) {
     if quiet {
@@ -73,51 +63,18 @@ fn random_seed() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-/// Resolves targets and exclusions and builds the address set.
+/// Resolves targets and exclusions and builds the address set (see
+/// [`targets::scope`]); a scope error stops the run before any packet.
 async fn build_targets(cfg: &Config) -> Result<(TargetSet, Vec<String>, Vec<String>), Error> {
-    let res = targets::resolve(cfg.targets.clone(), cfg.dns_timeout, cfg.max_addrs_per_name).await;
-    let mut warnings = Vec::new();
-    for (name, cap) in &res.truncated {
-        warnings.push(format!(
-            "{name} resolves to more than {cap} addresses; scanning the first {cap}"
-        ));
-    }
-    let mut unresolved = Vec::new();
-    for (name, why) in &res.unresolved {
-        warnings.push(format!("cannot resolve {name}: {why}; scanning the rest"));
-        unresolved.push(name.clone());
-    }
-    let ex = targets::resolve(
-        cfg.excludes.clone(),
-        cfg.dns_timeout,
-        cfg.max_addrs_per_name,
-    )
-    .await;
-    for (name, why) in &ex.unresolved {
-        warnings.push(format!("cannot resolve excluded name {name}: {why}"));
-    }
-    let mut exclude: Vec<IpNet> = NEVER
-        .iter()
-        .map(|n| n.parse().expect("valid constant"))
-        .collect();
-    for r in ex.resolved {
-        match r {
-            Resolved::Addr(ip, _) => exclude.push(IpNet::from(ip)),
-            Resolved::Net(n) => exclude.push(n),
-        }
-    }
-    let mut include = Vec::new();
-    for r in res.resolved {
-        if let Resolved::Addr(ip, Some(name)) = &r {
-            if let Some(why) = targets::refuse_reason(*ip) {
-                warnings.push(format!("{name} resolves to {ip} ({why}); not scanned"));
-                continue;
-            }
-        }
-        include.push(r);
-    }
-    let set = TargetSet::build(&include, &exclude);
-    Ok((set, warnings, unresolved))
+    let rules = targets::ScopeRules {
+        timeout: cfg.dns_timeout,
+        cap: cfg.max_addrs_per_name,
+        allow_loopback: cfg.allow_loopback,
+    };
+    let scope = targets::scope(&targets::SystemResolver, &cfg.targets, &cfg.excludes, rules)
+        .await
+        .map_err(|e| Error::Scope(e.to_string()))?;
+    Ok((scope.set, scope.warnings, scope.unresolved))
 }
 
 /// Runs a whole scan as the command line asked; returns the exit code.
@@ -258,6 +215,11 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         baseline,
         reporter,
     } = Verdicts::load(&cfg.report, sink)?;
+    if let Some(p) = &policy {
+        p.check_rules(&known_rules(
+            catalog.services().iter().map(|d| d.id.as_str()),
+        ))?;
+    }
     let mut reporter = reporter
         .with_all_hosts(cfg.shard.count > 1)
         .with_pairs(dual_stack_pair(&cfg.targets));

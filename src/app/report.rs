@@ -1,13 +1,18 @@
 //! The end of a run, shared by scans and `merge`: results stream into the
 //! chosen sink through the verdict tally; at the end the host verdicts, host
 //! findings and exit code are settled, the summary written, and an `-o` file
-//! renamed into place.
+//! put in place ([`OutputFile`]).
+//!
+//! A closed pipe (`| head`, a FIFO reader gone) stops the writing, not the
+//! run: the scan and the verdicts go on to the end, one line on stderr says
+//! the output was cut, and the exit code is still the one the findings
+//! deserve, so CI gating survives `| head -n 1`.
 
 use crate::cli::Reporting;
 use crate::error::{exit, Error};
 use crate::model::Severity;
 use crate::model::{Coverage, HostRecord, PortResult};
-use crate::output::{self, AtomicFile, Format, ScanMeta, Sink, Summary};
+use crate::output::{self, Format, OutputFile, ScanMeta, Sink, Summary};
 use crate::verdict::baseline::Baseline;
 use crate::verdict::hosts::MAX_TRACKED_HOSTS;
 use crate::verdict::policy::{Entry, FailOn, Policy};
@@ -47,7 +52,8 @@ impl Verdicts {
             .unwrap_or(FailOn::At(Severity::High));
         let color = r.format == Format::Human
             && r.color.enabled(
-                r.output.is_none() && io::stdout().is_terminal(),
+                r.output.as_deref().is_none_or(|p| p.as_os_str() == "-")
+                    && io::stdout().is_terminal(),
                 std::env::var_os("NO_COLOR").as_deref(),
             );
         let (format, show) = (r.format, r.show);
@@ -68,11 +74,13 @@ pub type SinkMaker = Box<dyn FnOnce(Box<dyn Write>) -> Box<dyn Sink>>;
 /// Streams results to an output and settles the run.
 pub struct Reporter {
     sink: Box<dyn Sink>,
-    file: Option<AtomicFile>,
+    file: Option<OutputFile>,
     out_path: PathBuf,
     tally: Tally,
     fail_on: FailOn,
     write_error: Option<io::Error>,
+    /// The reader went away (EPIPE): nothing more is written.
+    closed: bool,
 }
 
 /// How the run ended, for [`Reporter::finish`].
@@ -94,16 +102,17 @@ pub struct Ending<'a> {
 }
 
 impl Reporter {
-    /// Opens the output (an `-o` path is created now, before any scanning).
+    /// Opens the output (an `-o` path is opened now, before any scanning; `-`
+    /// is stdout).
     pub fn open(
         make: SinkMaker,
         output: Option<&Path>,
         fail_on: FailOn,
         only_new: bool,
     ) -> Result<Reporter, Error> {
-        let (file, writer): (Option<AtomicFile>, Box<dyn Write>) = match output {
+        let (file, writer): (Option<OutputFile>, Box<dyn Write>) = match output {
             Some(p) => {
-                let (f, w) = AtomicFile::create(p).map_err(|source| Error::Write {
+                let (f, w) = OutputFile::open(p).map_err(|source| Error::Write {
                     path: p.to_path_buf(),
                     source,
                 })?;
@@ -118,6 +127,7 @@ impl Reporter {
             tally: Tally::new(fail_on, only_new),
             fail_on,
             write_error: None,
+            closed: false,
         })
     }
 
@@ -133,15 +143,27 @@ impl Reporter {
         self
     }
 
-    /// Takes one judged result; false once the output can no longer be written.
+    /// Takes one judged result; false once the output failed (the scan
+    /// should stop). A closed pipe is not a failure: the results are still
+    /// judged, just not written.
     pub fn port(&mut self, r: &PortResult) -> bool {
         let listed = self.tally.add(r);
-        if listed && self.write_error.is_none() {
+        if listed && self.write_error.is_none() && !self.closed {
             if let Err(e) = self.sink.port(r) {
-                self.write_error = Some(e);
+                self.failed(e);
             }
         }
         self.write_error.is_none()
+    }
+
+    /// Records a write error: a closed pipe stops the writing, anything
+    /// else ends the run.
+    fn failed(&mut self, e: io::Error) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            self.closed = true;
+        } else {
+            self.write_error = Some(e);
+        }
     }
 
     /// Records a host that answers on every port.
@@ -157,7 +179,7 @@ impl Reporter {
     /// Settles verdicts and the exit code, writes the summary, commits the file.
     pub fn finish(mut self, end: Ending<'_>) -> Result<u8, Error> {
         if let Some(e) = self.write_error.take() {
-            return write_failed(self.out_path, e);
+            return Err(write_failed(self.out_path, e));
         }
         let mut meta = end.meta;
         meta.interrupted = end.interrupted;
@@ -170,6 +192,7 @@ impl Reporter {
         let (sink, tally) = (&mut self.sink, self.tally);
         let streams = sink.streams_hosts();
         let mut write_error = None;
+        let closed = &mut self.closed;
         let outcome = tally.finish(
             complete,
             end.policy,
@@ -177,8 +200,12 @@ impl Reporter {
             end.in_scope,
             |rec| match rec {
                 rec if streams => {
-                    if write_error.is_none() {
-                        write_error = sink.host(&rec).err();
+                    if write_error.is_none() && !*closed {
+                        match sink.host(&rec) {
+                            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => *closed = true,
+                            Err(e) => write_error = Some(e),
+                            Ok(()) => {}
+                        }
                     }
                 }
                 HostRecord::Verdict(h) => hosts.push(h),
@@ -192,7 +219,7 @@ impl Reporter {
             ));
         }
         if let Some(e) = write_error {
-            return write_failed(self.out_path, e);
+            return Err(write_failed(self.out_path, e));
         }
         let incomplete = coverage.unresolved > 0
             || !coverage.unresolved_hosts.is_empty()
@@ -214,10 +241,22 @@ impl Reporter {
         summary.fail_on = self.fail_on.as_str().into();
         summary.exit_code = code;
         summary.policy = end.policy.map(|p| p.file.clone());
-        if let Err(e) = self.sink.finish(&summary) {
-            return write_failed(self.out_path, e);
+        if !self.closed {
+            match self.sink.finish(&summary) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed = true,
+                Err(e) => return Err(write_failed(self.out_path, e)),
+                Ok(()) => {}
+            }
         }
         drop(self.sink);
+        if self.closed {
+            // An error line whatever -q says: the report is incomplete.
+            eprintln!(
+                "exposecheck: {} was closed before the report was complete (broken pipe); the scan ran to the end, exit {code}",
+                output_name(&self.out_path)
+            );
+            return Ok(code);
+        }
         if let Some(f) = self.file {
             f.commit().map_err(|source| Error::Write {
                 path: self.out_path,
@@ -228,12 +267,17 @@ impl Reporter {
     }
 }
 
-/// How a failed write of the output ends the run: a closed pipe (`| head`)
-/// is a clean end, anything else an error naming the output.
-fn write_failed(path: PathBuf, e: io::Error) -> Result<u8, Error> {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        Ok(exit::CLEAN)
+/// The error a failed write of the output (other than a closed pipe) ends
+/// the run with.
+fn write_failed(path: PathBuf, source: io::Error) -> Error {
+    Error::Write { path, source }
+}
+
+/// The output as the user knows it.
+fn output_name(p: &Path) -> String {
+    if p.as_os_str() == "-" {
+        "stdout".into()
     } else {
-        Err(Error::Write { path, source: e })
+        output::terminal_safe(&p.display().to_string())
     }
 }

@@ -525,8 +525,14 @@ impl<'a> Session<'a> {
             let mut id = Ident::default();
             match d.step(0, &greeting, &mut id) {
                 Step::Send(next) => {
-                    let conn = self.conn.take();
-                    if let Some(hit) = self.drive(d, conn, 1, id, next).await {
+                    let Some(conn) = self.conn.take() else {
+                        // Closed after the greeting: what it said stands.
+                        if id.matched() {
+                            return Some(Found::Hit(id, greeting));
+                        }
+                        continue;
+                    };
+                    if let Some(hit) = self.drive(d, Some(conn), 1, id, next).await {
                         return Some(hit);
                     }
                 }

@@ -2,11 +2,20 @@
 //! header with targets, ports and coverage, a findings table (worst first), a
 //! collapsible "how to fix" section per finding, and the host verdicts.
 //!
-//! Network text is escaped with [`md_escape`]: control characters become
-//! `\xNN`, Markdown punctuation is backslash-escaped, `<`, `>` and `&` become
-//! entities and `@` cannot start a mention, so a banner cannot add a table
-//! row, open an HTML element, link somewhere or ping anyone. Remediation goes
-//! in fenced blocks whose fence is longer than any backtick run inside.
+//! Network text is escaped for GitHub-flavoured Markdown with [`md_escape`]
+//! (and, inside the `<summary>` HTML, with [`html_escape`]) so that what a
+//! banner says renders as the same visible characters and nothing else:
+//! control characters become `\xNN`; `<`, `>` and `&` become entities, so no
+//! HTML element or entity comes through; Markdown punctuation (`` \ ` * _ [ ]
+//! | ~ $ # ``, a leading `-`, `+` or `1.`) is backslash-escaped, so no
+//! emphasis, strike-through, math, link, image, heading, list or table cell
+//! appears; and an empty HTML comment `<!-- -->` is put after a `@`, a `#`
+//! and the `:` of `scheme://` or `:shortcode:` where one would start a
+//! mention, issue reference, autolink or emoji (GitHub finds those in the
+//! rendered text, where escapes no longer exist), and `www.` becomes
+//! `www\.` (`www<!-- -->.` in the HTML, where `[ ] ~ $` are entities).
+//! Remediation goes in fenced blocks whose fence is longer than any
+//! backtick run inside.
 
 use super::collect::{self, Collector, HostRows, Item};
 use super::{terminal_safe, Show, Sink, Summary};
@@ -45,23 +54,95 @@ impl Sink for Markdown {
     }
 }
 
-/// Escapes text for inline Markdown (also inside table cells and HTML blocks).
+/// Escapes text for inline Markdown (also inside table cells).
 pub fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in terminal_safe(s).chars() {
+    escape(s, false)
+}
+
+/// Escapes text for an HTML element's content (the `<summary>` line, where
+/// Markdown is not parsed).
+pub fn html_escape(s: &str) -> String {
+    escape(s, true)
+}
+
+/// What breaks an autolink, mention, reference or emoji without changing
+/// the visible text.
+const BREAK: &str = "<!-- -->";
+
+fn escape(s: &str, html: bool) -> String {
+    let chars: Vec<char> = terminal_safe(s).chars().collect();
+    let mut out = String::with_capacity(chars.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        let next = chars.get(i + 1).copied();
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '@' => out.push_str("&#64;"),
-            '\\' | '`' | '|' | '*' | '_' | '[' | ']' | '#' => {
+            '"' if html => out.push_str("&quot;"),
+            '[' if html => out.push_str("&#91;"),
+            ']' if html => out.push_str("&#93;"),
+            '~' if html => out.push_str("&#126;"),
+            '$' if html => out.push_str("&#36;"),
+            '@' | '#' | ':' if starts_something(&chars, i) => {
+                if c == '#' && !html {
+                    out.push('\\');
+                }
+                out.push(c);
+                out.push_str(BREAK);
+            }
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '$' | '#' if !html => {
                 out.push('\\');
                 out.push(c);
             }
+            '-' | '+' if !html && i == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' | ')' if !html && list_number(&chars[..i], next) => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' if www(&chars[..i]) => out.push_str(if html { "<!-- -->." } else { "\\." }),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Whether the `@`, `#` or `:` at `i` would start a mention (`@x`), an
+/// issue reference (`#1`), a URL (`x://`) or an emoji (`:x:`).
+fn starts_something(chars: &[char], i: usize) -> bool {
+    let Some(&next) = chars.get(i + 1) else {
+        return false;
+    };
+    let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '+' | '-');
+    match chars[i] {
+        '@' => !next.is_whitespace(),
+        '#' => next.is_alphanumeric(),
+        // `:name:` with a shortcode-like name in between.
+        _ => {
+            next == '/'
+                || chars[i + 1..]
+                    .iter()
+                    .position(|&c| !word(c))
+                    .is_some_and(|n| n > 0 && chars[i + 1 + n] == ':')
+        }
+    }
+}
+
+/// Whether `before` + `.`/`)` is an ordered-list marker (`12.` at the start).
+fn list_number(before: &[char], next: Option<char>) -> bool {
+    (1..=9).contains(&before.len())
+        && before.iter().all(char::is_ascii_digit)
+        && next.is_none_or(char::is_whitespace)
+}
+
+/// Whether `before` ends in a `www` that a `.` would make an autolink.
+fn www(before: &[char]) -> bool {
+    let n = before.len();
+    n >= 3
+        && before[n - 3..].iter().all(|c| c.eq_ignore_ascii_case(&'w'))
+        && (n == 3 || !before[n - 4].is_alphanumeric())
 }
 
 /// A fenced code block holding `lines` (made terminal-safe).
@@ -107,8 +188,8 @@ fn fix(x: &mut String, i: &Item<'_>) {
         x,
         "<details><summary><b>{}</b> {} — {}</summary>\n",
         f.severity.as_str(),
-        md_escape(&i.location()),
-        md_escape(&f.title)
+        html_escape(&i.location()),
+        html_escape(&f.title)
     );
     let _ = writeln!(
         x,
@@ -207,8 +288,8 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> String {
         x.push_str("### Hosts\n\n| Host | Open | Closed | Filtered | Firewall | Note |\n|---|---|---|---|---|---|\n");
         for h in &s.hosts {
             let name = match &h.host {
-                Some(n) => format!("{} ({})", h.ip, md_escape(n)),
-                None => h.ip.to_string(),
+                Some(n) => md_escape(&format!("{} ({n})", h.ip)),
+                None => md_escape(&h.ip.to_string()),
             };
             let note = if h.answers_every_port {
                 format!("⚠️ {}", collect::ANSWERS_EVERY_PORT)
@@ -233,13 +314,9 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> String {
                 r.get(k)
                     .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
             };
-            let _ = writeln!(
-                x,
-                "- {} on {}:{}",
-                md_escape(&field("rule").unwrap_or_else(|| "-".into())),
-                md_escape(&field("ip").unwrap_or_else(|| "-".into())),
-                md_escape(&field("port").unwrap_or_else(|| "-".into()))
-            );
+            let [rule, ip, port] =
+                ["rule", "ip", "port"].map(|k| field(k).unwrap_or_else(|| "-".into()));
+            let _ = writeln!(x, "- {}", md_escape(&format!("{rule} on {ip}:{port}")));
         }
         x.push('\n');
     }

@@ -1,12 +1,14 @@
 //! Output formats. Each format is a [`Sink`] in its own module; they all render
-//! the same [`PortResult`]s and [`Summary`]. Data goes to stdout or to a file
-//! written atomically (temporary file + rename); progress never comes here.
+//! the same [`PortResult`]s and [`Summary`]. Data goes to stdout or to an
+//! [`OutputFile`] (devices and pipes written through, regular files replaced
+//! atomically); progress never comes here.
 //!
 //! Every string that came from the network (banners, product names, hostnames,
 //! evidence) is escaped for the format it lands in, so it can never forge a
 //! record, a line, an element or a table row.
 
 pub mod collect;
+pub mod file;
 #[cfg(test)]
 mod format_tests;
 pub mod human;
@@ -14,16 +16,17 @@ pub mod json;
 pub mod markdown;
 pub mod ndjson;
 pub mod nmap_xml;
+pub mod reader;
 pub mod sarif;
 pub mod schema;
+
+pub use file::OutputFile;
 
 use crate::model::{
     Coverage, FindingCounts, HostFinding, HostRecord, HostVerdict, PortResult, PortState, SCHEMA,
 };
 use serde::{Deserialize, Serialize};
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Facts about the scan itself.
@@ -189,63 +192,6 @@ impl ColorChoice {
     }
 }
 
-/// A file that appears under its final name only when complete: data goes to
-/// a temporary file beside it, renamed into place by [`AtomicFile::commit`];
-/// dropped uncommitted, the temporary file is removed.
-pub struct AtomicFile {
-    tmp: PathBuf,
-    dest: PathBuf,
-    committed: bool,
-}
-
-impl AtomicFile {
-    /// Creates the temporary file beside `dest` (so an unwritable directory
-    /// fails now, before the scan) and returns it with a buffered writer.
-    pub fn create(dest: &Path) -> io::Result<(AtomicFile, BufWriter<File>)> {
-        let dir = dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = dest
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
-        // The rename at the end cannot replace a directory: fail now.
-        if dest.is_dir() {
-            return Err(io::Error::from_raw_os_error(libc::EISDIR));
-        }
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let file = File::create(&tmp)?;
-        Ok((
-            AtomicFile {
-                tmp,
-                dest: dest.to_path_buf(),
-                committed: false,
-            },
-            BufWriter::new(file),
-        ))
-    }
-
-    /// Syncs the (already flushed and closed) temporary file and renames it into place.
-    pub fn commit(mut self) -> io::Result<()> {
-        File::open(&self.tmp)?.sync_all()?;
-        std::fs::rename(&self.tmp, &self.dest)?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
-
 /// Formats a time as RFC 3339 UTC with second precision.
 pub fn rfc3339(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
@@ -287,6 +233,11 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
+/// Unicode's explicit bidirectional formatting characters (UAX #9).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -303,11 +254,12 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Makes network text safe for a terminal: control characters (C0, C1, DEL,
 /// ESC sequences) become `\xNN` escapes, so a banner cannot move the cursor,
-/// recolour the screen or forge a line.
+/// recolour the screen or forge a line; bidirectional-text controls become
+/// `\u{NNNN}`, so it cannot reorder what is shown either.
 pub fn terminal_safe(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
+        if c.is_control() || is_bidi_control(c) {
             let n = c as u32;
             if n <= 0xff {
                 out.push_str(&format!("\\x{n:02x}"));
@@ -364,19 +316,6 @@ mod tests {
     fn terminal_safe_escapes_controls() {
         assert_eq!(terminal_safe("a\x1b[2Jb\nc\u{9b}"), "a\\x1b[2Jb\\x0ac\\x9b");
         assert_eq!(terminal_safe("plain ü"), "plain ü");
-    }
-
-    #[test]
-    fn atomic_file_appears_only_on_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("out.json");
-        let (f, mut w) = AtomicFile::create(&dest).unwrap();
-        w.write_all(b"{}").unwrap();
-        drop(w);
-        assert!(!dest.exists());
-        f.commit().unwrap();
-        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "{}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        assert!(AtomicFile::create(Path::new("/nonexistent-dir/x.json")).is_err());
+        assert_eq!(terminal_safe("a\u{202e}b\u{2066}"), "a\\u{202e}b\\u{2066}");
     }
 }

@@ -9,9 +9,11 @@
 //! `partialFingerprints.primaryLocationLineHash` = the finding's fingerprint.
 //!
 //! Findings the policy expects are left out (they are not alerts); other info
-//! findings are `note`s. Network text in messages is made plain: control
-//! characters become `\xNN` and square brackets are backslash-escaped, as
-//! SARIF requires for literal brackets in plain-text messages.
+//! findings are `note`s. Every message string (result messages, rule
+//! descriptions and help) is made literal: control characters become `\xNN`,
+//! square brackets are backslash-escaped (SARIF 2.1.0 §3.11.6: otherwise
+//! `[text](1)` is an embedded link) and curly braces are doubled (§3.11.5:
+//! otherwise `{0}` is a placeholder a viewer substitutes).
 
 use super::collect::{self, Collector, HostRows, Item};
 use super::{terminal_safe, Show, Sink, Summary};
@@ -81,7 +83,26 @@ pub fn level(s: Severity) -> &'static str {
 
 /// Network text as a SARIF plain-text message fragment.
 pub fn plain(s: &str) -> String {
-    terminal_safe(s).replace('[', "\\[").replace(']', "\\]")
+    literal(&terminal_safe(s))
+}
+
+/// Terminal-safe text as literal message text: `[`/`]` escaped, `{`/`}` doubled.
+pub fn literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '{' | '}' => {
+                out.push(c);
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A path as a SARIF URI: relative paths stay relative (to `%SRCROOT%`),
@@ -148,7 +169,7 @@ only the hosts that need it can connect. Each alert's message lists the exact co
 
 fn rule(id: &str, worst: Severity, items: &[&Item<'_>]) -> Value {
     let first = items[0].finding;
-    let short = rule_text(id);
+    let short = plain(&rule_text(id));
     let lead = if items.iter().all(|i| i.finding.title == first.title) {
         plain(first.title.trim_end_matches('.'))
     } else {
@@ -161,7 +182,7 @@ fn rule(id: &str, worst: Severity, items: &[&Item<'_>]) -> Value {
         .iter()
         .all(|i| i.finding.remediation == first.remediation)
     {
-        fixes.join("\n")
+        literal(&fixes.join("\n"))
     } else {
         GENERIC_HELP.to_string()
     };
@@ -170,8 +191,8 @@ fn rule(id: &str, worst: Severity, items: &[&Item<'_>]) -> Value {
         "name": rule_name(id),
         "shortDescription": { "text": short },
         "fullDescription": { "text": format!(
-            "{lead}. exposecheck reports {id} when a service answers from where the scan ran that should not; worst severity seen: {}.",
-            worst.as_str()) },
+            "{lead}. exposecheck reports {} when a service answers from where the scan ran that should not; worst severity seen: {}.",
+            plain(id), worst.as_str()) },
         "help": { "text": help },
         "defaultConfiguration": { "level": level(worst) },
         "properties": {
@@ -214,11 +235,7 @@ fn message(item: &Item<'_>) -> String {
     let fixes = fix_lines(f);
     if !fixes.is_empty() {
         m.push_str("\nFix:\n");
-        let lines: Vec<String> = fixes
-            .iter()
-            .map(|l| l.replace('[', "\\[").replace(']', "\\]"))
-            .collect();
-        m.push_str(&lines.join("\n"));
+        m.push_str(&literal(&fixes.join("\n")));
     }
     m
 }

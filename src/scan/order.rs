@@ -79,6 +79,9 @@ impl Permutation {
     }
 }
 
+/// Most shards one scan can be split into (`--shard`, `--shards`, `merge`).
+pub const MAX_SHARDS: u64 = 65_536;
+
 /// Which slice of the permuted space this process scans: indices `k, k+n, k+2n...`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -95,6 +98,15 @@ impl Default for Shard {
 }
 
 impl Shard {
+    /// Parses `K/N`: 0-based K, and 0 <= K < N <= [`MAX_SHARDS`]; None for
+    /// anything else.
+    pub fn parse(s: &str) -> Option<Shard> {
+        let (k, n) = s.split_once('/')?;
+        let index: u64 = k.trim().parse().ok()?;
+        let count: u64 = n.trim().parse().ok()?;
+        (index < count && count <= MAX_SHARDS).then_some(Shard { index, count })
+    }
+
     /// How many of `total` indices fall in this shard.
     pub fn size_of(&self, total: u128) -> u128 {
         let (k, n) = (self.index as u128, self.count as u128);
@@ -171,6 +183,31 @@ mod tests {
             }
             assert_eq!(sizes, n as usize);
             assert!(seen.iter().all(|&c| c == 1), "count={count}");
+        }
+    }
+
+    #[test]
+    fn shard_markers_are_bounded() {
+        assert_eq!(Shard::parse("2/8"), Some(Shard { index: 2, count: 8 }));
+        assert_eq!(
+            Shard::parse("65535/65536").map(|s| s.count),
+            Some(MAX_SHARDS)
+        );
+        for bad in [
+            "5/2",
+            "2/2",
+            "1/0",
+            "0/0",
+            "-1/2",
+            "0/65537",
+            "0/1000000000000",
+            "0/99999999999999999999999",
+            "1",
+            "a/b",
+            "all/4",
+            "",
+        ] {
+            assert_eq!(Shard::parse(bad), None, "{bad}");
         }
     }
 

@@ -19,16 +19,18 @@
 //! is reported as a stale entry.
 
 use crate::model::{Finding, HostFinding, PortResult, Severity, SourceLine};
+use crate::output::terminal_safe;
 use ipnet::IpNet;
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
-/// A policy file problem, with its location.
+/// A policy file problem, with its location (shown with control characters
+/// escaped: the message quotes the file).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {msg}")]
+#[error("{}:{line}: {}", terminal_safe(file), terminal_safe(msg))]
 pub struct PolicyError {
     /// The file.
     pub file: String,
@@ -109,6 +111,7 @@ pub struct Policy {
     pub entries: Vec<Entry>,
     /// Per-rule severity overrides.
     pub severity: BTreeMap<String, Severity>,
+    severity_at: BTreeMap<String, u32>,
     today: String,
     matched: Mutex<HashSet<usize>>,
 }
@@ -157,8 +160,49 @@ pub fn parse_severity(s: &str) -> Option<Severity> {
     })
 }
 
-fn line_of(text: &str, offset: usize) -> u32 {
-    text[..offset.min(text.len())].matches('\n').count() as u32 + 1
+/// Byte offsets → 1-based line numbers in O(log lines) (a scan from the
+/// start for each entry made large policies quadratic).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        Lines(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    fn line_of(&self, offset: usize) -> u32 {
+        self.0.partition_point(|&nl| nl < offset) as u32 + 1
+    }
+}
+
+/// Rules every run can raise, beside the per-service ones of
+/// [`known_rules`]: the port verdicts of `verdict::assess` and
+/// `verdict::Verdict`, the host verdicts of `verdict::hosts`, and this
+/// module's stale entries.
+pub const FIXED_RULES: [&str; 6] = [
+    "unexpected-open-port",
+    "open-on-every-port-host",
+    "host-answers-every-port",
+    "no-default-deny-firewall",
+    "dual-stack-mismatch",
+    "policy-stale-entry",
+];
+
+/// Suffixes of the per-service rules (`redis-unauthenticated`, ...).
+pub const SERVICE_RULE_SUFFIXES: [&str; 3] = ["exposed", "public", "unauthenticated"];
+
+/// Every rule id a run can raise, given the catalogue's service ids.
+pub fn known_rules<'a>(service_ids: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = FIXED_RULES.iter().map(|r| r.to_string()).collect();
+    for id in service_ids {
+        out.extend(SERVICE_RULE_SUFFIXES.iter().map(|s| format!("{id}-{s}")));
+    }
+    out
 }
 
 fn valid_date(s: &str) -> bool {
@@ -190,9 +234,11 @@ impl Policy {
 
     /// Parses policy text; `today` decides which entries have expired.
     pub fn parse(text: &str, file: &str, today: &str) -> Result<Policy, PolicyError> {
+        let lines = Lines::new(text);
+        let line_of = |offset: usize| lines.line_of(offset);
         let err = |offset: usize, msg: String| PolicyError {
             file: file.to_string(),
-            line: line_of(text, offset),
+            line: line_of(offset),
             msg,
         };
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {
@@ -248,16 +294,18 @@ impl Policy {
                 expires: e.expires,
                 at: SourceLine {
                     file: file.to_string(),
-                    line: line_of(text, start),
+                    line: line_of(start),
                 },
             });
         }
         let mut severity = BTreeMap::new();
+        let mut severity_at = BTreeMap::new();
         for (rule, s) in raw.severity {
             let start = s.span().start;
             let v = s.into_inner();
             let sev = parse_severity(&v)
                 .ok_or_else(|| err(start, format!("invalid severity '{v}' for rule {rule}")))?;
+            severity_at.insert(rule.clone(), line_of(start));
             severity.insert(rule, sev);
         }
         Ok(Policy {
@@ -265,9 +313,40 @@ impl Policy {
             fail_on,
             entries,
             severity,
+            severity_at,
             today: today.to_string(),
             matched: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// Refuses a `[severity]` override naming a rule outside `known` (see
+    /// [`known_rules`]): a typo would otherwise change nothing, silently.
+    pub fn check_rules(&self, known: &BTreeSet<String>) -> Result<(), PolicyError> {
+        match self.severity.keys().find(|r| !known.contains(*r)) {
+            None => Ok(()),
+            Some(rule) => {
+                let close: Vec<&str> = known
+                    .iter()
+                    .filter(|k| k.split('-').next() == rule.split('-').next())
+                    .take(4)
+                    .map(String::as_str)
+                    .collect();
+                let hint = if close.is_empty() {
+                    format!(
+                        "rules are <service>-{{{}}} or one of {}",
+                        SERVICE_RULE_SUFFIXES.join(","),
+                        FIXED_RULES.join(", ")
+                    )
+                } else {
+                    format!("did you mean {}?", close.join(", "))
+                };
+                Err(PolicyError {
+                    file: self.file.clone(),
+                    line: self.severity_at.get(rule).copied().unwrap_or(0),
+                    msg: format!("[severity] names unknown rule '{rule}'; {hint}"),
+                })
+            }
+        }
     }
 
     /// Marks `f` expected / expired / unexpected and applies severity overrides.
@@ -445,5 +524,73 @@ unexpected-open-port = "medium"
         assert_eq!(e.line, 1);
         assert!(Policy::parse("fail_on = \"severe\"\n", "p.toml", "2026-01-01").is_err());
         assert!(Policy::load(Path::new("/nonexistent/exposecheck.toml")).is_err());
+    }
+
+    #[test]
+    fn large_policies_load_in_linear_time() {
+        let mut text = String::from("fail_on = \"high\"\n");
+        for i in 0..50_000u32 {
+            let ip = std::net::Ipv4Addr::from(0xc612_0000 + i);
+            text.push_str(&format!(
+                "\n[[expect]]\nhost = \"{ip}\"\nport = {}\nreason = \"entry {i}\"\n",
+                i % 65535 + 1
+            ));
+        }
+        let t = std::time::Instant::now();
+        let p = Policy::parse(&text, "big.toml", "2026-01-01").unwrap();
+        let took = t.elapsed();
+        assert_eq!(p.entries.len(), 50_000);
+        assert_eq!(p.entries[49_999].at.line, 2 + 49_999 * 5 + 1);
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "50,000 entries took {took:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_severity_rules_are_named() {
+        let known = known_rules(["redis", "ssh"]);
+        assert!(known.contains("redis-unauthenticated") && known.contains("ssh-public"));
+        let ok = Policy::parse(
+            "[severity]\nredis-exposed = \"low\"\nunexpected-open-port = \"info\"\n",
+            "p.toml",
+            "2026-01-01",
+        )
+        .unwrap();
+        ok.check_rules(&known).unwrap();
+        let typo = Policy::parse(
+            "\n[severity]\nssh-public = \"low\"\nredis-unauthenticted = \"low\"\n",
+            "p.toml",
+            "2026-01-01",
+        )
+        .unwrap();
+        let e = typo.check_rules(&known).unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.msg.contains("'redis-unauthenticted'"), "{e}");
+        assert!(
+            e.msg.contains("redis-unauthenticated"),
+            "suggests the real one: {e}"
+        );
+        let e = Policy::parse("[severity]\nbogus = \"low\"\n", "p.toml", "2026-01-01")
+            .unwrap()
+            .check_rules(&known)
+            .unwrap_err();
+        assert!(
+            e.msg.contains("'bogus'") && e.msg.contains("unexpected-open-port"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn messages_escape_controls() {
+        let e = Policy::parse(
+            "[[expect]]\nhost = \"\\u001b[2Jx\"\nport = 22\nreason = \"r\"\n",
+            "p.toml",
+            "2026-01-01",
+        )
+        .unwrap_err();
+        let shown = e.to_string();
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert!(shown.contains("\\x1b[2Jx"), "{shown}");
     }
 }

@@ -163,6 +163,7 @@ fn bad_values(dir: &std::path::Path) -> Vec<(&'static str, Vec<String>, String)>
         v("--allow-large", &["--allow-large=1"], "1"),
         v("--dns-timeout", &["--dns-timeout", "soon"], "soon"),
         v("--max-addrs-per-name", &["--max-addrs-per-name", "0"], "0"),
+        v("--allow-loopback", &["--allow-loopback=1"], "1"),
         v("--help", &["--help=1"], "1"),
         v("--version", &["--version=1"], "1"),
     ]
@@ -356,6 +357,81 @@ fn names_are_scoped_after_resolution() {
         netns::show(&out)
     );
     drop(sink);
+}
+
+/// Exclusions by name, end to end with a namespace /etc/hosts: a name of
+/// 100 addresses excludes all 100 (not the first `--max-addrs-per-name`);
+/// with a cap of 1 a dual-stack exclusion still removes both families; an
+/// exclusion that does not resolve is exit 2 before any packet; a name that
+/// leads to loopback (also as `::ffff:127.0.0.1`) needs `--allow-loopback`,
+/// and then keeps its name.
+#[test]
+fn excluded_names_and_loopback_names() {
+    let mut net = TestNet::new();
+    net.route_sweep();
+    net.listen(&[9]);
+    let (t4, t6) = (net.target_v4().to_string(), net.target_v6().to_string());
+    let mut hosts = String::from("127.0.0.1 localhost\n");
+    for i in 0..100u32 {
+        let a = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 19, 0, 0)) + i);
+        hosts.push_str(&format!("{a} hundred.test\n"));
+    }
+    hosts.push_str(&format!(
+        "{t4} dual.test\n{t6} dual.test\n127.0.0.1 lo.test\n::ffff:127.0.0.1 lomapped.test\n"
+    ));
+    // No resolver answers: names outside the hosts file fail at once.
+    let _etc = NsEtc::new(&net.scanner_ns, &hosts, "nameserver 127.0.0.1\n");
+    let base = [
+        "--ndjson",
+        "--no-fingerprint",
+        "--fail-on",
+        "none",
+        "--show",
+        "closed,filtered",
+        "-p",
+        "9",
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        scan_names(&net, &args).0
+    };
+    let out = run(&["--exclude", "hundred.test", "198.19.0.0/25"]);
+    netns::expect_exit(&out, 0);
+    let nd = parse_ndjson(&out.stdout);
+    assert_eq!(nd.ports.len(), 28, "{}", netns::show(&out));
+    assert!(nd.ports.iter().all(|p| p["ip"]
+        .as_str()
+        .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+        .is_some_and(|ip| u32::from(ip) >= u32::from(Ipv4Addr::new(198, 19, 0, 100)))));
+
+    let out = run(&[
+        "--max-addrs-per-name",
+        "1",
+        "--exclude",
+        "dual.test",
+        &t4,
+        &t6,
+    ]);
+    netns::expect_exit(&out, 3);
+    assert!(
+        parse_ndjson(&out.stdout).ports.is_empty(),
+        "{}",
+        netns::show(&out)
+    );
+
+    let out = run(&["--exclude", "gone.test", &t4]);
+    usage_error(&out, "gone.test").unwrap();
+
+    for name in ["lo.test", "lomapped.test", "localhost"] {
+        let out = run(&[name]);
+        usage_error(&out, "--allow-loopback").unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let out = run(&["--allow-loopback", "lomapped.test"]);
+    netns::expect_exit(&out, 0);
+    let nd = parse_ndjson(&out.stdout);
+    assert_eq!(nd.ports.len(), 1, "{}", netns::show(&out));
+    assert_eq!(nd.ports[0]["ip"], "127.0.0.1");
+    assert_eq!(nd.ports[0]["host"], "lomapped.test");
 }
 
 /// Address-count guard and never-scanned addresses, with exact exit codes

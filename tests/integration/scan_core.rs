@@ -955,6 +955,7 @@ fn hostname_travels_with_each_address() {
         .chain([
             "-p".to_string(),
             format!("{p_open1},{p_open2},{p_closed}"),
+            "--allow-loopback".to_string(),
             "localhost".to_string(),
         ])
         .collect::<Vec<_>>();

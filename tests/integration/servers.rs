@@ -188,7 +188,7 @@ impl Servers {
     }
 
     /// A fresh subdirectory named after `label`.
-    fn subdir(&mut self, label: &str) -> PathBuf {
+    pub fn subdir(&mut self, label: &str) -> PathBuf {
         self.n += 1;
         let d = self.dir.path().join(format!("{}-{label}", self.n));
         fs::create_dir_all(&d).expect("mkdir");
@@ -201,7 +201,7 @@ impl Servers {
 
     /// Spawns `cmd` (output to a log in `dir`), then waits until every port
     /// in `ports` accepts; panics with the log if it exits or times out.
-    fn spawn(
+    pub fn spawn(
         &mut self,
         label: &str,
         mut cmd: Command,
@@ -727,7 +727,7 @@ fn chown(p: &Path, owner: &str) {
 }
 
 /// Runs a setup command to completion (bounded), panicking with its output on failure.
-fn run_logged(mut cmd: Command, log: &Path, limit: Duration) {
+pub fn run_logged(mut cmd: Command, log: &Path, limit: Duration) {
     let desc = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())

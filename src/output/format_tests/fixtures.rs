@@ -386,53 +386,58 @@ pub fn summary() -> Summary {
 /// One open port where every network string is [`PAYLOAD`], and its summary
 /// (with a host finding and host verdict carrying the payload too).
 pub fn hostile() -> (Vec<PortResult>, Summary) {
-    let mut r = port("192.0.2.66", Some(PAYLOAD), 6379, PortState::Open);
+    hostile_with(PAYLOAD)
+}
+
+/// [`hostile`] with every network string `PAYLOAD` instead.
+pub fn hostile_with(payload: &str) -> (Vec<PortResult>, Summary) {
+    let mut r = port("192.0.2.66", Some(payload), 6379, PortState::Open);
     r.service = Some(Service {
-        name: PAYLOAD.into(),
-        product: Some(PAYLOAD.into()),
-        version: Some(PAYLOAD.into()),
-        info: Some(PAYLOAD.into()),
+        name: payload.into(),
+        product: Some(payload.into()),
+        version: Some(payload.into()),
+        info: Some(payload.into()),
         auth: AuthState::None,
-        auth_evidence: Some(PAYLOAD.into()),
+        auth_evidence: Some(payload.into()),
         tls: Some(TlsInfo {
-            subject: Some(PAYLOAD.into()),
-            sans: vec![PAYLOAD.into()],
+            subject: Some(payload.into()),
+            sans: vec![payload.into()],
             ..TlsInfo::default()
         }),
         confidence: Confidence::Probed,
-        banner: Some(PAYLOAD.into()),
+        banner: Some(payload.into()),
         connections: 1,
         note: None,
     });
     r.finding = Some(Finding {
         remediation: Remediation {
-            config: vec![PAYLOAD.into(), "```".into()],
-            iptables: vec![PAYLOAD.into()],
-            nftables: vec![PAYLOAD.into()],
-            ufw: vec![PAYLOAD.into()],
-            notes: vec![PAYLOAD.into()],
+            config: vec![payload.into(), "```".into()],
+            iptables: vec![payload.into()],
+            nftables: vec![payload.into()],
+            ufw: vec![payload.into()],
+            notes: vec![payload.into()],
         },
-        policy_reason: Some(PAYLOAD.into()),
+        policy_reason: Some(payload.into()),
         ..finding(
             "redis-unauthenticated",
             Severity::Critical,
-            PAYLOAD,
-            PAYLOAD,
+            payload,
+            payload,
             "ffff0000ffff0000",
         )
     });
     let mut s = summary();
-    s.scan.targets = vec![PAYLOAD.into()];
+    s.scan.targets = vec![payload.into()];
     s.coverage = Coverage {
         planned: 1,
         attempted: 1,
         open: 1,
-        unresolved_hosts: vec![PAYLOAD.into()],
+        unresolved_hosts: vec![payload.into()],
         ..Coverage::default()
     };
     s.hosts = vec![HostVerdict {
         ip: r.ip,
-        host: Some(PAYLOAD.into()),
+        host: Some(payload.into()),
         open: 1,
         closed: 0,
         filtered: 0,
@@ -442,17 +447,17 @@ pub fn hostile() -> (Vec<PortResult>, Summary) {
     }];
     s.findings = vec![HostFinding {
         ip: Some(r.ip),
-        host: Some(PAYLOAD.into()),
+        host: Some(payload.into()),
         port: Some(6379),
         finding: finding(
             "dual-stack-mismatch",
             Severity::Medium,
-            PAYLOAD,
-            PAYLOAD,
+            payload,
+            payload,
             "eeee1111eeee1111",
         ),
     }];
-    s.resolved = vec![json!({"rule": PAYLOAD, "ip": "192.0.2.66", "port": 6379})];
+    s.resolved = vec![json!({"rule": payload, "ip": "192.0.2.66", "port": 6379})];
     s.counts = FindingCounts {
         critical: 1,
         medium: 1,

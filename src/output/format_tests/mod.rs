@@ -2,6 +2,7 @@
 //! validation of the machine-readable ones, XML structure checks, and one
 //! injection test per format.
 
+mod banners;
 mod fixtures;
 mod golden;
 mod injection;
