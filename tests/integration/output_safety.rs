@@ -1,8 +1,8 @@
 //! Output safety, end to end with the real binary: `-o` never harms what
 //! its path names (devices, FIFOs, symlinks, modes, planted temporary names,
 //! SIGKILL), `-o -` and `-o /dev/stdout` are stdout, a closed pipe never
-//! turns a critical finding into exit 0, and hostile banners stay literal in
-//! every output format.
+//! turns a critical finding into exit 0. (Hostile banners in every format:
+//! src/output/format_tests/banners.rs.)
 //!
 //! Device cases run inside a private mount namespace (`unshare --mount
 //! --propagation private`) on a tmpfs with `mknod`-made null-like (1,3) and
@@ -11,7 +11,7 @@
 
 use super::hostile_servers::{self as hs, Kind};
 use super::netns::{run_limited, show, BIN};
-use super::schema::{validate_json, validate_ndjson, validate_sarif};
+use super::schema::validate_json;
 use serde_json::Value;
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -472,60 +472,4 @@ fn a_closed_pipe_still_exits_with_the_findings_code() {
         lines[0].contains("stdout was closed") && lines[0].contains("exit 1"),
         "{err}"
     );
-}
-
-/// Hostile text a banner can carry, for every format at once.
-const HOSTILE: &str = "x http://evil.test/a www.evil.test root@evil.test ~~s~~ :rocket: <img src=x> {0} | `c` $m$ @admins #1 [l](http://e.test) \u{1b}[2J";
-
-/// A Redis whose version string is hostile, through every output format.
-#[test]
-fn a_hostile_banner_stays_literal_in_every_format() {
-    let redis = FakeRedis::start(HOSTILE);
-    let p = redis.port.to_string();
-    let base = ["-q", "--no-policy", "-p", &p, "127.0.0.1", "--format"];
-    let out = |format: &str| {
-        let mut c = Command::new(BIN);
-        c.args(base).arg(format);
-        let o = run_limited(c, None, LIMIT);
-        assert_eq!(o.status.code(), Some(1), "{format}: {}", show(&o));
-        String::from_utf8(o.stdout).expect("UTF-8")
-    };
-    let doc = json_doc(out("json").as_bytes());
-    let svc = &doc["results"][0]["service"];
-    assert_eq!(svc["name"], "redis", "{doc}");
-    let carried = serde_json::to_string(svc).expect("json");
-    assert!(
-        carried.contains("evil.test"),
-        "the banner reached the output: {carried}"
-    );
-    validate_ndjson(&out("ndjson"));
-    let sarif: Value = serde_json::from_str(&out("sarif")).expect("SARIF JSON");
-    validate_sarif(&sarif);
-    for r in sarif["runs"][0]["results"].as_array().expect("results") {
-        let m = r["message"]["text"].as_str().expect("text");
-        assert!(
-            !m.replace("{{", "").replace("}}", "").contains(['{', '}']),
-            "{m}"
-        );
-        assert!(!m.contains('\x1b'), "{m}");
-    }
-    let xml = out("nmap-xml");
-    let opt = roxmltree::ParsingOptions {
-        allow_dtd: true,
-        ..roxmltree::ParsingOptions::default()
-    };
-    let x = roxmltree::Document::parse_with_options(&xml, opt).expect("well-formed XML");
-    assert_eq!(
-        x.descendants().filter(|n| n.has_tag_name("port")).count(),
-        1
-    );
-    let md = out("markdown");
-    let lower = md.to_lowercase();
-    for bad in [
-        "<img", "://", "www.", ":rocket:", "~~", "@admins", "\x1b", "[l](",
-    ] {
-        assert!(!lower.contains(bad), "{bad:?} in markdown:\n{md}");
-    }
-    let human = out("human");
-    assert!(!human.contains('\x1b'), "{human}");
 }
