@@ -377,13 +377,17 @@ proptest! {
 /// and a run that would take too long is caught and killed.
 #[test]
 fn the_harness_tells_runs_apart() {
-    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let quick = ["--timing", "fast", "--no-fingerprint", "-p", "1-50"];
-    let ok = args(&[&quick[..], &["127.0.0.1"]].concat());
-    assert_eq!(check_run(&ok, b"", LIMIT), Ok(0));
-    let bad = args(&[&quick[..], &["--rate", "1e-20", "127.0.0.1"]].concat());
-    assert_eq!(check_run(&bad, b"", LIMIT), Ok(2));
-    let slow = args(&[&quick[..], &["--rate", "0.001", "127.0.0.1"]].concat());
-    let r = check_run(&slow, b"", Duration::from_secs(2));
+    let run = |extra: &[&str], limit: Duration| {
+        let mut a: Vec<String> = ["--timing", "fast", "--no-fingerprint", "-p", "1-50"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.push("127.0.0.1".to_string());
+        check_run(&a, b"", limit)
+    };
+    assert_eq!(run(&[], LIMIT), Ok(0));
+    assert_eq!(run(&["--rate", "1e-20"], LIMIT), Ok(2));
+    let r = run(&["--rate", "0.001"], Duration::from_secs(2));
     assert!(r.as_ref().is_err_and(|e| e.contains("killed")), "{r:?}");
 }
