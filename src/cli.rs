@@ -407,9 +407,17 @@ fn probe_settings(a: &Args) -> Result<crate::fingerprint::Settings, Error> {
 fn rate(name: &str, v: Option<f64>) -> Result<Option<f64>, Error> {
     let (lo, hi) = bounds::RATE;
     match v {
-        Some(r) if !(r.is_finite() && (lo..=hi).contains(&r)) => Err(Error::Usage(format!(
-            "invalid value '{r}' for {name}: must be {lo} to {hi} connects per second"
-        ))),
+        Some(r) if !(r.is_finite() && (lo..=hi).contains(&r)) => {
+            // 5e-324 as typed, not as 324 digits.
+            let shown = if r != 0.0 && r.is_finite() && !(1e-3..1e9).contains(&r.abs()) {
+                format!("{r:e}")
+            } else {
+                r.to_string()
+            };
+            Err(Error::Usage(format!(
+                "invalid value '{shown}' for {name}: must be {lo} to {hi} connects per second"
+            )))
+        }
         other => Ok(other),
     }
 }

@@ -248,15 +248,19 @@ fn flag() -> impl Strategy<Value = Vec<String>> {
     ]
 }
 
-/// What went wrong with one run, if anything.
-fn check_run(args: &[String], stdin: &[u8]) -> Result<(), String> {
+/// Exit code of the wrapper when the namespace could not be set up.
+const SETUP_FAILED: i32 = 97;
+
+/// Runs one command line in its own network namespace; the exit code, or
+/// what went wrong (over `limit`, a panic, a raw ESC, an undocumented exit).
+fn check_run(args: &[String], stdin: &[u8], limit: Duration) -> Result<i32, String> {
     let mut cmd = Command::new("unshare");
     cmd.args([
         "-n",
         "--",
         "sh",
         "-c",
-        "ip link set lo up && exec \"$@\"",
+        "ip link set lo up || exit 97; exec \"$@\"",
         "sh",
     ])
     .args(["prlimit", &format!("--as={AS_LIMIT}"), "--", BIN])
@@ -281,15 +285,22 @@ fn check_run(args: &[String], stdin: &[u8]) -> Result<(), String> {
         if let Some(st) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
             break st;
         }
-        if start.elapsed() > LIMIT {
+        if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("still running after {LIMIT:?}; killed"));
+            return Err(format!("still running after {limit:?}; killed"));
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     let _ = feeder.join();
     let stderr = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    if ["unshare:", "prlimit:", "sh:"]
+        .iter()
+        .any(|w| stderr.starts_with(w))
+        || status.code() == Some(SETUP_FAILED)
+    {
+        return Err(format!("the namespace wrapper failed: {stderr}"));
+    }
     if stderr.contains("panicked") {
         return Err(format!("panicked: {stderr}"));
     }
@@ -297,7 +308,7 @@ fn check_run(args: &[String], stdin: &[u8]) -> Result<(), String> {
         return Err(format!("raw ESC on stderr: {stderr:?}"));
     }
     match status.code() {
-        Some(c) if DOCUMENTED.contains(&c) => Ok(()),
+        Some(c) if DOCUMENTED.contains(&c) => Ok(c),
         other => Err(format!("exit {other:?} ({status}); stderr: {stderr}")),
     }
 }
@@ -356,8 +367,27 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().expect("tempdir");
         let args = case_args(dir.path(), &flags, &f);
-        if let Err(why) = check_run(&args, &f.stdin) {
+        if let Err(why) = check_run(&args, &f.stdin, LIMIT) {
             prop_assert!(false, "exposecheck {:?}: {}", args, why);
         }
     }
+}
+
+/// The harness itself: a plain scan runs (exit 0), a bad flag is exit 2,
+/// and a run that would take too long is caught and killed.
+#[test]
+fn the_harness_tells_runs_apart() {
+    let run = |extra: &[&str], limit: Duration| {
+        let mut a: Vec<String> = ["--timing", "fast", "--no-fingerprint", "-p", "1-50"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.push("127.0.0.1".to_string());
+        check_run(&a, b"", limit)
+    };
+    assert_eq!(run(&[], LIMIT), Ok(0));
+    assert_eq!(run(&["--rate", "1e-20"], LIMIT), Ok(2));
+    let r = run(&["--rate", "0.001"], Duration::from_secs(2));
+    assert!(r.as_ref().is_err_and(|e| e.contains("killed")), "{r:?}");
 }
