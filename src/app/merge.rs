@@ -127,6 +127,8 @@ pub struct Listed {
     pub closed: u64,
     /// Filtered.
     pub filtered: u64,
+    /// Unresolved (such a shard is refused as incomplete).
+    pub unresolved: u64,
 }
 
 /// What the first pass learns about one shard file.
@@ -178,6 +180,7 @@ pub fn scan_file(file: &str) -> Result<ShardFile, Error> {
                 PortState::Open => listed.open += 1,
                 PortState::Closed => listed.closed += 1,
                 PortState::Filtered => listed.filtered += 1,
+                PortState::Unresolved => listed.unresolved += 1,
             },
             Record::Summary(s) => {
                 if summary.replace(*s).is_some() {
@@ -297,7 +300,11 @@ pub fn check_complete(files: &[ShardFile], max_skew: i64) -> Result<Vec<usize>, 
             None => slots[shard.index as usize] = Some(i),
         }
         let (c, l) = (&f.summary.coverage, f.listed);
-        if l.open > c.open || l.closed > c.closed || l.filtered > c.filtered {
+        if l.open > c.open
+            || l.closed > c.closed
+            || l.filtered > c.filtered
+            || l.unresolved > c.unresolved
+        {
             return Err(Error::Usage(format!(
                 "{}: lists more ports than its summary counts (a record repeated, or the file edited)",
                 f.file
