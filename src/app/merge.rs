@@ -172,6 +172,11 @@ fn open(file: &str) -> Result<Source<std::fs::File>, Error> {
 /// First pass over one file: its summary, counts and digest.
 pub fn scan_file(file: &str) -> Result<ShardFile, Error> {
     let mut src = open(file)?;
+    if !src.is_file() {
+        return Err(Error::Usage(format!(
+            "{file}: not a regular file (merge reads each shard twice; save it to a file first)"
+        )));
+    }
     let mut listed = Listed::default();
     let mut summary = None;
     for rec in src.values::<Record>() {
@@ -547,7 +552,7 @@ mod tests {
         let a = file("a", "0/2", 1, T0);
         let b = file("b", "1/2", 1, "2026-12-01T20:00:00Z");
         assert_eq!(check(&[b.clone(), a.clone()]).unwrap(), vec![1, 0]);
-        let e = check(&[a.clone()]).unwrap_err();
+        let e = check(std::slice::from_ref(&a)).unwrap_err();
         assert!(matches!(e, Error::Incomplete(_)), "{e}");
         assert!(e.to_string().contains("missing: 1"), "{e}");
         let other = file("c", "1/2", 2, T0);

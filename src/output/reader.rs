@@ -67,6 +67,12 @@ impl Source<File> {
     pub fn open(path: &Path) -> io::Result<Source<File>> {
         Ok(Source::new(File::open(path)?))
     }
+
+    /// Whether it is a regular file (not a pipe or a device), which can be
+    /// read again.
+    pub fn is_file(&self) -> bool {
+        self.inner.metadata().is_ok_and(|m| m.is_file())
+    }
 }
 
 impl<R: Read> Source<R> {

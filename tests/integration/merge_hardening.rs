@@ -75,7 +75,7 @@ fn shard(out: &Path, shard: &str, ports: &str, extra: &[&str]) -> PathBuf {
         out.to_str().unwrap(),
     ];
     args.extend(extra);
-    if !extra.iter().any(|a| *a == "-iL") {
+    if !extra.contains(&"-iL") {
         args.push("127.0.0.1");
     }
     let o = run(&args);
@@ -283,10 +283,17 @@ fn crafted_markers_and_cut_files_never_panic() {
     let junk = dir.path().join("junk.ndjson");
     std::fs::write(&junk, b"\x00\xff\xfe garbage\n").unwrap();
     refused(&merge(&[&junk], &[]), 2, "not exposecheck NDJSON");
+    refused(
+        &merge(&[Path::new("/dev/null")], &[]),
+        2,
+        "not a regular file",
+    );
 }
 
 /// Peak RSS (KiB) of `cmd`, which must exit with one of `codes`; its
-/// stdout goes to `out`.
+/// stdout goes to `out`. The child is reaped by `wait4` (which gives its own
+/// rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn peak_rss_kib(mut cmd: Command, out: &Path, codes: &[i32]) -> i64 {
     let file = std::fs::File::create(out).unwrap();
     cmd.stdin(Stdio::null()).stdout(file).stderr(Stdio::piped());
