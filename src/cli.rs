@@ -505,8 +505,11 @@ impl Reporting {
     }
 }
 
-/// Targets as typed, parsed targets, parsed exclusions (files read here).
-fn target_specs(a: &Args) -> Result<(Vec<String>, Vec<TargetSpec>, Vec<TargetSpec>), Error> {
+/// Targets as typed (for the report), parsed targets, parsed exclusions.
+type TargetSpecs = (Vec<String>, Vec<TargetSpec>, Vec<TargetSpec>);
+
+/// Reads the targets and exclusions the flags name (files read here).
+fn target_specs(a: &Args) -> Result<TargetSpecs, Error> {
     stdin_once(a)?;
     let mut target_text = a.targets.clone();
     let mut specs = Vec::new();

@@ -283,11 +283,9 @@ pub async fn sweep(
     if n == 1 {
         return sweep_slice(targets, ports, cfg, 1, group, events, progress, cancel).await;
     }
-    let mut done = Vec::with_capacity(n);
-    let mut inline = Vec::new();
-    for j in 0..n {
-        let (tx, rx) = tokio::sync::oneshot::channel::<Option<SweepStats>>();
-        let job = sweep_slice(
+    // Slice `j` of `n`, as a future that owns what it needs.
+    let slice = |j: usize| {
+        sweep_slice(
             targets.clone(),
             ports.clone(),
             cfg.worker(j, n),
@@ -296,7 +294,13 @@ pub async fn sweep(
             events.clone(),
             progress.clone(),
             cancel.clone(),
-        );
+        )
+    };
+    let mut done = Vec::with_capacity(n);
+    let mut inline = Vec::new();
+    for j in 0..n {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Option<SweepStats>>();
+        let job = slice(j);
         // The runtime is built on the new thread: one that could not be
         // made must not be dropped here, inside async code.
         let spawned = std::thread::Builder::new()
@@ -316,20 +320,7 @@ pub async fn sweep(
         }
     }
     let mut stats = SweepStats::default();
-    let run_here = |slices: Vec<usize>| {
-        futures::future::join_all(slices.into_iter().map(|j| {
-            sweep_slice(
-                targets.clone(),
-                ports.clone(),
-                cfg.worker(j, n),
-                n,
-                group.clone(),
-                events.clone(),
-                progress.clone(),
-                cancel.clone(),
-            )
-        }))
-    };
+    let run_here = |slices: Vec<usize>| futures::future::join_all(slices.into_iter().map(&slice));
     for s in run_here(inline).await {
         stats.add(s);
     }
