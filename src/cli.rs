@@ -191,7 +191,7 @@ pub struct Args {
 
     /// merge: refuse shards whose start times lie further apart than DURATION
     /// (e.g. 90m, 36h, 7d; default 24h).
-    #[arg(long = "max-skew", value_name = "DURATION")]
+    #[arg(long = "max-skew", value_name = "DURATION", value_parser = max_skew_value)]
     pub max_skew: Option<String>,
 
     /// Allow scanning more than 65,536 addresses.
@@ -503,6 +503,13 @@ impl Reporting {
             },
         })
     }
+}
+
+/// Checks a `--max-skew` value (`90m`, `36h`, `7d` or seconds) wherever it is given.
+fn max_skew_value(s: &str) -> Result<String, String> {
+    crate::app::merge::parse_duration(s)
+        .map(|_| s.to_string())
+        .ok_or_else(|| "not a duration: write 90m, 36h, 7d or a number of seconds".into())
 }
 
 /// Targets as typed (for the report), parsed targets, parsed exclusions.

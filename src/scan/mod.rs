@@ -159,8 +159,10 @@ struct Probe {
 }
 
 /// Local errors one probe may meet before its port is concluded
-/// `unresolved`: with the back-off (5 ms doubling to 500 ms) a few seconds.
-pub const MAX_LOCAL_TRIES: u8 = 12;
+/// `unresolved` while other probes still get through (with the back-off, 5 ms
+/// doubling to 500 ms, up to half a minute); when nothing gets through,
+/// [`LOCAL_GIVE_UP`] ends the wait sooner.
+pub const MAX_LOCAL_TRIES: u8 = 64;
 
 struct HostState {
     timing: HostTiming,

@@ -163,6 +163,7 @@ fn bad_values(dir: &std::path::Path) -> Vec<(&'static str, Vec<String>, String)>
         v("--allow-large", &["--allow-large=1"], "1"),
         v("--dns-timeout", &["--dns-timeout", "soon"], "soon"),
         v("--max-addrs-per-name", &["--max-addrs-per-name", "0"], "0"),
+        v("--max-skew", &["--max-skew", "soon"], "soon"),
         v("--allow-loopback", &["--allow-loopback=1"], "1"),
         v("--help", &["--help=1"], "1"),
         v("--version", &["--version=1"], "1"),

@@ -294,7 +294,19 @@ fn crafted_markers_and_cut_files_never_panic() {
 /// stdout goes to `out`. The child is reaped by `wait4` (which gives its own
 /// rusage), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
-fn peak_rss_kib(mut cmd: Command, out: &Path, codes: &[i32]) -> i64 {
+fn peak_rss_kib(cmd: Command, out: &Path, codes: &[i32]) -> i64 {
+    // GNU time forks the binary from a small process: the child's own
+    // `ru_maxrss` would include this (large, multi-threaded) test process,
+    // whose memory a vfork-spawned child shares until it execs.
+    let rss_file = out.with_extension("rss");
+    let mut cmd = {
+        let mut t = Command::new("/usr/bin/time");
+        t.args(["-f", "%M", "-o"])
+            .arg(&rss_file)
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        t
+    };
     let file = std::fs::File::create(out).unwrap();
     cmd.stdin(Stdio::null()).stdout(file).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
@@ -325,7 +337,13 @@ fn peak_rss_kib(mut cmd: Command, out: &Path, codes: &[i32]) -> i64 {
         -1
     };
     assert!(codes.contains(&code), "{cmd:?} exited {code}: {err}");
-    usage.ru_maxrss
+    let _ = usage;
+    let text = std::fs::read_to_string(&rss_file).unwrap_or_default();
+    text.trim()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS from /usr/bin/time: {text:?}"))
 }
 
 const BOUND_KIB: i64 = 80 * 1024;
