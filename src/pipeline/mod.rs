@@ -115,12 +115,19 @@ struct State<'p> {
     waiting: VecDeque<(Option<TcpStream>, PortResult)>,
 }
 
-impl State<'_> {
+impl Plan {
+    /// A finished result, judged when the plan has a verdict stage.
     fn judged(&self, mut r: PortResult) -> Output {
-        if let Some(j) = &self.plan.judge {
+        if let Some(j) = &self.judge {
             j.judge(&mut r);
         }
         Output::Port(Box::new(r))
+    }
+}
+
+impl State<'_> {
+    fn judged(&self, r: PortResult) -> Output {
+        self.plan.judged(r)
     }
 
     /// Keeps a live stream for a host whose canary check is pending, within
@@ -279,14 +286,8 @@ impl State<'_> {
             }
         };
         let plan = self.plan;
-        let judged = |mut r: PortResult| {
-            if let Some(j) = &plan.judge {
-                j.judge(&mut r);
-            }
-            Output::Port(Box::new(r))
-        };
         for (_, r) in self.in_progress {
-            on(judged(interrupted(r)));
+            on(plan.judged(interrupted(r)));
         }
         let held = self.hosts.into_values().flat_map(|c| match c {
             Canary::Pending(h) => h,
@@ -296,7 +297,7 @@ impl State<'_> {
             if let Some(s) = stream {
                 scan::connect::abort(s);
             }
-            on(judged(interrupted(r)));
+            on(plan.judged(interrupted(r)));
         }
     }
 }
@@ -418,11 +419,7 @@ pub async fn run(
                     if let Some(s) = hit.stream {
                         scan::connect::abort(s);
                     }
-                    let mut r = hit.result;
-                    if let Some(j) = &plan.judge {
-                        j.judge(&mut r);
-                    }
-                    on(Output::Port(Box::new(r)));
+                    on(plan.judged(hit.result));
                 }
             }
         }
