@@ -4,6 +4,7 @@
 //! adds [`Service`], the verdict adds [`Finding`], and every output format
 //! renders the same value. Nothing here does I/O.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -11,7 +12,9 @@ use std::net::IpAddr;
 pub const SCHEMA: &str = "exposecheck/1";
 
 /// What a TCP connect attempt established about a port.
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
     /// The three-way handshake completed.
@@ -39,7 +42,7 @@ impl PortState {
 }
 
 /// Why a port got its state (nmap's `--reason` vocabulary).
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
     /// SYN/ACK received: the connect succeeded.
@@ -94,9 +97,10 @@ impl Reason {
 }
 
 /// Everything learned about one (address, port).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct PortResult {
     /// The address that was connected to.
+    #[schemars(schema_with = "ip_schema")]
     pub ip: IpAddr,
     /// The name the user gave, when the address came from a hostname.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +125,24 @@ pub struct PortResult {
     pub finding: Option<Finding>,
 }
 
+impl PortResult {
+    /// Sets a note on the port's service (an [`UNKNOWN_SERVICE`] one when
+    /// nothing was identified).
+    pub fn set_note(&mut self, note: ServiceNote) {
+        let svc = self.service.get_or_insert_with(Service::default);
+        if svc.name.is_empty() {
+            svc.name = UNKNOWN_SERVICE.into();
+        }
+        svc.note = Some(note);
+    }
+
+    /// The result with a note set (see [`PortResult::set_note`]).
+    pub fn with_note(mut self, note: ServiceNote) -> PortResult {
+        self.set_note(note);
+        self
+    }
+}
+
 #[cfg(test)]
 impl PortResult {
     /// An open port on 198.18.0.2 with nothing identified (for tests).
@@ -141,7 +163,7 @@ impl PortResult {
 }
 
 /// Transport protocol.
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     /// TCP.
@@ -157,7 +179,7 @@ impl Proto {
 }
 
 /// Whether a service lets a stranger in.
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthState {
     /// The service answered a read-only request without credentials.
@@ -184,7 +206,7 @@ impl AuthState {
 }
 
 /// How the service name was obtained.
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     /// A probe's answer matched the service's rules.
@@ -195,7 +217,7 @@ pub enum Confidence {
 }
 
 /// Facts about a TLS layer found on the port.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct TlsInfo {
     /// Negotiated protocol version, e.g. `TLSv1.3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -224,7 +246,7 @@ pub struct TlsInfo {
 }
 
 /// What answers on an open port.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct Service {
     /// Service id from `services/` (`redis`, `mysql`, ...) or `unknown`.
     pub name: String,
@@ -253,14 +275,76 @@ pub struct Service {
     /// Connections opened to identify it (the scan's own connection included).
     #[serde(default)]
     pub connections: u32,
-    /// Why identification stopped short, when it did (`budget-exhausted`, `tcpwrapped`...).
+    /// Why identification stopped short, or what else is known of the port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub note: Option<ServiceNote>,
+}
+
+/// The service name of a port where nothing was identified.
+pub const UNKNOWN_SERVICE: &str = "unknown";
+
+impl Service {
+    /// The identified service id, if any (not empty, not [`UNKNOWN_SERVICE`]).
+    pub fn identified(&self) -> Option<&str> {
+        Some(self.name.as_str()).filter(|n| !n.is_empty() && *n != UNKNOWN_SERVICE)
+    }
+}
+
+/// Why identification stopped short, or what else is known of an open port.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceNote {
+    /// The port's probe budget ran out before anything matched for sure.
+    BudgetExhausted,
+    /// The connection was accepted and closed at once, before any probe.
+    Tcpwrapped,
+    /// A TLS layer was found but could not be read in full.
+    TlsError,
+    /// A printer port, left unprobed (a probe would print).
+    PrinterPortNotProbed,
+    /// The port accepted the connection and never said anything.
+    NoResponse,
+    /// The host accepts every port and this one answered like its canary ports.
+    HostAnswersEveryPort,
+    /// The scan was interrupted before identification finished.
+    Interrupted,
+    /// The port was open in the sweep but refused the fingerprint's reconnect.
+    ReconnectFailed,
+    /// Identification failed inside exposecheck (a bug; the port is still reported).
+    InternalError,
+}
+
+impl ServiceNote {
+    /// Kebab-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceNote::BudgetExhausted => "budget-exhausted",
+            ServiceNote::Tcpwrapped => "tcpwrapped",
+            ServiceNote::TlsError => "tls-error",
+            ServiceNote::PrinterPortNotProbed => "printer-port-not-probed",
+            ServiceNote::NoResponse => "no-response",
+            ServiceNote::HostAnswersEveryPort => "host-answers-every-port",
+            ServiceNote::Interrupted => "interrupted",
+            ServiceNote::ReconnectFailed => "reconnect-failed",
+            ServiceNote::InternalError => "internal-error",
+        }
+    }
 }
 
 /// Severity of a finding, worst last so that `Ord` sorts by badness.
 #[derive(
-    Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord, Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Debug,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -278,6 +362,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, least bad first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
     /// Lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -288,10 +381,15 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
+
+    /// Parses a lower-case name.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
 }
 
 /// How to close an exposure.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct Remediation {
     /// The service's own configuration change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -311,7 +409,7 @@ pub struct Remediation {
 }
 
 /// The verdict on one exposure.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct Finding {
     /// Stable rule id, e.g. `redis-unauthenticated`.
     pub rule: String,
@@ -326,31 +424,117 @@ pub struct Finding {
     /// How to close it.
     #[serde(default)]
     pub remediation: Remediation,
-    /// Policy status: `unexpected`, `expected`, `expired`.
+    /// What the policy file says of it, when a policy is in force.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<String>,
+    pub policy: Option<PolicyStatus>,
     /// The policy entry's reason, when one matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_reason: Option<String>,
     /// The policy entry that matched (file and 1-based line), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_entry: Option<SourceLine>,
-    /// Baseline status: `new` or `unchanged`.
+    /// Whether the baseline had it, when a baseline is in force.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<String>,
+    pub baseline: Option<BaselineStatus>,
+}
+
+impl Finding {
+    /// Whether it counts toward the totals and the exit code: not expected by
+    /// the policy, and (with `only_new`) not already in the baseline.
+    pub fn counts(&self, only_new: bool) -> bool {
+        self.policy != Some(PolicyStatus::Expected) && !(only_new && self.is_unchanged())
+    }
+
+    /// Whether the baseline already had it.
+    pub fn is_unchanged(&self) -> bool {
+        self.baseline == Some(BaselineStatus::Unchanged)
+    }
+
+    /// Whether the policy expects it.
+    pub fn is_expected(&self) -> bool {
+        self.policy == Some(PolicyStatus::Expected)
+    }
+}
+
+/// What the policy file says of a finding.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyStatus {
+    /// No entry covers it.
+    Unexpected,
+    /// An entry covers it and has not expired.
+    Expected,
+    /// An entry covers it, but its `expires` date has passed.
+    Expired,
+    /// A policy entry whose host and port were scanned and found not open.
+    Stale,
+}
+
+impl PolicyStatus {
+    /// Lower-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyStatus::Unexpected => "unexpected",
+            PolicyStatus::Expected => "expected",
+            PolicyStatus::Expired => "expired",
+            PolicyStatus::Stale => "stale",
+        }
+    }
+}
+
+/// Whether the baseline had a finding.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineStatus {
+    /// Not in the baseline.
+    New,
+    /// In the baseline, by fingerprint.
+    Unchanged,
+}
+
+impl BaselineStatus {
+    /// Lower-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaselineStatus::New => "new",
+            BaselineStatus::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// A baseline finding that no longer appears (fields in name order, as
+/// written since the first version).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+pub struct ResolvedFinding {
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// The address it was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "ip_schema")]
+    pub ip: Option<IpAddr>,
+    /// The port it was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Its rule id, as the baseline wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Its severity, as the baseline wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
 }
 
 /// A line in a file (used to point SARIF results at a policy entry).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct SourceLine {
     /// Path as given by the user.
     pub file: String,
     /// 1-based line.
+    #[schemars(range(min = 1))]
     pub line: u32,
 }
 
 /// Coverage counts for a scan.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct Coverage {
     /// (address, port) pairs planned.
     pub planned: u64,
@@ -373,7 +557,7 @@ pub struct Coverage {
 }
 
 /// What the answers from closed and filtered ports say about a host's firewall.
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Firewall {
     /// Closed ports answer RST: nothing filters by default.
@@ -403,9 +587,10 @@ impl Firewall {
 }
 
 /// The verdict on one host as a whole.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct HostVerdict {
     /// The address.
+    #[schemars(schema_with = "ip_schema")]
     pub ip: IpAddr,
     /// The name it was reached through, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -429,10 +614,11 @@ pub struct HostVerdict {
 
 /// A finding that belongs to a host (or to a policy entry) rather than to one
 /// scanned port: dual-stack mismatches, stale policy entries, firewall posture.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct HostFinding {
     /// The address the finding is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "ip_schema")]
     pub ip: Option<IpAddr>,
     /// The hostname, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -455,7 +641,7 @@ pub enum HostRecord {
 }
 
 /// Findings per severity (expected ones excluded).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct FindingCounts {
     /// Critical findings.
     pub critical: u64,
@@ -480,4 +666,80 @@ impl FindingCounts {
             Severity::Info => self.info += 1,
         }
     }
+}
+
+impl ResolvedFinding {
+    /// Its rule, address and port as text, `-` where the baseline had none.
+    pub fn parts(&self) -> [String; 3] {
+        let dash = || "-".to_string();
+        [
+            self.rule.clone().unwrap_or_else(dash),
+            self.ip.map_or_else(dash, |ip| ip.to_string()),
+            self.port.map_or_else(dash, |p| p.to_string()),
+        ]
+    }
+}
+
+/// Open, closed, filtered and unresolved ports, counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    /// Open.
+    pub open: u64,
+    /// Closed.
+    pub closed: u64,
+    /// Filtered.
+    pub filtered: u64,
+    /// Unresolved.
+    pub unresolved: u64,
+}
+
+impl StateCounts {
+    /// Counts one port in `state`.
+    pub fn add(&mut self, state: PortState) {
+        match state {
+            PortState::Open => self.open += 1,
+            PortState::Closed => self.closed += 1,
+            PortState::Filtered => self.filtered += 1,
+            PortState::Unresolved => self.unresolved += 1,
+        }
+    }
+
+    /// Every port counted.
+    pub fn total(&self) -> u64 {
+        self.open + self.closed + self.filtered + self.unresolved
+    }
+}
+
+impl Coverage {
+    /// Adds ports concluded as `states` (each counted as attempted).
+    pub fn add_states(&mut self, states: &StateCounts) {
+        self.attempted += states.total();
+        self.open += states.open;
+        self.closed += states.closed;
+        self.filtered += states.filtered;
+        self.unresolved += states.unresolved;
+    }
+
+    /// Adds another scan's coverage (the shards of one scan, in `merge`).
+    pub fn add(&mut self, other: &Coverage) {
+        self.planned += other.planned;
+        self.attempted += other.attempted;
+        self.open += other.open;
+        self.closed += other.closed;
+        self.filtered += other.filtered;
+        self.unresolved += other.unresolved;
+        self.requeued += other.requeued;
+        self.retries += other.retries;
+        self.unresolved_hosts
+            .extend(other.unresolved_hosts.iter().cloned());
+    }
+}
+
+/// The schema of an address field: an IPv4 or IPv6 address in text.
+fn ip_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "An IPv4 or IPv6 address.",
+        "type": "string",
+        "anyOf": [{ "format": "ipv4" }, { "format": "ipv6" }]
+    })
 }

@@ -17,22 +17,22 @@
 //! missing shard, an interrupted or unresolved one, a file cut short (no
 //! summary, or cut inside a record).
 
-use super::report::{Ending, Verdicts};
-use super::{dual_stack_pair, verdict_for};
+use super::dual_stack_pair;
+use super::report::{self, Ending, Reporter};
 use crate::catalog::Catalog;
 use crate::cli::{Args, Reporting};
 use crate::error::Error;
-use crate::model::{Coverage, HostVerdict, PortResult, PortState};
+use crate::model::{Coverage, HostVerdict, PortResult, ServiceNote, StateCounts};
 use crate::output::reader::{ReadError, Source};
 use crate::output::{parse_rfc3339, terminal_safe, ScanMeta};
-use crate::pipeline::Judge;
 use crate::ports;
 use crate::scan::order::{Shard, MAX_SHARDS};
 use crate::verdict::policy::{Entry, HostMatch};
+use crate::verdict::{Context, Judge, Settings};
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -118,18 +118,9 @@ impl<'de> Visitor<'de> for RecordVisitor {
     }
 }
 
-/// Port records a shard lists, per state.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Listed {
-    /// Open.
-    pub open: u64,
-    /// Closed.
-    pub closed: u64,
-    /// Filtered.
-    pub filtered: u64,
-    /// Unresolved (such a shard is refused as incomplete).
-    pub unresolved: u64,
-}
+/// Port records a shard lists, per state (unresolved ones make a shard
+/// incomplete).
+pub type Listed = StateCounts;
 
 /// What the first pass learns about one shard file.
 #[derive(Debug, Clone)]
@@ -181,12 +172,7 @@ pub fn scan_file(file: &str) -> Result<ShardFile, Error> {
     let mut summary = None;
     for rec in src.values::<Record>() {
         match rec.map_err(|e| read_error(file, e))? {
-            Record::Port(r) => match r.state {
-                PortState::Open => listed.open += 1,
-                PortState::Closed => listed.closed += 1,
-                PortState::Filtered => listed.filtered += 1,
-                PortState::Unresolved => listed.unresolved += 1,
-            },
+            Record::Port(r) => listed.add(r.state),
             Record::Summary(s) => {
                 if summary.replace(*s).is_some() {
                     return Err(Error::Usage(format!(
@@ -372,6 +358,8 @@ fn check_skew(files: &[ShardFile], chosen: &[usize], max_skew: i64) -> Result<()
 struct Scope<'p> {
     entries: &'p [Entry],
     hit: Vec<bool>,
+    /// Entry index by its line (each entry starts on a line of its own).
+    by_line: HashMap<u32, usize>,
     by_addr: HashMap<IpAddr, Vec<usize>>,
     by_name: HashMap<String, Vec<usize>>,
     nets: Vec<usize>,
@@ -382,11 +370,13 @@ impl<'p> Scope<'p> {
         let mut s = Scope {
             entries,
             hit: vec![false; entries.len()],
+            by_line: HashMap::new(),
             by_addr: HashMap::new(),
             by_name: HashMap::new(),
             nets: Vec::new(),
         };
         for (i, e) in entries.iter().enumerate() {
+            s.by_line.insert(e.at.line, i);
             match &e.host {
                 HostMatch::Addr(a) => s.by_addr.entry(*a).or_default().push(i),
                 HostMatch::Name(n) => s.by_name.entry(n.to_ascii_lowercase()).or_default().push(i),
@@ -414,12 +404,10 @@ impl<'p> Scope<'p> {
         });
     }
 
-    /// Whether `e` names a host some record was about.
+    /// Whether `e` (an entry of the same policy) names a host some record
+    /// was about.
     fn covers(&self, e: &Entry) -> bool {
-        self.entries
-            .iter()
-            .position(|x| std::ptr::eq(x, e))
-            .is_some_and(|i| self.hit[i])
+        self.by_line.get(&e.at.line).is_some_and(|&i| self.hit[i])
     }
 }
 
@@ -445,11 +433,8 @@ pub fn run(a: Args) -> Result<u8, Error> {
         .map(|f| scan_file(f))
         .collect::<Result<Vec<_>, _>>()?;
     let chosen = check_complete(&files, max_skew)?;
-    let Verdicts {
-        policy,
-        baseline,
-        reporter,
-    } = Verdicts::load(&report, None)?;
+    let (policy, baseline) = report::verdict_inputs(&report)?;
+    let mut reporter = Reporter::for_run(&report, None)?;
     // The earliest shard's facts stand for the whole scan.
     let earliest = chosen
         .iter()
@@ -462,24 +447,21 @@ pub fn run(a: Args) -> Result<u8, Error> {
         .iter()
         .filter_map(|t| crate::targets::parse_target(t).ok())
         .collect();
-    let mut reporter = reporter.with_pairs(dual_stack_pair(&specs));
-    let judge = verdict_for(&Catalog::builtin(), policy.clone(), baseline.clone());
-    let mut scope = Scope::new(policy.as_deref().map_or(&[], |p| &p.entries));
+    let entries = policy.as_ref().map_or(Vec::new(), |p| p.entries.clone());
+    let settings = Settings {
+        fail_on: report.fail_on,
+        only_new: report.only_new,
+        all_hosts: false,
+        pairs: dual_stack_pair(&specs),
+    };
+    let mut judge = Judge::new(&Catalog::builtin(), policy, baseline, settings);
+    let mut scope = Scope::new(&entries);
     let mut coverage = Coverage::default();
-    let mut unresolved_hosts = BTreeSet::new();
     for &i in &chosen {
-        let c = &files[i].summary.coverage;
-        coverage.planned += c.planned;
-        coverage.attempted += c.attempted;
-        coverage.open += c.open;
-        coverage.closed += c.closed;
-        coverage.filtered += c.filtered;
-        coverage.unresolved += c.unresolved;
-        coverage.requeued += c.requeued;
-        coverage.retries += c.retries;
-        unresolved_hosts.extend(c.unresolved_hosts.iter().cloned());
+        coverage.add(&files[i].summary.coverage);
     }
-    coverage.unresolved_hosts = unresolved_hosts.into_iter().collect();
+    coverage.unresolved_hosts.sort();
+    coverage.unresolved_hosts.dedup();
     'files: for &i in &chosen {
         let f = &files[i];
         let mut src = open(&f.file)?;
@@ -487,16 +469,23 @@ pub fn run(a: Args) -> Result<u8, Error> {
             match rec.map_err(|e| read_error(&f.file, e))? {
                 Record::Port(mut r) => {
                     scope.see(r.ip, r.host.as_deref());
-                    r.finding = None;
-                    judge.judge(&mut r);
-                    if !reporter.port(&r) {
+                    // The shard judged this port on an every-port host as such.
+                    let every_port = r.service.as_ref().and_then(|s| s.note)
+                        == Some(ServiceNote::HostAnswersEveryPort);
+                    let cx = if every_port {
+                        Context::EveryPortHost
+                    } else {
+                        Context::Plain
+                    };
+                    let listed = judge.port(&mut r, cx);
+                    if !reporter.port(&r, listed) {
                         // The output is gone; `finish` reports why.
                         break 'files;
                     }
                 }
                 Record::Host(h) => {
                     scope.see(h.ip, h.host.as_deref());
-                    reporter.host_counts(&h);
+                    judge.host_counts(&h);
                 }
                 Record::Summary(_) | Record::Other => {}
             }
@@ -512,15 +501,16 @@ pub fn run(a: Args) -> Result<u8, Error> {
     let in_scope = |e: &Entry| ports.contains(e.port) && scope.covers(e);
     meta.shard = format!("all/{}", chosen.len());
     meta.interrupted = false;
-    reporter.finish(Ending {
-        meta,
-        coverage,
-        interrupted: false,
-        policy: policy.as_deref(),
-        baseline: baseline.as_deref(),
-        in_scope: &in_scope,
-        warn: &|m| super::warn(a.quiet, None, m),
-    })
+    reporter.finish(
+        judge,
+        Ending {
+            meta,
+            coverage,
+            interrupted: false,
+            in_scope: &in_scope,
+            warn: &|m| super::warn(a.quiet, None, m),
+        },
+    )
 }
 
 #[cfg(test)]

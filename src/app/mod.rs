@@ -1,5 +1,6 @@
-//! One command-line run: resolve targets, build the plan, stream results into
-//! the chosen output, draw progress on stderr, handle Ctrl-C, pick the exit code.
+//! One command-line run: resolve targets, build the plan and the run's judge,
+//! stream results into the chosen output, draw progress on stderr, handle
+//! Ctrl-C; the judge's decision gives the exit code.
 //!
 //! This is the only module that writes to the terminal; the engine and the
 //! pipeline report through values.
@@ -11,17 +12,16 @@ pub mod report;
 use crate::catalog::Catalog;
 use crate::cli::{Config, PortChoice};
 use crate::error::Error;
-use crate::model::{Coverage, PortState};
+use crate::model::Coverage;
 use crate::output::{self, ScanMeta};
 use crate::pipeline::{self, Output, Plan};
 use crate::ports::{self, PortList};
 use crate::scan::{limits, Progress, SweepConfig};
 use crate::targets::{self, TargetSet, TargetSpec};
-use crate::verdict::baseline::Baseline;
-use crate::verdict::policy::{known_rules, Entry, HostMatch, Policy};
-use crate::verdict::{ServiceFacts, Verdict};
+use crate::verdict::policy::{Entry, HostMatch};
+use crate::verdict::{rules, Judge, Settings};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use report::{Ending, Verdicts};
+use report::{Ending, Reporter};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal};
 use std::net::IpAddr;
@@ -210,20 +210,20 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         None
     };
     // Open the output before scanning: an unwritable -o fails before any packet leaves.
-    let Verdicts {
-        policy,
-        baseline,
-        reporter,
-    } = Verdicts::load(&cfg.report, sink)?;
+    let (policy, baseline) = report::verdict_inputs(&cfg.report)?;
+    let mut reporter = Reporter::for_run(&cfg.report, sink)?;
     if let Some(p) = &policy {
-        p.check_rules(&known_rules(
+        p.check_rules(&rules::catalogue(
             catalog.services().iter().map(|d| d.id.as_str()),
         ))?;
     }
-    let mut reporter = reporter
-        .with_all_hosts(cfg.shard.count > 1)
-        .with_pairs(dual_stack_pair(&cfg.targets));
-    let judge = Arc::new(verdict_for(&catalog, policy.clone(), baseline.clone()));
+    let settings = Settings {
+        fail_on: cfg.report.fail_on,
+        only_new: cfg.report.only_new,
+        all_hosts: cfg.shard.count > 1,
+        pairs: dual_stack_pair(&cfg.targets),
+    };
+    let mut judge = Judge::new(&catalog, policy, baseline, settings);
     let targets = Arc::new(set);
     let plan = Plan {
         targets: targets.clone(),
@@ -231,7 +231,6 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         sweep,
         identify,
         fingerprint_window: budget.fingerprint_window,
-        judge: Some(judge),
         canary: cfg.canary,
         service_ports: Arc::new(ports::default_ports(catalog.default_ports())),
     };
@@ -259,31 +258,10 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         })
     });
 
-    let mut coverage = Coverage {
-        unresolved_hosts,
-        ..Coverage::default()
-    };
-    let stats = pipeline::run(plan, progress, cancel_rx, |out| match out {
+    let stats = pipeline::run(plan, &mut judge, progress, cancel_rx, |out| match out {
         Output::Warning(w) => warn(cfg.quiet, bar.as_ref(), &w),
-        Output::EveryPort(ip) => {
-            reporter.every_port(ip);
-            warn(
-                cfg.quiet,
-                bar.as_ref(),
-                &format!(
-                    "{ip} accepts connections on every port (its canary ports accepted): only its likely service ports are fingerprinted"
-                ),
-            );
-        }
-        Output::Port(r) => {
-            coverage.attempted += 1;
-            match r.state {
-                PortState::Open => coverage.open += 1,
-                PortState::Closed => coverage.closed += 1,
-                PortState::Filtered => coverage.filtered += 1,
-                PortState::Unresolved => coverage.unresolved += 1,
-            }
-            if !reporter.port(&r) {
+        Output::Port { result, listed } => {
+            if !reporter.port(&result, listed) {
                 let _ = cancel_tx.send(true);
             }
         }
@@ -296,12 +274,17 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    coverage.planned = stats.planned;
-    // Ports concluded `unresolved` were counted as they came; pairs never
-    // concluded (an interruption, a sweep that could not start) are added.
+    let mut coverage = Coverage {
+        planned: stats.planned,
+        unresolved_hosts,
+        requeued: stats.requeued,
+        retries: stats.retries,
+        ..Coverage::default()
+    };
+    coverage.add_states(&judge.states());
+    // Pairs never concluded (an interruption, a sweep that could not start)
+    // are unresolved too.
     coverage.unresolved += stats.planned.saturating_sub(coverage.attempted);
-    coverage.requeued = stats.requeued;
-    coverage.retries = stats.retries;
     let in_scope = |e: &Entry| {
         ports.contains(e.port)
             && match &e.host {
@@ -312,15 +295,16 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
                 HostMatch::Name(n) => cfg.targets.contains(&TargetSpec::Name(n.clone())),
             }
     };
-    reporter.finish(Ending {
-        meta,
-        coverage,
-        interrupted: stats.interrupted,
-        policy: policy.as_deref(),
-        baseline: baseline.as_deref(),
-        in_scope: &in_scope,
-        warn: &|m| warn(cfg.quiet, None, m),
-    })
+    reporter.finish(
+        judge,
+        Ending {
+            meta,
+            coverage,
+            interrupted: stats.interrupted,
+            in_scope: &in_scope,
+            warn: &|m| warn(cfg.quiet, None, m),
+        },
+    )
 }
 
 /// Exactly one IPv4 and one IPv6 address given as targets are taken to be
@@ -339,21 +323,6 @@ pub(crate) fn dual_stack_pair(specs: &[TargetSpec]) -> Vec<BTreeSet<IpAddr>> {
     } else {
         Vec::new()
     }
-}
-
-/// The per-port judge over a catalogue, with policy and baseline.
-pub fn verdict_for(
-    catalog: &Catalog,
-    policy: Option<Arc<Policy>>,
-    baseline: Option<Arc<Baseline>>,
-) -> Verdict {
-    let facts = catalog.services().iter().map(ServiceFacts::from).collect();
-    let by_port = catalog
-        .default_ports()
-        .into_iter()
-        .filter_map(|p| catalog.guess(p).map(|d| (p, d.id.clone())))
-        .collect();
-    Verdict::new(facts, by_port, policy, baseline)
 }
 
 /// A target list's specs, for callers that build a [`Config`] by hand.

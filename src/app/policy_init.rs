@@ -71,11 +71,7 @@ impl Sink for PolicyInit {
         )?;
         writeln!(o, "fail_on = \"high\"")?;
         for r in &self.open {
-            let svc = r
-                .service
-                .as_ref()
-                .map(|s| s.name.as_str())
-                .filter(|n| *n != "unknown" && !n.is_empty());
+            let svc = r.service.as_ref().and_then(|s| s.identified());
             let sev = r.finding.as_ref().map_or(Severity::Low, |f| f.severity);
             let what = r
                 .finding
@@ -154,7 +150,7 @@ mod tests {
         s.scan.targets = vec!["198.18.0.2".into()];
         p.finish(&s).unwrap();
         let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
-        let policy = Policy::parse(&text, "init.toml", "2026-11-25").unwrap();
+        let policy = Policy::parse(&text, "init.toml", jiff::civil::date(2026, 11, 25)).unwrap();
         assert_eq!(policy.entries.len(), 1, "{text}");
         assert_eq!(policy.entries[0].port, 22);
         assert!(text.contains("# port = 6379"));

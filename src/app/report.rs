@@ -9,75 +9,32 @@
 //! deserve, so CI gating survives `| head -n 1`.
 
 use crate::cli::Reporting;
-use crate::error::{exit, Error};
-use crate::model::Severity;
+use crate::error::Error;
 use crate::model::{Coverage, HostRecord, PortResult};
 use crate::output::{self, Format, OutputFile, ScanMeta, Sink, Summary};
 use crate::verdict::baseline::Baseline;
 use crate::verdict::hosts::MAX_TRACKED_HOSTS;
-use crate::verdict::policy::{Entry, FailOn, Policy};
-use crate::verdict::tally::Tally;
-use std::collections::BTreeSet;
+use crate::verdict::policy::{Entry, Policy};
+use crate::verdict::{Judge, RunEnd};
 use std::io::IsTerminal;
 use std::io::{self, Write};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-/// The policy, baseline and output a run reports through.
-pub struct Verdicts {
-    /// The policy in force.
-    pub policy: Option<Arc<Policy>>,
-    /// The baseline in force.
-    pub baseline: Option<Arc<Baseline>>,
-    /// The output.
-    pub reporter: Reporter,
-}
-
-impl Verdicts {
-    /// Reads the policy and baseline and opens the output; `sink` replaces the
-    /// format's sink when given (`policy init`).
-    pub fn load(r: &Reporting, sink: Option<SinkMaker>) -> Result<Verdicts, Error> {
-        let policy = match &r.policy {
-            Some(p) => Some(Arc::new(Policy::load(p)?)),
-            None => None,
-        };
-        let baseline = match &r.baseline {
-            Some(p) => Some(Arc::new(Baseline::load(p)?)),
-            None => None,
-        };
-        let fail_on = r
-            .fail_on
-            .or_else(|| policy.as_ref().and_then(|p| p.fail_on))
-            .unwrap_or(FailOn::At(Severity::High));
-        let color = r.format == Format::Human
-            && r.color.enabled(
-                r.output.as_deref().is_none_or(|p| p.as_os_str() == "-")
-                    && io::stdout().is_terminal(),
-                std::env::var_os("NO_COLOR").as_deref(),
-            );
-        let (format, show) = (r.format, r.show);
-        let make =
-            sink.unwrap_or_else(|| Box::new(move |w| output::sink_for(format, w, show, color)));
-        let reporter = Reporter::open(make, r.output.as_deref(), fail_on, r.only_new)?;
-        Ok(Verdicts {
-            policy,
-            baseline,
-            reporter,
-        })
-    }
+/// Reads the policy and baseline a run judges with.
+pub fn verdict_inputs(r: &Reporting) -> Result<(Option<Policy>, Option<Baseline>), Error> {
+    let policy = r.policy.as_deref().map(Policy::load).transpose()?;
+    let baseline = r.baseline.as_deref().map(Baseline::load).transpose()?;
+    Ok((policy, baseline))
 }
 
 /// Builds a sink over a writer.
 pub type SinkMaker = Box<dyn FnOnce(Box<dyn Write>) -> Box<dyn Sink>>;
 
-/// Streams results to an output and settles the run.
+/// Streams results to an output and writes the end of the run.
 pub struct Reporter {
     sink: Box<dyn Sink>,
     file: Option<OutputFile>,
     out_path: PathBuf,
-    tally: Tally,
-    fail_on: FailOn,
     write_error: Option<io::Error>,
     /// The reader went away (EPIPE): nothing more is written.
     closed: bool,
@@ -91,10 +48,6 @@ pub struct Ending<'a> {
     pub coverage: Coverage,
     /// Cut short by a signal.
     pub interrupted: bool,
-    /// The policy in force.
-    pub policy: Option<&'a Policy>,
-    /// The baseline in force.
-    pub baseline: Option<&'a Baseline>,
     /// Whether a policy entry's host and port were scanned.
     pub in_scope: &'a dyn Fn(&Entry) -> bool,
     /// Shows a warning to the user.
@@ -102,14 +55,24 @@ pub struct Ending<'a> {
 }
 
 impl Reporter {
-    /// Opens the output (an `-o` path is opened now, before any scanning; `-`
-    /// is stdout).
-    pub fn open(
-        make: SinkMaker,
-        output: Option<&Path>,
-        fail_on: FailOn,
-        only_new: bool,
-    ) -> Result<Reporter, Error> {
+    /// Opens the output `r` asks for (an `-o` path is opened now, before any
+    /// scanning; `-` is stdout); `sink` replaces the format's sink when given
+    /// (`policy init`).
+    pub fn for_run(r: &Reporting, sink: Option<SinkMaker>) -> Result<Reporter, Error> {
+        let color = r.format == Format::Human
+            && r.color.enabled(
+                r.output.as_deref().is_none_or(|p| p.as_os_str() == "-")
+                    && io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            );
+        let (format, show) = (r.format, r.show);
+        let make =
+            sink.unwrap_or_else(|| Box::new(move |w| output::sink_for(format, w, show, color)));
+        Reporter::open(make, r.output.as_deref())
+    }
+
+    /// Opens `output` (stdout when `None`) with the sink `make` builds.
+    pub fn open(make: SinkMaker, output: Option<&Path>) -> Result<Reporter, Error> {
         let (file, writer): (Option<OutputFile>, Box<dyn Write>) = match output {
             Some(p) => {
                 let (f, w) = OutputFile::open(p).map_err(|source| Error::Write {
@@ -124,30 +87,15 @@ impl Reporter {
             sink: make(writer),
             file,
             out_path: output.map_or_else(|| PathBuf::from("-"), Path::to_path_buf),
-            tally: Tally::new(fail_on, only_new),
-            fail_on,
             write_error: None,
             closed: false,
         })
     }
 
-    /// Declares addresses given together as one dual-stack host.
-    pub fn with_pairs(mut self, pairs: Vec<BTreeSet<IpAddr>>) -> Reporter {
-        self.tally.pairs(pairs);
-        self
-    }
-
-    /// Gives every answering host a verdict (shard outputs, for `merge`).
-    pub fn with_all_hosts(mut self, all: bool) -> Reporter {
-        self.tally = self.tally.with_all_hosts(all);
-        self
-    }
-
-    /// Takes one judged result; false once the output failed (the scan
-    /// should stop). A closed pipe is not a failure: the results are still
-    /// judged, just not written.
-    pub fn port(&mut self, r: &PortResult) -> bool {
-        let listed = self.tally.add(r);
+    /// Takes one judged result (written when `listed`); false once the
+    /// output failed (the scan should stop). A closed pipe is not a failure:
+    /// the results are still judged, just not written.
+    pub fn port(&mut self, r: &PortResult, listed: bool) -> bool {
         if listed && self.write_error.is_none() && !self.closed {
             if let Err(e) = self.sink.port(r) {
                 self.failed(e);
@@ -166,86 +114,60 @@ impl Reporter {
         }
     }
 
-    /// Records a host that answers on every port.
-    pub fn every_port(&mut self, ip: IpAddr) {
-        self.tally.every_port(ip);
-    }
-
-    /// Adds host counts reported by a shard (merge only).
-    pub fn host_counts(&mut self, h: &crate::model::HostVerdict) {
-        self.tally.host_counts(h);
-    }
-
-    /// Settles verdicts and the exit code, writes the summary, commits the file.
-    pub fn finish(mut self, end: Ending<'_>) -> Result<u8, Error> {
+    /// Lets `judge` finish the run, writes its host records and the summary,
+    /// commits the file; returns the exit code.
+    pub fn finish(mut self, judge: Judge, end: Ending<'_>) -> Result<u8, Error> {
         if let Some(e) = self.write_error.take() {
             return Err(write_failed(self.out_path, e));
         }
         let mut meta = end.meta;
         meta.interrupted = end.interrupted;
         meta.end = Some(output::rfc3339(std::time::SystemTime::now()));
-        let coverage = end.coverage;
-        let complete = !end.interrupted && coverage.unresolved == 0;
+        let policy = judge.policy().map(|p| p.file.clone());
         // A streaming sink writes each host record now; the others get them
         // all in the summary.
         let (mut hosts, mut findings) = (Vec::new(), Vec::new());
-        let (sink, tally) = (&mut self.sink, self.tally);
-        let streams = sink.streams_hosts();
-        let mut write_error = None;
-        let closed = &mut self.closed;
-        let outcome = tally.finish(
-            complete,
-            end.policy,
-            end.baseline,
-            end.in_scope,
-            |rec| match rec {
-                rec if streams => {
-                    if write_error.is_none() && !*closed {
-                        match sink.host(&rec) {
-                            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => *closed = true,
-                            Err(e) => write_error = Some(e),
-                            Ok(()) => {}
-                        }
+        let streams = self.sink.streams_hosts();
+        let run_end = RunEnd {
+            interrupted: end.interrupted,
+            coverage: &end.coverage,
+            in_scope: end.in_scope,
+        };
+        let decision = judge.finish(run_end, |rec| match rec {
+            rec if streams => {
+                if self.write_error.is_none() && !self.closed {
+                    if let Err(e) = self.sink.host(&rec) {
+                        self.failed(e);
                     }
                 }
-                HostRecord::Verdict(h) => hosts.push(h),
-                HostRecord::Finding(f) => findings.push(*f),
-            },
-        );
-        if let (n @ 1.., exact) = outcome.untracked_hosts {
+            }
+            HostRecord::Verdict(h) => hosts.push(h),
+            HostRecord::Finding(f) => findings.push(*f),
+        });
+        if let (n @ 1.., exact) = decision.untracked_hosts {
             (end.warn)(&format!(
                 "more than {MAX_TRACKED_HOSTS} hosts answered: host verdicts cover the first {MAX_TRACKED_HOSTS}, {}{n} more got none; split the range (--shards) for full host verdicts",
                 if exact { "" } else { "at least " }
             ));
         }
-        if let Some(e) = write_error {
+        if let Some(e) = self.write_error.take() {
             return Err(write_failed(self.out_path, e));
         }
-        let incomplete = coverage.unresolved > 0
-            || !coverage.unresolved_hosts.is_empty()
-            || coverage.attempted == 0;
-        let code = if end.interrupted {
-            exit::INTERRUPTED
-        } else if outcome.fails {
-            exit::FINDINGS
-        } else if incomplete {
-            exit::INCOMPLETE
-        } else {
-            exit::CLEAN
-        };
-        let mut summary = Summary::new(meta, coverage);
+        let code = decision.exit_code;
+        let mut summary = Summary::new(meta, end.coverage);
         summary.hosts = hosts;
         summary.findings = findings;
-        summary.counts = outcome.counts;
-        summary.resolved = outcome.resolved;
-        summary.fail_on = self.fail_on.as_str().into();
+        summary.counts = decision.counts;
+        summary.resolved = decision.resolved;
+        summary.fail_on = decision.fail_on;
         summary.exit_code = code;
-        summary.policy = end.policy.map(|p| p.file.clone());
+        summary.policy = policy;
         if !self.closed {
-            match self.sink.finish(&summary) {
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed = true,
-                Err(e) => return Err(write_failed(self.out_path, e)),
-                Ok(()) => {}
+            if let Err(e) = self.sink.finish(&summary) {
+                self.failed(e);
+            }
+            if let Some(e) = self.write_error.take() {
+                return Err(write_failed(self.out_path, e));
             }
         }
         drop(self.sink);

@@ -25,7 +25,7 @@ mod walk;
 
 use crate::catalog::matcher::escape;
 use crate::catalog::{Catalog, ProbeKey};
-use crate::model::{Confidence, PortResult, Service, TlsInfo};
+use crate::model::{Confidence, PortResult, Service, ServiceNote, TlsInfo};
 use crate::pipeline::Identify;
 use dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use futures::future::BoxFuture;
@@ -292,13 +292,13 @@ impl<'a> Session<'a> {
                 }
                 set(&mut svc, id);
                 if self.exhausted {
-                    svc.note = Some("budget-exhausted".into());
+                    svc.note = Some(ServiceNote::BudgetExhausted);
                 }
                 return svc;
             }
             Found::Wrapped => {
                 svc.name = "unknown".into();
-                svc.note = Some("tcpwrapped".into());
+                svc.note = Some(ServiceNote::Tcpwrapped);
                 return svc;
             }
             Found::Nothing | Found::NotTls => {}
@@ -328,13 +328,13 @@ impl<'a> Session<'a> {
             svc.banner = self.first_reply.as_deref().and_then(banner);
         }
         svc.note = if self.exhausted {
-            Some("budget-exhausted".into())
+            Some(ServiceNote::BudgetExhausted)
         } else if svc.tls.as_ref().is_some_and(|t| t.error.is_some()) {
-            Some("tls-error".into())
+            Some(ServiceNote::TlsError)
         } else if printer {
-            Some("printer-port-not-probed".into())
+            Some(ServiceNote::PrinterPortNotProbed)
         } else if !self.any_bytes && svc.tls.is_none() {
-            Some("no-response".into())
+            Some(ServiceNote::NoResponse)
         } else {
             None
         };

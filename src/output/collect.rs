@@ -3,7 +3,7 @@
 //! unlisted ones, and every finding (port and host findings) in report order.
 
 use super::{Show, Summary};
-use crate::model::{Finding, HostVerdict, PortResult, PortState, Service, Severity};
+use crate::model::{Finding, HostVerdict, PolicyStatus, PortResult, PortState, Service, Severity};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -120,8 +120,8 @@ impl Item<'_> {
     pub fn policy_facts(&self) -> Vec<String> {
         let f = self.finding;
         let mut out = Vec::new();
-        if let Some(p) = f.policy.as_deref().filter(|p| *p != "unexpected") {
-            out.push(p.to_string());
+        if let Some(p) = f.policy.filter(|p| *p != PolicyStatus::Unexpected) {
+            out.push(p.as_str().to_string());
         }
         if let Some(e) = &f.policy_entry {
             out.push(format!("{}:{}", e.file, e.line));
@@ -134,7 +134,7 @@ impl Item<'_> {
 
     /// Whether the policy expects this exposure.
     pub fn expected(&self) -> bool {
-        self.finding.policy.as_deref() == Some("expected")
+        self.finding.is_expected()
     }
 }
 

@@ -11,7 +11,7 @@
 
 use super::collect::{self, Collector, HostRows, Item};
 use super::{terminal_safe, Show, Sink, Summary};
-use crate::model::{AuthState, PortResult, PortState, Severity};
+use crate::model::{AuthState, BaselineStatus, PortResult, PortState, Severity};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -134,7 +134,7 @@ fn finding(o: &mut Vec<String>, p: &Painter, i: &Item<'_>) {
         terminal_safe(&f.rule),
         p.paint("1", &terminal_safe(&f.title))
     );
-    if f.baseline.as_deref() == Some("new") {
+    if f.baseline == Some(BaselineStatus::New) {
         head.push_str(&format!(" {}", p.paint("1", "[new]")));
     }
     o.push(head);
@@ -239,19 +239,8 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, color: bool) -> V
     if !s.resolved.is_empty() {
         o.push(p.paint("1", "resolved since the baseline"));
         for r in &s.resolved {
-            let get = |k: &str| {
-                r.get(k)
-                    .map(|v| {
-                        terminal_safe(&v.as_str().map_or_else(|| v.to_string(), str::to_string))
-                    })
-                    .unwrap_or_else(|| "-".into())
-            };
-            o.push(format!(
-                "  {} on {}:{}",
-                get("rule"),
-                get("ip"),
-                get("port")
-            ));
+            let [rule, ip, port] = r.parts().map(|s| terminal_safe(&s));
+            o.push(format!("  {rule} on {ip}:{port}"));
         }
         o.push(String::new());
     }
@@ -292,13 +281,11 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, color: bool) -> V
     })
     .collect();
     let mut line = format!("findings: {}", counts.join(", "));
-    if !s.fail_on.is_empty() {
-        line.push_str(&format!(
-            " (fail-on {}: exit {})",
-            terminal_safe(&s.fail_on),
-            s.exit_code
-        ));
-    }
+    line.push_str(&format!(
+        " (fail-on {}: exit {})",
+        s.fail_on.as_str(),
+        s.exit_code
+    ));
     o.push(line);
     o
 }

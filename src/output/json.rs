@@ -1,12 +1,16 @@
-//! JSON: one document written when the scan ends (or is interrupted), valid
-//! against `schema/exposecheck.schema.json` (`--print-schema json`):
+//! JSON: one [`Document`] written when the scan ends (or is interrupted); its
+//! schema is derived from that type (`--print-schema json`):
 //! `schema`, `scan`, `coverage`, the listed `results` (sorted by address and
 //! port), the per-host verdicts `hosts`, the host-level `findings`, the
 //! per-severity `counts`, baseline entries no longer seen (`resolved`), the
 //! `fail_on` threshold, the `exit_code`, and the `policy` file when one was used.
 
 use super::{ScanMeta, Show, Sink, Summary};
-use crate::model::{Coverage, FindingCounts, HostFinding, HostVerdict, PortResult};
+use crate::model::{
+    Coverage, FindingCounts, HostFinding, HostVerdict, PortResult, ResolvedFinding,
+};
+use crate::verdict::policy::FailOn;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -17,20 +21,33 @@ pub struct Json {
     results: Vec<PortResult>,
 }
 
-#[derive(Serialize)]
-struct Document<'a> {
-    schema: &'a str,
-    scan: &'a ScanMeta,
-    coverage: &'a Coverage,
-    results: &'a [PortResult],
-    hosts: &'a [HostVerdict],
-    findings: &'a [HostFinding],
-    counts: &'a FindingCounts,
-    resolved: &'a [serde_json::Value],
-    fail_on: &'a str,
-    exit_code: u8,
+/// The `--format json` document.
+#[derive(Serialize, JsonSchema)]
+#[schemars(title = "exposecheck --format json")]
+pub struct Document<'a> {
+    /// Document schema version (`exposecheck/1`).
+    pub schema: &'a str,
+    /// Scan facts.
+    pub scan: &'a ScanMeta,
+    /// What was covered.
+    pub coverage: &'a Coverage,
+    /// The listed port results, by address and port.
+    pub results: &'a [PortResult],
+    /// Per-host verdicts.
+    pub hosts: &'a [HostVerdict],
+    /// Findings about hosts or policy entries rather than one scanned port.
+    pub findings: &'a [HostFinding],
+    /// Findings per severity, expected ones excluded.
+    pub counts: &'a FindingCounts,
+    /// Baseline findings no longer present.
+    pub resolved: &'a [ResolvedFinding],
+    /// The `--fail-on` threshold in force.
+    pub fail_on: FailOn,
+    /// The exit code this run ends with.
+    pub exit_code: u8,
+    /// The policy file in force, as given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    policy: Option<&'a str>,
+    pub policy: Option<&'a str>,
 }
 
 impl Json {
@@ -63,7 +80,7 @@ impl Sink for Json {
             findings: &s.findings,
             counts: &s.counts,
             resolved: &s.resolved,
-            fail_on: &s.fail_on,
+            fail_on: s.fail_on,
             exit_code: s.exit_code,
             policy: s.policy.as_deref(),
         };

@@ -19,7 +19,7 @@
 
 use super::collect::{self, Collector, HostRows, Item};
 use super::{terminal_safe, Show, Sink, Summary};
-use crate::model::{PortResult, Severity};
+use crate::model::{BaselineStatus, PortResult, Severity};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -248,14 +248,7 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> String {
         "- **Findings:** {} critical, {} high, {} medium, {} low, {} info",
         n.critical, n.high, n.medium, n.low, n.info
     );
-    if !s.fail_on.is_empty() {
-        let _ = write!(
-            x,
-            " (fail-on {}: exit {})",
-            md_escape(&s.fail_on),
-            s.exit_code
-        );
-    }
+    let _ = write!(x, " (fail-on {}: exit {})", s.fail_on.as_str(), s.exit_code);
     x.push_str("\n\n");
     if items.is_empty() {
         x.push_str("No findings.\n\n");
@@ -266,7 +259,7 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> String {
             if i.expected() {
                 title.push_str(" (expected)");
             }
-            if i.finding.baseline.as_deref() == Some("new") {
+            if i.finding.baseline == Some(BaselineStatus::New) {
                 title.push_str(" **new**");
             }
             let _ = writeln!(
@@ -310,12 +303,7 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> String {
     if !s.resolved.is_empty() {
         let _ = writeln!(x, "### Resolved since the baseline\n");
         for r in &s.resolved {
-            let field = |k: &str| {
-                r.get(k)
-                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-            };
-            let [rule, ip, port] =
-                ["rule", "ip", "port"].map(|k| field(k).unwrap_or_else(|| "-".into()));
+            let [rule, ip, port] = r.parts();
             let _ = writeln!(x, "- {}", md_escape(&format!("{rule} on {ip}:{port}")));
         }
         x.push('\n');

@@ -23,14 +23,17 @@ pub mod schema;
 pub use file::OutputFile;
 
 use crate::model::{
-    Coverage, FindingCounts, HostFinding, HostRecord, HostVerdict, PortResult, PortState, SCHEMA,
+    Coverage, FindingCounts, HostFinding, HostRecord, HostVerdict, PortResult, PortState,
+    ResolvedFinding, SCHEMA,
 };
+use crate::verdict::policy::FailOn;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Facts about the scan itself.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct ScanMeta {
     /// exposecheck version.
     pub version: String,
@@ -52,7 +55,7 @@ pub struct ScanMeta {
 }
 
 /// The closing record of every output.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct Summary {
     /// Document schema version.
     pub schema: String,
@@ -71,12 +74,12 @@ pub struct Summary {
     /// Findings per severity, port and host findings together, expected ones excluded.
     #[serde(default)]
     pub counts: FindingCounts,
-    /// Baseline findings no longer present (fingerprint, rule, ip, port).
+    /// Baseline findings no longer present.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resolved: Vec<serde_json::Value>,
+    pub resolved: Vec<ResolvedFinding>,
     /// The `--fail-on` threshold in force (`none` never fails).
     #[serde(default)]
-    pub fail_on: String,
+    pub fail_on: FailOn,
     /// The exit code this run ends with.
     #[serde(default)]
     pub exit_code: u8,

@@ -1,6 +1,5 @@
-//! NDJSON: one JSON object per line, each valid against
-//! `schema/exposecheck-ndjson.schema.json` (`--print-schema ndjson`) and told
-//! apart by its `type`:
+//! NDJSON: one JSON object per line, a [`Line`] (its schema is derived from
+//! that type, `--print-schema ndjson`), told apart by its `type`:
 //!
 //! - `port`: one [`PortResult`], written and flushed as each listed result
 //!   completes (so `tail -f` and pipes see them live);
@@ -15,7 +14,11 @@
 //! and a JSON object cannot forge a record.
 
 use super::{ScanMeta, Show, Sink, Summary};
-use crate::model::{Coverage, FindingCounts, HostFinding, HostRecord, HostVerdict, PortResult};
+use crate::model::{
+    Coverage, FindingCounts, HostFinding, HostRecord, HostVerdict, PortResult, ResolvedFinding,
+};
+use crate::verdict::policy::FailOn;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -25,26 +28,43 @@ pub struct Ndjson {
     show: Show,
 }
 
-#[derive(Serialize)]
-struct Tagged<'a, T: Serialize> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(flatten)]
-    body: &'a T,
+/// One `--format ndjson` line, told apart by its `type`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+#[schemars(title = "exposecheck --format ndjson (one line)")]
+pub enum Line<'a> {
+    /// A listed port result, as it completes.
+    Port(&'a PortResult),
+    /// A host verdict, when the scan ends.
+    Host(&'a HostVerdict),
+    /// A finding about a host or a policy entry, when the scan ends.
+    Finding(&'a HostFinding),
+    /// The closing line, always last and exactly once.
+    Summary(SummaryLine<'a>),
 }
 
-#[derive(Serialize)]
-struct SummaryLine<'a> {
-    schema: &'a str,
-    scan: &'a ScanMeta,
-    coverage: &'a Coverage,
-    interrupted: bool,
-    counts: &'a FindingCounts,
-    resolved: &'a [serde_json::Value],
-    fail_on: &'a str,
-    exit_code: u8,
+/// The closing line's fields.
+#[derive(Serialize, JsonSchema)]
+pub struct SummaryLine<'a> {
+    /// Document schema version (`exposecheck/1`).
+    pub schema: &'a str,
+    /// Scan facts.
+    pub scan: &'a ScanMeta,
+    /// What was covered.
+    pub coverage: &'a Coverage,
+    /// Whether the scan was cut short.
+    pub interrupted: bool,
+    /// Findings per severity, expected ones excluded.
+    pub counts: &'a FindingCounts,
+    /// Baseline findings no longer present.
+    pub resolved: &'a [ResolvedFinding],
+    /// The `--fail-on` threshold in force.
+    pub fail_on: FailOn,
+    /// The exit code this run ends with.
+    pub exit_code: u8,
+    /// The policy file in force, as given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    policy: Option<&'a str>,
+    pub policy: Option<&'a str>,
 }
 
 impl Ndjson {
@@ -53,8 +73,8 @@ impl Ndjson {
         Ndjson { out, show }
     }
 
-    fn line<T: Serialize>(&mut self, kind: &'static str, body: &T) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &Tagged { kind, body })?;
+    fn line(&mut self, line: &Line<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, line)?;
         self.out.write_all(b"\n")
     }
 }
@@ -62,7 +82,7 @@ impl Ndjson {
 impl Sink for Ndjson {
     fn port(&mut self, r: &PortResult) -> io::Result<()> {
         if self.show.lists(r) {
-            self.line("port", r)?;
+            self.line(&Line::Port(r))?;
             self.out.flush()?;
         }
         Ok(())
@@ -74,17 +94,17 @@ impl Sink for Ndjson {
 
     fn host(&mut self, record: &HostRecord) -> io::Result<()> {
         match record {
-            HostRecord::Verdict(h) => self.line::<HostVerdict>("host", h),
-            HostRecord::Finding(f) => self.line::<HostFinding>("finding", f),
+            HostRecord::Verdict(h) => self.line(&Line::Host(h)),
+            HostRecord::Finding(f) => self.line(&Line::Finding(f)),
         }
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         for h in &s.hosts {
-            self.line::<HostVerdict>("host", h)?;
+            self.line(&Line::Host(h))?;
         }
         for f in &s.findings {
-            self.line::<HostFinding>("finding", f)?;
+            self.line(&Line::Finding(f))?;
         }
         let summary = SummaryLine {
             schema: &s.schema,
@@ -93,11 +113,11 @@ impl Sink for Ndjson {
             interrupted: s.interrupted,
             counts: &s.counts,
             resolved: &s.resolved,
-            fail_on: &s.fail_on,
+            fail_on: s.fail_on,
             exit_code: s.exit_code,
             policy: s.policy.as_deref(),
         };
-        self.line("summary", &summary)?;
+        self.line(&Line::Summary(summary))?;
         self.out.flush()
     }
 }

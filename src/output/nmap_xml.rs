@@ -105,8 +105,8 @@ fn script_output(f: &Finding) -> String {
         f.title,
         f.evidence
     );
-    if let (Some(p), reason) = (&f.policy, &f.policy_reason) {
-        let _ = write!(o, "\n  policy: {p}");
+    if let (Some(p), reason) = (f.policy, &f.policy_reason) {
+        let _ = write!(o, "\n  policy: {}", p.as_str());
         if let Some(r) = reason {
             let _ = write!(o, " ({r})");
         }
@@ -141,11 +141,11 @@ fn script(x: &mut String, indent: &str, f: &Finding) {
     elem("title", &f.title);
     elem("evidence", &f.evidence);
     elem("fingerprint", &f.fingerprint);
-    if let Some(p) = &f.policy {
-        elem("policy", p);
+    if let Some(p) = f.policy {
+        elem("policy", p.as_str());
     }
-    if let Some(b) = &f.baseline {
-        elem("baseline", b);
+    if let Some(b) = f.baseline {
+        elem("baseline", b.as_str());
     }
     let _ = writeln!(x, "{indent}</script>");
 }

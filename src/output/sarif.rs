@@ -1,5 +1,6 @@
 //! SARIF 2.1.0 for GitHub code scanning: one run whose driver lists one rule
-//! per rule id seen, and one result per finding.
+//! per rule id seen (titles, rationale and references from the rules table,
+//! [`crate::verdict::rules`]), and one result per finding.
 //!
 //! Code scanning needs a file in the repository to attach an alert to, and a
 //! network scan has none, so each result points at the line of the policy
@@ -18,6 +19,7 @@
 use super::collect::{self, Collector, HostRows, Item};
 use super::{terminal_safe, Show, Sink, Summary};
 use crate::model::{Finding, PortResult, Severity};
+use crate::verdict::rules::{self, Rule, RuleKind};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -186,7 +188,7 @@ fn rule(id: &str, worst: Severity, items: &[&Item<'_>]) -> Value {
     } else {
         GENERIC_HELP.to_string()
     };
-    json!({
+    let mut r = json!({
         "id": id,
         "name": rule_name(id),
         "shortDescription": { "text": short },
@@ -199,7 +201,32 @@ fn rule(id: &str, worst: Severity, items: &[&Item<'_>]) -> Value {
             "tags": ["security", "exposure"],
             "security-severity": security_severity(worst),
         },
-    })
+    });
+    if let Some(known) = rules::kind_of(id).map(RuleKind::rule) {
+        describe(&mut r, known, worst);
+    }
+    r
+}
+
+/// Fills a rule's descriptions from the rules table (ids the table does not
+/// know, read back from another version's output, keep the ones made up
+/// from their findings).
+fn describe(r: &mut Value, known: &Rule, worst: Severity) {
+    let mut full = format!(
+        "{} Default severity {}",
+        known.rationale,
+        known.severity.as_str()
+    );
+    if !known.severity_note.is_empty() {
+        full.push_str(&format!(" ({})", known.severity_note));
+    }
+    full.push_str(&format!("; worst seen in this run: {}.", worst.as_str()));
+    r["shortDescription"]["text"] = json!(literal(known.title));
+    r["fullDescription"]["text"] = json!(literal(&full));
+    if let Some(uri) = known.references.first() {
+        r["helpUri"] = json!(uri);
+    }
+    r["properties"]["tags"] = json!(["security", "exposure", known.subject.as_str()]);
 }
 
 fn location(item: &Item<'_>, policy: Option<&str>) -> Value {
@@ -256,8 +283,8 @@ fn result(item: &Item<'_>, index: usize, policy: Option<&str>) -> Value {
         props.insert("service".into(), json!(terminal_safe(&svc.name)));
     }
     props.insert("severity".into(), json!(f.severity.as_str()));
-    if let Some(p) = &f.policy {
-        props.insert("policy".into(), json!(p));
+    if let Some(p) = f.policy {
+        props.insert("policy".into(), json!(p.as_str()));
     }
     let mut r = json!({
         "ruleId": f.rule,
@@ -271,10 +298,8 @@ fn result(item: &Item<'_>, index: usize, policy: Option<&str>) -> Value {
         },
         "properties": props,
     });
-    match f.baseline.as_deref() {
-        Some("new") => r["baselineState"] = json!("new"),
-        Some("unchanged") => r["baselineState"] = json!("unchanged"),
-        _ => {}
+    if let Some(b) = f.baseline {
+        r["baselineState"] = json!(b.as_str());
     }
     r
 }

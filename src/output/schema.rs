@@ -1,11 +1,12 @@
-//! The JSON Schemas (draft 2020-12) of the machine-readable formats, embedded
-//! so `--print-schema json|ndjson` prints exactly what the tests validate against.
+//! The JSON Schemas (draft 2020-12) of the machine-readable formats, derived
+//! from the types those formats serialise ([`json::Document`] and
+//! [`ndjson::Line`]) by schemars, so a field added to the model is in the
+//! schema at once. `--print-schema json|ndjson` prints what the tests
+//! validate against.
 
-/// Schema of the `--format json` document.
-pub const JSON: &str = include_str!("schema/exposecheck.schema.json");
-
-/// Schema of one `--format ndjson` line (a `oneOf` over the record types).
-pub const NDJSON: &str = include_str!("schema/exposecheck-ndjson.schema.json");
+use super::{json, ndjson};
+use schemars::generate::SchemaSettings;
+use schemars::JsonSchema;
 
 /// Which schema `--print-schema` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -17,11 +18,25 @@ pub enum SchemaKind {
 }
 
 impl SchemaKind {
-    /// The schema text.
-    pub fn text(self) -> &'static str {
-        match self {
-            SchemaKind::Json => JSON,
-            SchemaKind::Ndjson => NDJSON,
-        }
+    /// The schema, as pretty-printed JSON with a final newline.
+    pub fn text(self) -> String {
+        let value = match self {
+            SchemaKind::Json => schema_of::<json::Document<'static>>(),
+            SchemaKind::Ndjson => schema_of::<ndjson::Line<'static>>(),
+        };
+        let mut text = serde_json::to_string_pretty(&value).expect("a schema serialises");
+        text.push('\n');
+        text
     }
+
+    /// The schema as a JSON value.
+    pub fn value(self) -> serde_json::Value {
+        serde_json::from_str(&self.text()).expect("a schema is JSON")
+    }
+}
+
+/// The draft 2020-12 schema of `T`.
+fn schema_of<T: JsonSchema>() -> serde_json::Value {
+    let generator = SchemaSettings::draft2020_12().into_generator();
+    serde_json::to_value(generator.into_root_schema_for::<T>()).expect("a schema serialises")
 }

@@ -8,7 +8,9 @@
 //! reference a real service's answer must differ from.
 
 use super::Identify;
-use crate::model::{AuthState, Confidence, PortResult, PortState, Proto, Reason, Service};
+use crate::model::{
+    AuthState, Confidence, PortResult, PortState, Proto, Reason, Service, UNKNOWN_SERVICE,
+};
 use crate::ports::PortList;
 use crate::scan::connect::{self, Attempt};
 use sha2::{Digest, Sha256};
@@ -53,7 +55,7 @@ impl Identity {
     /// The identity of an identified port, if anything answered.
     pub fn of(service: Option<&Service>) -> Identity {
         Identity {
-            name: service.map_or_else(|| "unknown".into(), |s| s.name.clone()),
+            name: service.map_or_else(|| UNKNOWN_SERVICE.into(), |s| s.name.clone()),
             product: service.and_then(|s| s.product.clone()),
             auth: service.map_or(AuthState::default(), |s| s.auth),
         }
@@ -64,7 +66,7 @@ impl Identity {
 /// matched (not a guess from the port number) and the answer is not the one
 /// the canary ports gave.
 pub fn is_real_service(service: Option<&Service>, reference: &[Identity]) -> bool {
-    service.is_some_and(|s| s.confidence == Confidence::Probed && s.name != "unknown")
+    service.is_some_and(|s| s.confidence == Confidence::Probed && s.identified().is_some())
         && !reference.contains(&Identity::of(service))
 }
 

@@ -5,17 +5,19 @@
 //! the host answers on every port. Then they are handed to the fingerprinter
 //! (at most `fingerprint_window` at once); on an every-port host only its
 //! likely service ports are (at most [`EVERY_PORT_FINGERPRINTS`]), and only an
-//! answer unlike the canary ports' counts as a service: the rest are
-//! delivered with the every-port note. Every result passes the verdict and reaches the caller's
-//! closure exactly once. On cancellation, ports still waiting or being
+//! answer unlike the canary ports' counts as a service: the rest are judged
+//! as ports of an every-port host ([`Context::EveryPortHost`]). Every result
+//! is judged once by the run's [`Judge`] and reaches the caller's closure
+//! exactly once. On cancellation, ports still waiting or being
 //! fingerprinted are delivered without a service rather than lost.
 
 pub mod canary;
 
-use crate::model::{PortResult, PortState};
+use crate::model::{PortResult, PortState, ServiceNote};
 use crate::ports::PortList;
 use crate::scan::{self, Event, Progress, SweepConfig, SweepStats};
 use crate::targets::TargetSet;
+use crate::verdict::{Context, Judge};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
@@ -31,12 +33,6 @@ pub trait Identify: Send + Sync {
     fn identify(&self, stream: TcpStream, result: PortResult) -> BoxFuture<'static, PortResult>;
 }
 
-/// A stage that judges a result (adds `finding`).
-pub trait Judge: Send + Sync {
-    /// Adds the verdict to a result.
-    fn judge(&self, result: &mut PortResult);
-}
-
 /// Everything one scan needs.
 pub struct Plan {
     /// Addresses to scan.
@@ -49,8 +45,6 @@ pub struct Plan {
     pub identify: Option<Arc<dyn Identify>>,
     /// Ports fingerprinted at once.
     pub fingerprint_window: usize,
-    /// The verdict stage, if any.
-    pub judge: Option<Arc<dyn Judge>>,
     /// Try canary ports on each host with an open port.
     pub canary: bool,
     /// Ports some `services/` file names: on a host that answers every
@@ -61,16 +55,16 @@ pub struct Plan {
 /// What the pipeline hands its caller.
 #[derive(Debug)]
 pub enum Output {
-    /// A finished port result.
-    Port(Box<PortResult>),
+    /// A finished, judged port result, and whether it is listed.
+    Port {
+        /// The result.
+        result: Box<PortResult>,
+        /// Whether the outputs list it (`--only-new` drops unchanged findings).
+        listed: bool,
+    },
     /// A warning for the user (the caller decides how to show it).
     Warning(String),
-    /// This host accepted connections on its canary ports.
-    EveryPort(IpAddr),
 }
-
-/// Note set on results of a host that answers on every port.
-pub const EVERY_PORT_NOTE: &str = "host-answers-every-port";
 
 /// Live connections held per host while its canary check runs; later open
 /// ports of that host are reconnected for fingerprinting instead.
@@ -108,6 +102,7 @@ struct EveryPortHost {
 /// The pipeline's bookkeeping between the stages.
 struct State<'p> {
     plan: &'p Plan,
+    judge: &'p mut Judge,
     hosts: HashMap<IpAddr, Canary>,
     unchecked: VecDeque<(IpAddr, std::time::Duration)>,
     held_streams: usize,
@@ -115,19 +110,14 @@ struct State<'p> {
     waiting: VecDeque<(Option<TcpStream>, PortResult)>,
 }
 
-impl Plan {
-    /// A finished result, judged when the plan has a verdict stage.
-    fn judged(&self, mut r: PortResult) -> Output {
-        if let Some(j) = &self.judge {
-            j.judge(&mut r);
-        }
-        Output::Port(Box::new(r))
-    }
-}
-
 impl State<'_> {
-    fn judged(&self, r: PortResult) -> Output {
-        self.plan.judged(r)
+    /// A finished result, judged.
+    fn judged(&mut self, mut r: PortResult, cx: Context) -> Output {
+        let listed = self.judge.port(&mut r, cx);
+        Output::Port {
+            result: Box::new(r),
+            listed,
+        }
     }
 
     /// Keeps a live stream for a host whose canary check is pending, within
@@ -152,7 +142,7 @@ impl State<'_> {
             if let Some(s) = hit.stream {
                 scan::connect::abort(s);
             }
-            on(self.judged(hit.result));
+            on(self.judged(hit.result, Context::Plain));
             return;
         }
         let ip = hit.result.ip;
@@ -208,7 +198,7 @@ impl State<'_> {
         if let Some(s) = stream {
             scan::connect::abort(s);
         }
-        on(self.judged(with_note(result, EVERY_PORT_NOTE)));
+        on(self.judged(result, Context::EveryPortHost));
     }
 
     /// A host's canary check is over.
@@ -233,7 +223,10 @@ impl State<'_> {
         };
         self.held_streams -= held.iter().filter(|(s, _)| s.is_some()).count();
         if every {
-            on(Output::EveryPort(ip));
+            self.judge.every_port(ip);
+            on(Output::Warning(format!(
+                "{ip} accepts connections on every port (its canary ports accepted): only its likely service ports are fingerprinted"
+            )));
         }
         for (stream, r) in held {
             if every {
@@ -248,18 +241,18 @@ impl State<'_> {
     /// the canary ports' is judged as a service.
     fn identified(&mut self, r: PortResult, on: &mut impl FnMut(Output)) {
         self.in_progress.remove(&(r.ip, r.port));
-        let r = match self.hosts.get_mut(&r.ip) {
+        let cx = match self.hosts.get_mut(&r.ip) {
             Some(Canary::EveryPort(h)) => {
                 if canary::is_real_service(r.service.as_ref(), &h.reference) {
                     h.real += 1;
-                    r
+                    Context::Plain
                 } else {
-                    with_note(r, EVERY_PORT_NOTE)
+                    Context::EveryPortHost
                 }
             }
-            _ => r,
+            _ => Context::Plain,
         };
-        on(self.judged(r));
+        on(self.judged(r, cx));
     }
 
     /// One line per every-port host: what was fingerprinted and skipped.
@@ -276,28 +269,33 @@ impl State<'_> {
 
     /// Interrupted: everything already concluded is still delivered, without
     /// a service where identification had not finished.
-    fn deliver_unfinished(self, on: &mut impl FnMut(Output)) {
+    fn deliver_unfinished(&mut self, on: &mut impl FnMut(Output)) {
         let identifying = self.plan.identify.is_some();
         let interrupted = |r: PortResult| {
             if identifying {
-                with_note(r, "interrupted")
+                r.with_note(ServiceNote::Interrupted)
             } else {
                 r
             }
         };
-        let plan = self.plan;
-        for (_, r) in self.in_progress {
-            on(plan.judged(interrupted(r)));
+        let in_progress: Vec<PortResult> = self.in_progress.drain().map(|(_, r)| r).collect();
+        for r in in_progress {
+            on(self.judged(interrupted(r), Context::Plain));
         }
-        let held = self.hosts.into_values().flat_map(|c| match c {
-            Canary::Pending(h) => h,
-            _ => Vec::new(),
-        });
-        for (stream, r) in self.waiting.into_iter().chain(held) {
+        let held: Vec<_> = self
+            .hosts
+            .drain()
+            .flat_map(|(_, c)| match c {
+                Canary::Pending(h) => h,
+                _ => Vec::new(),
+            })
+            .collect();
+        let waiting: Vec<_> = self.waiting.drain(..).chain(held).collect();
+        for (stream, r) in waiting {
             if let Some(s) = stream {
                 scan::connect::abort(s);
             }
-            on(plan.judged(interrupted(r)));
+            on(self.judged(interrupted(r), Context::Plain));
         }
     }
 }
@@ -316,7 +314,7 @@ fn fingerprint(
                 let addr = std::net::SocketAddr::new(result.ip, result.port);
                 match scan::connect::attempt(addr, canary::timeout_for(result.rtt_ms)).await {
                     scan::connect::Attempt::Open { stream, .. } => stream,
-                    _ => return with_note(result, "reconnect-failed"),
+                    _ => return result.with_note(ServiceNote::ReconnectFailed),
                 }
             }
         };
@@ -325,15 +323,17 @@ fn fingerprint(
             .await
         {
             Ok(r) => r,
-            Err(_) => with_note(fallback, "internal-error"),
+            Err(_) => fallback.with_note(ServiceNote::InternalError),
         }
     }
     .boxed()
 }
 
-/// Runs a plan; `on` receives every result as it completes.
+/// Runs a plan, every result judged by `judge`; `on` receives each as it
+/// completes.
 pub async fn run(
     plan: Plan,
+    judge: &mut Judge,
     progress: Arc<Progress>,
     cancel: watch::Receiver<bool>,
     mut on: impl FnMut(Output),
@@ -352,6 +352,7 @@ pub async fn run(
     ));
     let mut st = State {
         plan: &plan,
+        judge,
         hosts: HashMap::new(),
         unchecked: VecDeque::new(),
         held_streams: 0,
@@ -370,7 +371,7 @@ pub async fn run(
                 break;
             };
             let Some(id) = plan.identify.clone() else {
-                on(st.judged(result));
+                on(st.judged(result, Context::Plain));
                 continue;
             };
             st.in_progress
@@ -419,7 +420,7 @@ pub async fn run(
                     if let Some(s) = hit.stream {
                         scan::connect::abort(s);
                     }
-                    on(plan.judged(hit.result));
+                    on(st.judged(hit.result, Context::Plain));
                 }
             }
         }
@@ -427,13 +428,4 @@ pub async fn run(
     let mut stats = sweep.await.unwrap_or_default();
     stats.interrupted = true;
     stats
-}
-
-fn with_note(mut r: PortResult, note: &str) -> PortResult {
-    let svc = r.service.get_or_insert_with(Default::default);
-    if svc.name.is_empty() {
-        svc.name = "unknown".into();
-    }
-    svc.note = Some(note.into());
-    r
 }

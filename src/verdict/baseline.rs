@@ -6,17 +6,15 @@
 //! finding's fingerprint, rule, severity, address and port are kept, so a
 //! baseline costs memory for its findings, not for its size.
 
-use crate::model::Finding;
+use crate::model::{BaselineStatus, Finding, ResolvedFinding, Severity};
 use crate::output::reader::{ReadError, Source};
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A baseline that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,7 +172,6 @@ pub struct Baseline {
     /// Sorted by fingerprint, one entry each (the last one read wins).
     known: Vec<Known>,
     names: Vec<Box<str>>,
-    seen: Vec<AtomicBool>,
 }
 
 impl Baseline {
@@ -214,11 +211,9 @@ impl Baseline {
         known.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         known.dedup_by(|later, kept| later.fingerprint == kept.fingerprint);
         known.shrink_to_fit();
-        let seen = known.iter().map(|_| AtomicBool::new(false)).collect();
         Ok(Baseline {
             known,
             names: loader.names,
-            seen,
         })
     }
 
@@ -228,38 +223,42 @@ impl Baseline {
             .ok()
     }
 
-    /// Marks a finding `new` or `unchanged`.
-    pub fn mark(&self, f: &mut Finding) {
-        let known = self.find(&f.fingerprint);
-        if let Some(i) = known {
-            self.seen[i].store(true, Ordering::Relaxed);
-        }
-        f.baseline = Some(if known.is_some() { "unchanged" } else { "new" }.into());
+    /// How many findings it holds.
+    pub fn len(&self) -> usize {
+        self.known.len()
     }
 
-    /// The baseline's findings never marked since (fingerprint, rule,
-    /// severity, ip, port), by fingerprint.
-    pub fn resolved(&self) -> Vec<Value> {
-        let name = |i: u32| self.names.get(i as usize).map(|s| Value::from(&**s));
+    /// Whether it holds no finding.
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+
+    /// Marks a finding `new` or `unchanged`; returns the index of the
+    /// baseline finding it matched (below [`Baseline::len`]), if any.
+    pub fn mark(&self, f: &mut Finding) -> Option<usize> {
+        let known = self.find(&f.fingerprint);
+        f.baseline = Some(if known.is_some() {
+            BaselineStatus::Unchanged
+        } else {
+            BaselineStatus::New
+        });
+        known
+    }
+
+    /// The baseline's findings whose index is not set in `seen`, by
+    /// fingerprint.
+    pub fn resolved(&self, seen: &[bool]) -> Vec<ResolvedFinding> {
+        let name = |i: u32| self.names.get(i as usize).map(|s| s.to_string());
         self.known
             .iter()
-            .zip(&self.seen)
-            .filter(|(_, seen)| !seen.load(Ordering::Relaxed))
-            .map(|(k, _)| {
-                let mut m = Map::new();
-                m.insert("fingerprint".into(), Value::from(&*k.fingerprint));
-                let fields = [
-                    ("rule", name(k.rule)),
-                    ("severity", name(k.severity)),
-                    ("ip", k.ip.map(|ip| Value::from(ip.to_string()))),
-                    ("port", k.port.map(Value::from)),
-                ];
-                for (key, v) in fields {
-                    if let Some(v) = v {
-                        m.insert(key.into(), v);
-                    }
-                }
-                Value::Object(m)
+            .enumerate()
+            .filter(|(i, _)| !seen.get(*i).copied().unwrap_or(false))
+            .map(|(_, k)| ResolvedFinding {
+                fingerprint: k.fingerprint.to_string(),
+                rule: name(k.rule),
+                severity: name(k.severity).and_then(|s| Severity::parse(&s)),
+                ip: k.ip,
+                port: k.port,
             })
             .collect()
     }
@@ -281,30 +280,30 @@ mod tests {
             fingerprint: "aa".into(),
             ..Finding::default()
         };
-        b.mark(&mut f);
-        assert_eq!(f.baseline.as_deref(), Some("unchanged"));
+        let seen_aa = b.mark(&mut f);
+        assert_eq!(f.baseline, Some(BaselineStatus::Unchanged));
         let mut g = Finding {
             fingerprint: "zz".into(),
             ..Finding::default()
         };
-        b.mark(&mut g);
-        assert_eq!(g.baseline.as_deref(), Some("new"));
-        let resolved = b.resolved();
-        let fps: Vec<&str> = resolved
-            .iter()
-            .map(|v| v["fingerprint"].as_str().unwrap())
-            .collect();
+        assert_eq!(b.mark(&mut g), None);
+        assert_eq!(g.baseline, Some(BaselineStatus::New));
+        let mut seen = vec![false; b.len()];
+        seen[seen_aa.unwrap()] = true;
+        let resolved = b.resolved(&seen);
+        let fps: Vec<&str> = resolved.iter().map(|v| v.fingerprint.as_str()).collect();
         assert_eq!(fps, vec!["bb", "cc"]);
-        assert_eq!(resolved[0]["rule"], "ssh-public");
-        assert_eq!(resolved[0]["severity"], "info");
-        assert_eq!(resolved[0]["ip"], "198.18.0.2");
-        assert_eq!(resolved[0]["port"], 22);
-        assert!(resolved[1].get("severity").is_none(), "absent, not null");
+        assert_eq!(resolved[0].rule.as_deref(), Some("ssh-public"));
+        assert_eq!(resolved[0].severity, Some(Severity::Info));
+        assert_eq!(resolved[0].ip, Some("198.18.0.2".parse().unwrap()));
+        assert_eq!(resolved[0].port, Some(22));
+        let v = serde_json::to_value(&resolved[1]).unwrap();
+        assert!(v.get("severity").is_none(), "absent, not null");
         let doc = r#"{"schema":"exposecheck/1","results":[{"ip":"198.18.0.2","port":6379,"finding":{"fingerprint":"aa"}},{"ip":"198.18.0.2","port":1,"state":"closed"}],
   "findings":[{"ip":"198.18.0.3","finding":{"fingerprint":"dd","rule":"x"}}]}"#;
         let b = Baseline::parse(doc).unwrap();
         assert_eq!(b.known.len(), 2);
-        assert_eq!(b.resolved()[1]["rule"], "x");
+        assert_eq!(b.resolved(&[])[1].rule.as_deref(), Some("x"));
         assert!(Baseline::parse("hello\n").is_err());
         assert!(Baseline::parse("{\"a\":1}\n").is_err());
         assert!(Baseline::parse("").is_err());
@@ -318,7 +317,7 @@ mod tests {
 "#;
         let b = Baseline::parse(nd).unwrap();
         assert_eq!(b.known.len(), 1);
-        assert_eq!(b.resolved()[0]["rule"], "new");
+        assert_eq!(b.resolved(&[])[0].rule.as_deref(), Some("new"));
         let cut = &nd[..nd.len() - 20];
         let e = Baseline::parse(cut).unwrap_err();
         assert!(e.contains("line 2") && e.contains("cut short"), "{e}");

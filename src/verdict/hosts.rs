@@ -3,11 +3,12 @@
 //! over one family and closed or filtered over the other is the classic
 //! "iptables written, ip6tables forgotten" hole.
 
-use super::{fingerprint, remedy, Exposure};
+use super::finding_key;
+use super::rules::RuleKind;
 pub use crate::model::HostRecord;
 use crate::model::{
-    Finding, Firewall, HostFinding, HostVerdict, PortResult, PortState, Reason, Remediation,
-    Severity,
+    Finding, Firewall, HostFinding, HostVerdict, PortResult, PortState, Reason, Severity,
+    UNKNOWN_SERVICE,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -127,10 +128,7 @@ impl Hosts {
                     port: r.port,
                     service,
                     severity: r.finding.as_ref().map_or(Severity::Low, |f| f.severity),
-                    expected: r
-                        .finding
-                        .as_ref()
-                        .is_some_and(|f| f.policy.as_deref() == Some("expected")),
+                    expected: r.finding.as_ref().is_some_and(Finding::is_expected),
                 };
                 match acc.open.binary_search_by_key(&r.port, |o| o.port) {
                     Ok(i) => acc.open[i] = port,
@@ -153,11 +151,11 @@ impl Hosts {
         }
     }
 
-    /// The index of a service name in the name table ("unknown", index 0,
-    /// when the table is full).
+    /// The index of a service name in the name table ([`UNKNOWN_SERVICE`],
+    /// index 0, when the table is full).
     fn service_index(&mut self, name: &str) -> u16 {
         if self.services.is_empty() {
-            self.services.push("unknown".into());
+            self.services.push(UNKNOWN_SERVICE.into());
         }
         if let Some(i) = self.services.iter().position(|s| &**s == name) {
             return i as u16;
@@ -172,7 +170,7 @@ impl Hosts {
     fn service_name(&self, index: u16) -> &str {
         self.services
             .get(usize::from(index))
-            .map_or("unknown", |s| s)
+            .map_or(UNKNOWN_SERVICE, |s| s)
     }
 
     /// Hosts that answered after [`MAX_TRACKED_HOSTS`] were tracked and so
@@ -242,33 +240,22 @@ impl Hosts {
                     *ip,
                     a,
                     None,
-                    "host-answers-every-port",
-                    Severity::Medium,
-                    "Host accepts connections on every port".into(),
-                    format!("{ip} accepted connections on random unused high ports; its open ports prove nothing (tarpit, SYN proxy or port-forwarding middlebox)"),
-                    Remediation::default(),
+                    raise(
+                        RuleKind::HostAnswersEveryPort,
+                        "Host accepts connections on every port".into(),
+                        format!("{ip} accepted connections on random unused high ports; its open ports prove nothing (tarpit, SYN proxy or port-forwarding middlebox)"),
+                    ),
                 )));
             } else if fw == Firewall::None && !a.open.is_empty() {
                 each(HostRecord::Finding(host_finding(
                     *ip,
                     a,
                     None,
-                    "no-default-deny-firewall",
-                    Severity::Low,
-                    "Host has no default-deny firewall".into(),
-                    format!("{ip}: {} closed ports answered with RST and none was filtered; any service that starts listening is exposed at once", a.closed),
-                    Remediation {
-                        iptables: vec![
-                            "iptables -A INPUT -i lo -j ACCEPT".into(),
-                            "iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT".into(),
-                            "iptables -A INPUT -p tcp --dport 22 -j ACCEPT   # and each port that must be public".into(),
-                            "iptables -P INPUT DROP".into(),
-                            "ip6tables: the same four lines".into(),
-                        ],
-                        nftables: vec!["nft add chain inet filter input '{ type filter hook input priority 0; policy drop; }'".into()],
-                        ufw: vec!["ufw default deny incoming".into(), "ufw enable".into()],
-                        ..Remediation::default()
-                    },
+                    raise(
+                        RuleKind::NoDefaultDenyFirewall,
+                        "Host has no default-deny firewall".into(),
+                        format!("{ip}: {} closed ports answered with RST and none was filtered; any service that starts listening is exposed at once", a.closed),
+                    ),
                 )));
             }
         }
@@ -319,7 +306,8 @@ impl Hosts {
                     } else {
                         ("IPv4", "iptables")
                     };
-                    let mut rem = remedy::firewall(*port, Exposure::LocalhostOnly);
+                    let kind = RuleKind::DualStackMismatch;
+                    let mut rem = kind.rule().fix(*port, None);
                     rem.iptables.retain(|l| l.starts_with(&format!("{tool} ")));
                     let others_text = other_side
                         .iter()
@@ -341,53 +329,48 @@ impl Hosts {
                             format!("The other family already filters this port; add the same rules for {fam} (with {tool}, or once for both with an nftables `inet` table)."),
                         );
                         (
-                            open.severity.max(Severity::Medium),
+                            open.severity.max(kind.rule().severity),
                             format!("{port}/tcp is open on {ip} but filtered on {}: the {fam} firewall is missing the rule the other family has", filtered.join(", ")),
                         )
                     };
-                    out(host_finding(
-                        **ip,
-                        a,
-                        Some(*port),
-                        "dual-stack-mismatch",
+                    let title = format!(
+                        "Port {port} ({}) is open over {fam} only",
+                        self.service_name(open.service)
+                    );
+                    let finding = Finding {
                         severity,
-                        format!(
-                            "Port {port} ({}) is open over {fam} only",
-                            self.service_name(open.service)
-                        ),
-                        evidence,
-                        rem,
-                    ));
+                        remediation: rem,
+                        ..raise(kind, title, evidence)
+                    };
+                    out(host_finding(**ip, a, Some(*port), finding));
                 }
             }
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn host_finding(
-    ip: IpAddr,
-    a: &Acc,
-    port: Option<u16>,
-    rule: &str,
-    severity: Severity,
-    title: String,
-    evidence: String,
-    remediation: Remediation,
-) -> Box<HostFinding> {
+/// A finding of a host rule at its default severity and fix (the port's,
+/// for a rule about one port), before its fingerprint.
+fn raise(kind: RuleKind, title: String, evidence: String) -> Finding {
+    let rule = kind.rule();
+    Finding {
+        rule: kind.literal().into(),
+        severity: rule.severity,
+        title,
+        evidence,
+        remediation: rule.fix(0, None),
+        ..Finding::default()
+    }
+}
+
+/// `finding` about host `ip` (and `port`), with its fingerprint.
+fn host_finding(ip: IpAddr, a: &Acc, port: Option<u16>, mut finding: Finding) -> Box<HostFinding> {
+    finding.fingerprint = finding_key(ip, port, "host", &finding.rule);
     Box::new(HostFinding {
         ip: Some(ip),
         host: a.host.as_deref().map(str::to_owned),
         port,
-        finding: Finding {
-            rule: rule.into(),
-            severity,
-            title,
-            evidence,
-            fingerprint: fingerprint(ip, port, "host", rule),
-            remediation,
-            ..Finding::default()
-        },
+        finding,
     })
 }
 

@@ -9,7 +9,7 @@
 //! port = 22
 //! service = "ssh"           # optional: only this service
 //! reason = "bastion host"
-//! expires = "2027-01-31"    # optional: after this date the finding is raised again
+//! expires = 2027-01-31      # optional (a TOML date, or the same quoted): after this day the finding is raised again
 //!
 //! [severity]
 //! unexpected-open-port = "medium"
@@ -18,14 +18,15 @@
 //! Errors name the file and the line. An expected port that is no longer open
 //! is reported as a stale entry.
 
-use crate::model::{Finding, HostFinding, PortResult, Severity, SourceLine};
+use super::rules::{self, Applied, RuleKind};
+use crate::model::{Finding, HostFinding, PolicyStatus, PortResult, Severity, SourceLine};
 use crate::output::terminal_safe;
 use ipnet::IpNet;
+use jiff::civil::Date;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Mutex;
 
 /// A policy file problem, with its location (shown with control characters
 /// escaped: the message quotes the file).
@@ -57,7 +58,41 @@ struct RawExpect {
     port: u16,
     service: Option<String>,
     reason: String,
-    expires: Option<String>,
+    expires: Option<toml::Spanned<Expires>>,
+}
+
+/// An `expires` value as written: a TOML date or a quoted `YYYY-MM-DD`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Expires {
+    Date(toml::value::Datetime),
+    Text(String),
+}
+
+impl Expires {
+    /// The day it names; an error says what is wrong.
+    fn date(&self) -> Result<Date, String> {
+        let text = match self {
+            Expires::Date(d) if d.time.is_some() || d.offset.is_some() => {
+                return Err(format!(
+                    "invalid expires {d}: expected a date (YYYY-MM-DD) without a time"
+                ));
+            }
+            Expires::Date(d) => d.to_string(),
+            Expires::Text(t) => t.clone(),
+        };
+        parse_date(&text)
+            .ok_or_else(|| format!("invalid expires '{text}': expected a calendar date YYYY-MM-DD"))
+    }
+}
+
+/// Parses a calendar date `YYYY-MM-DD` (February 31st is refused).
+pub fn parse_date(s: &str) -> Option<Date> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    s.parse::<Date>().ok()
 }
 
 /// Which hosts an entry covers.
@@ -94,8 +129,8 @@ pub struct Entry {
     pub service: Option<String>,
     /// Why it is expected.
     pub reason: String,
-    /// Last day it holds (YYYY-MM-DD).
-    pub expires: Option<String>,
+    /// Last day it holds.
+    pub expires: Option<Date>,
     /// Where it is written.
     pub at: SourceLine,
 }
@@ -112,11 +147,10 @@ pub struct Policy {
     /// Per-rule severity overrides.
     pub severity: BTreeMap<String, Severity>,
     severity_at: BTreeMap<String, u32>,
-    today: String,
-    matched: Mutex<HashSet<usize>>,
+    today: Date,
 }
 
-/// The `--fail-on` threshold.
+/// The `--fail-on` threshold; written as its name (`high`, `none`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailOn {
     /// Never fail on findings.
@@ -148,16 +182,44 @@ impl FailOn {
     }
 }
 
+impl Default for FailOn {
+    fn default() -> FailOn {
+        FailOn::At(Severity::High)
+    }
+}
+
+impl serde::Serialize for FailOn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FailOn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FailOn, D::Error> {
+        let s = String::deserialize(d)?;
+        FailOn::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid fail_on '{s}'")))
+    }
+}
+
+impl schemars::JsonSchema for FailOn {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FailOn".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut names = vec!["none"];
+        names.extend(Severity::ALL.iter().map(|s| s.as_str()));
+        schemars::json_schema!({
+            "description": "The --fail-on threshold: findings at or above it fail the run (none never does).",
+            "type": "string",
+            "enum": names,
+        })
+    }
+}
+
 /// Parses a severity name.
 pub fn parse_severity(s: &str) -> Option<Severity> {
-    Some(match s {
-        "critical" => Severity::Critical,
-        "high" => Severity::High,
-        "medium" => Severity::Medium,
-        "low" => Severity::Low,
-        "info" => Severity::Info,
-        _ => return None,
-    })
+    Severity::parse(s)
 }
 
 /// Byte offsets → 1-based line numbers in O(log lines) (a scan from the
@@ -180,44 +242,11 @@ impl Lines {
     }
 }
 
-/// Rules every run can raise, beside the per-service ones of
-/// [`known_rules`]: the port verdicts of `verdict::assess` and
-/// `verdict::Verdict`, the host verdicts of `verdict::hosts`, and this
-/// module's stale entries.
-pub const FIXED_RULES: [&str; 6] = [
-    "unexpected-open-port",
-    "open-on-every-port-host",
-    "host-answers-every-port",
-    "no-default-deny-firewall",
-    "dual-stack-mismatch",
-    "policy-stale-entry",
-];
-
-/// Suffixes of the per-service rules (`redis-unauthenticated`, ...).
-pub const SERVICE_RULE_SUFFIXES: [&str; 3] = ["exposed", "public", "unauthenticated"];
-
-/// Every rule id a run can raise, given the catalogue's service ids.
-pub fn known_rules<'a>(service_ids: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = FIXED_RULES.iter().map(|r| r.to_string()).collect();
-    for id in service_ids {
-        out.extend(SERVICE_RULE_SUFFIXES.iter().map(|s| format!("{id}-{s}")));
-    }
-    out
-}
-
-fn valid_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && s[..4].parse::<u32>().is_ok()
-        && s[5..7].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
-        && s[8..].parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
-}
-
-/// Today's date, UTC, as YYYY-MM-DD.
-pub fn today() -> String {
-    crate::output::rfc3339(std::time::SystemTime::now())[..10].to_string()
+/// Today's date, UTC.
+pub fn today() -> Date {
+    jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
 }
 
 impl Policy {
@@ -229,11 +258,11 @@ impl Policy {
             line: 0,
             msg: format!("cannot read: {e}"),
         })?;
-        Policy::parse(&text, &file, &today())
+        Policy::parse(&text, &file, today())
     }
 
     /// Parses policy text; `today` decides which entries have expired.
-    pub fn parse(text: &str, file: &str, today: &str) -> Result<Policy, PolicyError> {
+    pub fn parse(text: &str, file: &str, today: Date) -> Result<Policy, PolicyError> {
         let lines = Lines::new(text);
         let line_of = |offset: usize| lines.line_of(offset);
         let err = |offset: usize, msg: String| PolicyError {
@@ -274,14 +303,10 @@ impl Policy {
                     "invalid port 0: ports run from 1 to 65535".into(),
                 ));
             }
-            if let Some(d) = &e.expires {
-                if !valid_date(d) {
-                    return Err(err(
-                        start,
-                        format!("invalid expires '{d}': expected YYYY-MM-DD"),
-                    ));
-                }
-            }
+            let expires = match &e.expires {
+                None => None,
+                Some(x) => Some(x.get_ref().date().map_err(|msg| err(x.span().start, msg))?),
+            };
             if e.reason.trim().is_empty() {
                 return Err(err(start, "every expected exposure needs a reason".into()));
             }
@@ -291,7 +316,7 @@ impl Policy {
                 port: e.port,
                 service: e.service,
                 reason: e.reason,
-                expires: e.expires,
+                expires,
                 at: SourceLine {
                     file: file.to_string(),
                     line: line_of(start),
@@ -314,69 +339,79 @@ impl Policy {
             entries,
             severity,
             severity_at,
-            today: today.to_string(),
-            matched: Mutex::new(HashSet::new()),
+            today,
         })
     }
 
-    /// Refuses a `[severity]` override naming a rule outside `known` (see
-    /// [`known_rules`]): a typo would otherwise change nothing, silently.
-    pub fn check_rules(&self, known: &BTreeSet<String>) -> Result<(), PolicyError> {
-        match self.severity.keys().find(|r| !known.contains(*r)) {
-            None => Ok(()),
-            Some(rule) => {
-                let close: Vec<&str> = known
-                    .iter()
-                    .filter(|k| k.split('-').next() == rule.split('-').next())
-                    .take(4)
-                    .map(String::as_str)
-                    .collect();
-                let hint = if close.is_empty() {
-                    format!(
-                        "rules are <service>-{{{}}} or one of {}",
-                        SERVICE_RULE_SUFFIXES.join(","),
-                        FIXED_RULES.join(", ")
-                    )
-                } else {
-                    format!("did you mean {}?", close.join(", "))
-                };
-                Err(PolicyError {
-                    file: self.file.clone(),
-                    line: self.severity_at.get(rule).copied().unwrap_or(0),
-                    msg: format!("[severity] names unknown rule '{rule}'; {hint}"),
-                })
-            }
-        }
+    /// Refuses a `[severity]` override naming a rule outside `known` (the
+    /// catalogue's rules, [`rules::catalogue`]): a typo would otherwise
+    /// change nothing, silently.
+    pub fn check_rules(&self, known: &[Applied]) -> Result<(), PolicyError> {
+        let Some(rule) = self
+            .severity
+            .keys()
+            .find(|r| !known.iter().any(|k| &k.id == *r))
+        else {
+            return Ok(());
+        };
+        let head = rule.split('-').next();
+        let close: Vec<&str> = known
+            .iter()
+            .filter(|k| k.id.split('-').next() == head)
+            .take(4)
+            .map(|k| k.id.as_str())
+            .collect();
+        let hint = if close.is_empty() {
+            let ids: Vec<&str> = rules::RULES.iter().map(|r| r.id).collect();
+            format!("rules are {}", ids.join(", "))
+        } else {
+            format!("did you mean {}?", close.join(", "))
+        };
+        Err(PolicyError {
+            file: self.file.clone(),
+            line: self.severity_at.get(rule).copied().unwrap_or(0),
+            msg: format!("[severity] names unknown rule '{rule}'; {hint}"),
+        })
     }
 
-    /// Marks `f` expected / expired / unexpected and applies severity overrides.
-    pub fn apply(&self, r: &PortResult, service: Option<&str>, f: &mut Finding) {
+    /// Applies the `[severity]` override for `f`'s rule, if there is one.
+    pub fn override_severity(&self, f: &mut Finding) {
         if let Some(s) = self.severity.get(&f.rule) {
             f.severity = *s;
         }
+    }
+
+    /// Marks `f` expected / expired / unexpected and applies severity
+    /// overrides; returns the index of the entry that matched, if any.
+    pub fn apply(&self, r: &PortResult, service: Option<&str>, f: &mut Finding) -> Option<usize> {
+        self.override_severity(f);
         let hit = self.entries.iter().enumerate().find(|(_, e)| {
             e.port == r.port
                 && e.host.matches(r.ip, r.host.as_deref())
                 && e.service.as_deref().is_none_or(|s| Some(s) == service)
         });
-        match hit {
-            None => f.policy = Some("unexpected".into()),
-            Some((i, e)) => {
-                self.matched.lock().expect("not poisoned").insert(i);
-                let expired = e
-                    .expires
-                    .as_deref()
-                    .is_some_and(|d| d < self.today.as_str());
-                f.policy = Some(if expired { "expired" } else { "expected" }.into());
-                f.policy_reason = Some(e.reason.clone());
-                f.policy_entry = Some(e.at.clone());
-            }
-        }
+        let Some((i, e)) = hit else {
+            f.policy = Some(PolicyStatus::Unexpected);
+            return None;
+        };
+        let expired = e.expires.is_some_and(|d| d < self.today);
+        f.policy = Some(if expired {
+            PolicyStatus::Expired
+        } else {
+            PolicyStatus::Expected
+        });
+        f.policy_reason = Some(e.reason.clone());
+        f.policy_entry = Some(e.at.clone());
+        Some(i)
     }
 
-    /// Entries that matched nothing although their host and port were scanned.
-    pub fn stale(&self, in_scope: impl Fn(&Entry) -> bool) -> Vec<HostFinding> {
-        let matched = self.matched.lock().expect("not poisoned");
+    /// Entries outside `matched` (the indexes [`Policy::apply`] returned)
+    /// although their host and port were scanned.
+    pub fn stale(
+        &self,
+        matched: &HashSet<usize>,
+        in_scope: impl Fn(&Entry) -> bool,
+    ) -> Vec<HostFinding> {
         self.entries
             .iter()
             .enumerate()
@@ -386,7 +421,8 @@ impl Policy {
                     HostMatch::Addr(a) => Some(a),
                     _ => None,
                 };
-                let rule = "policy-stale-entry";
+                let kind = RuleKind::PolicyStaleEntry;
+                let rule = kind.literal().to_string();
                 HostFinding {
                     ip,
                     host: match &e.host {
@@ -395,8 +431,11 @@ impl Policy {
                     },
                     port: Some(e.port),
                     finding: Finding {
-                        rule: rule.into(),
-                        severity: self.severity.get(rule).copied().unwrap_or(Severity::Low),
+                        severity: self
+                            .severity
+                            .get(&rule)
+                            .copied()
+                            .unwrap_or(kind.rule().severity),
                         title: format!(
                             "Expected exposure {}:{} is no longer open",
                             e.host_text, e.port
@@ -405,13 +444,15 @@ impl Policy {
                             "{}:{} did not answer as open; the policy entry (\"{}\") can go",
                             e.host_text, e.port, e.reason
                         ),
-                        fingerprint: super::fingerprint(
+                        fingerprint: super::finding_key(
                             ip.unwrap_or(IpAddr::from([0, 0, 0, 0])),
                             Some(e.port),
                             &e.host_text,
-                            rule,
+                            &rule,
                         ),
-                        policy: Some("stale".into()),
+                        remediation: kind.rule().fix(e.port, None),
+                        rule,
+                        policy: Some(PolicyStatus::Stale),
                         policy_reason: Some(e.reason.clone()),
                         policy_entry: Some(e.at.clone()),
                         ..Finding::default()
@@ -450,27 +491,27 @@ unexpected-open-port = "medium"
 
     #[test]
     fn expected_expired_unexpected_and_overrides() {
-        let p = Policy::parse(TEXT, "exposecheck.toml", "2026-11-25").unwrap();
+        let p = Policy::parse(TEXT, "exposecheck.toml", jiff::civil::date(2026, 11, 25)).unwrap();
         assert_eq!(p.fail_on, Some(FailOn::At(Severity::Critical)));
         let mut f = Finding {
             rule: "ssh-public".into(),
             ..Finding::default()
         };
         p.apply(&result(22), Some("ssh"), &mut f);
-        assert_eq!(f.policy.as_deref(), Some("expected"));
+        assert_eq!(f.policy, Some(PolicyStatus::Expected));
         assert_eq!(f.policy_entry.as_ref().unwrap().line, 3);
         let mut f = Finding {
             rule: "http-public".into(),
             ..Finding::default()
         };
         p.apply(&result(80), Some("http"), &mut f);
-        assert_eq!(f.policy.as_deref(), Some("expired"));
+        assert_eq!(f.policy, Some(PolicyStatus::Expired));
         let mut f = Finding {
             rule: "unexpected-open-port".into(),
             ..Finding::default()
         };
         p.apply(&result(4444), None, &mut f);
-        assert_eq!(f.policy.as_deref(), Some("unexpected"));
+        assert_eq!(f.policy, Some(PolicyStatus::Unexpected));
         assert_eq!(f.severity, Severity::Medium);
         let mut f = Finding {
             rule: "x".into(),
@@ -478,22 +519,68 @@ unexpected-open-port = "medium"
         };
         p.apply(&result(22), Some("telnet"), &mut f);
         assert_eq!(
-            f.policy.as_deref(),
-            Some("unexpected"),
+            f.policy,
+            Some(PolicyStatus::Unexpected),
             "service must match when given"
         );
     }
 
     #[test]
     fn stale_entries_are_reported() {
-        let p = Policy::parse(TEXT, "exposecheck.toml", "2026-11-25").unwrap();
+        let p = Policy::parse(TEXT, "exposecheck.toml", jiff::civil::date(2026, 11, 25)).unwrap();
         let mut f = Finding::default();
-        p.apply(&result(22), Some("ssh"), &mut f);
-        let stale = p.stale(|_| true);
+        let matched: HashSet<usize> = p
+            .apply(&result(22), Some("ssh"), &mut f)
+            .into_iter()
+            .collect();
+        let stale = p.stale(&matched, |_| true);
         assert_eq!(stale.len(), 1);
         assert_eq!(stale[0].port, Some(80));
         assert_eq!(stale[0].finding.rule, "policy-stale-entry");
-        assert!(p.stale(|_| false).is_empty());
+        assert!(p.stale(&matched, |_| false).is_empty());
+    }
+
+    #[test]
+    fn expires_takes_toml_and_quoted_dates_and_refuses_impossible_ones() {
+        let entry = |exp: &str| {
+            format!(
+                "\n[[expect]]\nhost = \"198.18.0.2\"\nport = 22\nreason = \"x\"\nexpires = {exp}\n"
+            )
+        };
+        let today = jiff::civil::date(2026, 12, 2);
+        for ok in ["2027-01-31", "\"2027-01-31\""] {
+            let p = Policy::parse(&entry(ok), "p.toml", today).unwrap();
+            assert_eq!(
+                p.entries[0].expires,
+                Some(jiff::civil::date(2027, 1, 31)),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "2026-02-31",
+            "\"2026-02-31\"",
+            "\"2026-2-3\"",
+            "2026-02-01T10:00:00",
+            "\"soon\"",
+        ] {
+            let e = Policy::parse(&entry(bad), "p.toml", today).unwrap_err();
+            assert_eq!((e.file.as_str(), e.line), ("p.toml", 6), "{bad}: {e}");
+            assert!(
+                e.msg.contains("expires") || e.msg.contains("date"),
+                "{bad}: {e}"
+            );
+        }
+        let p = Policy::parse(&entry("2026-12-01"), "p.toml", today).unwrap();
+        let mut f = Finding::default();
+        p.apply(&result(22), None, &mut f);
+        assert_eq!(f.policy, Some(PolicyStatus::Expired));
+        let p = Policy::parse(&entry("2026-12-02"), "p.toml", today).unwrap();
+        p.apply(&result(22), None, &mut f);
+        assert_eq!(
+            f.policy,
+            Some(PolicyStatus::Expected),
+            "the last day still holds"
+        );
     }
 
     #[test]
@@ -501,14 +588,14 @@ unexpected-open-port = "medium"
         let e = Policy::parse(
             "[[expect]]\nhost = \"198.18.0.2\"\nport = \"ssh\"\nreason = \"x\"\n",
             "p.toml",
-            "2026-01-01",
+            jiff::civil::date(2026, 1, 1),
         )
         .unwrap_err();
         assert_eq!((e.file.as_str(), e.line), ("p.toml", 3), "{e}");
         let e = Policy::parse(
             "\n\n[[expect]]\nhost = \"300.1.1.1\"\nport = 22\nreason = \"x\"\n",
             "p.toml",
-            "2026-01-01",
+            jiff::civil::date(2026, 1, 1),
         )
         .unwrap_err();
         assert_eq!(e.line, 3, "{e}");
@@ -516,13 +603,18 @@ unexpected-open-port = "medium"
         let e = Policy::parse(
             "[[expect]]\nhost = \"h\"\nport = 22\nreason = \"x\"\nexpires = \"soon\"\n",
             "p.toml",
-            "2026-01-01",
+            jiff::civil::date(2026, 1, 1),
         )
         .unwrap_err();
         assert!(e.msg.contains("soon"), "{e}");
-        let e = Policy::parse("bogus = 1\n", "p.toml", "2026-01-01").unwrap_err();
+        let e = Policy::parse("bogus = 1\n", "p.toml", jiff::civil::date(2026, 1, 1)).unwrap_err();
         assert_eq!(e.line, 1);
-        assert!(Policy::parse("fail_on = \"severe\"\n", "p.toml", "2026-01-01").is_err());
+        assert!(Policy::parse(
+            "fail_on = \"severe\"\n",
+            "p.toml",
+            jiff::civil::date(2026, 1, 1)
+        )
+        .is_err());
         assert!(Policy::load(Path::new("/nonexistent/exposecheck.toml")).is_err());
     }
 
@@ -537,7 +629,7 @@ unexpected-open-port = "medium"
             ));
         }
         let t = std::time::Instant::now();
-        let p = Policy::parse(&text, "big.toml", "2026-01-01").unwrap();
+        let p = Policy::parse(&text, "big.toml", jiff::civil::date(2026, 1, 1)).unwrap();
         let took = t.elapsed();
         assert_eq!(p.entries.len(), 50_000);
         assert_eq!(p.entries[49_999].at.line, 2 + 49_999 * 5 + 1);
@@ -549,19 +641,19 @@ unexpected-open-port = "medium"
 
     #[test]
     fn unknown_severity_rules_are_named() {
-        let known = known_rules(["redis", "ssh"]);
-        assert!(known.contains("redis-unauthenticated") && known.contains("ssh-public"));
+        let known = rules::catalogue(["redis", "ssh"]);
+        assert!(known.iter().any(|k| k.id == "redis-unauthenticated"));
         let ok = Policy::parse(
             "[severity]\nredis-exposed = \"low\"\nunexpected-open-port = \"info\"\n",
             "p.toml",
-            "2026-01-01",
+            jiff::civil::date(2026, 1, 1),
         )
         .unwrap();
         ok.check_rules(&known).unwrap();
         let typo = Policy::parse(
             "\n[severity]\nssh-public = \"low\"\nredis-unauthenticted = \"low\"\n",
             "p.toml",
-            "2026-01-01",
+            jiff::civil::date(2026, 1, 1),
         )
         .unwrap();
         let e = typo.check_rules(&known).unwrap_err();
@@ -571,10 +663,14 @@ unexpected-open-port = "medium"
             e.msg.contains("redis-unauthenticated"),
             "suggests the real one: {e}"
         );
-        let e = Policy::parse("[severity]\nbogus = \"low\"\n", "p.toml", "2026-01-01")
-            .unwrap()
-            .check_rules(&known)
-            .unwrap_err();
+        let e = Policy::parse(
+            "[severity]\nbogus = \"low\"\n",
+            "p.toml",
+            jiff::civil::date(2026, 1, 1),
+        )
+        .unwrap()
+        .check_rules(&known)
+        .unwrap_err();
         assert!(
             e.msg.contains("'bogus'") && e.msg.contains("unexpected-open-port"),
             "{e}"
@@ -586,7 +682,7 @@ unexpected-open-port = "medium"
         let e = Policy::parse(
             "[[expect]]\nhost = \"\\u001b[2Jx\"\nport = 22\nreason = \"r\"\n",
             "p.toml",
-            "2026-01-01",
+            jiff::civil::date(2026, 1, 1),
         )
         .unwrap_err();
         let shown = e.to_string();

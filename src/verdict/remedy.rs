@@ -1,5 +1,6 @@
 //! Firewall commands that close a port: iptables/ip6tables, nftables and ufw,
-//! generated from the port and the service's exposure class.
+//! generated from the port and the service's exposure class; and the
+//! default-deny policy a host without a firewall lacks.
 //!
 //! Localhost-only services get "loopback may connect, everyone else is
 //! dropped"; internal-only services also accept a private range the user
@@ -59,6 +60,26 @@ pub fn firewall(port: u16, exposure: Exposure) -> Remediation {
             "The `inet` nftables family covers IPv4 and IPv6 at once; with iptables, apply the ip6tables lines too.".into(),
             "Ports published by Docker (`-p`) bypass INPUT and ufw: publish on 127.0.0.1 (`-p 127.0.0.1:PORT:PORT`) or filter in the DOCKER-USER chain.".into(),
         ],
+    }
+}
+
+/// A default-deny input policy, for a host whose closed ports all answer RST.
+pub fn default_deny() -> Remediation {
+    Remediation {
+        iptables: vec![
+            "iptables -A INPUT -i lo -j ACCEPT".into(),
+            "iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT".into(),
+            "iptables -A INPUT -p tcp --dport 22 -j ACCEPT   # and each port that must be public"
+                .into(),
+            "iptables -P INPUT DROP".into(),
+            "ip6tables: the same four lines".into(),
+        ],
+        nftables: vec![
+            "nft add chain inet filter input '{ type filter hook input priority 0; policy drop; }'"
+                .into(),
+        ],
+        ufw: vec!["ufw default deny incoming".into(), "ufw enable".into()],
+        ..Remediation::default()
     }
 }
 

@@ -385,7 +385,10 @@ async fn legacy_tls_is_tls_with_an_error() {
     assert_eq!(svc.name, "tls", "{svc:?}");
     let err = svc.tls.and_then(|t| t.error).unwrap_or_default();
     assert!(err.contains("legacy"), "{err}");
-    assert_eq!(svc.note.as_deref(), Some("tls-error"));
+    assert_eq!(
+        svc.note.map(exposecheck::model::ServiceNote::as_str),
+        Some("tls-error")
+    );
 }
 
 #[tokio::test]
@@ -404,7 +407,10 @@ async fn tls_black_hole_ends_at_the_budget() {
         start.elapsed()
     );
     assert_eq!(svc.name, "unknown", "{svc:?}");
-    assert_eq!(svc.note.as_deref(), Some("budget-exhausted"));
+    assert_eq!(
+        svc.note.map(exposecheck::model::ServiceNote::as_str),
+        Some("budget-exhausted")
+    );
 }
 
 #[tokio::test]
@@ -422,7 +428,10 @@ async fn silent_accept_and_drip_end_at_the_budget() {
         start.elapsed()
     );
     assert_eq!(svc.name, "unknown", "{svc:?}");
-    assert_eq!(svc.note.as_deref(), Some("budget-exhausted"));
+    assert_eq!(
+        svc.note.map(exposecheck::model::ServiceNote::as_str),
+        Some("budget-exhausted")
+    );
 
     let f = fake(|mut s| async move {
         for _ in 0..200 {
@@ -441,7 +450,10 @@ async fn silent_accept_and_drip_end_at_the_budget() {
         start.elapsed()
     );
     assert_eq!(svc.name, "unknown", "{svc:?}");
-    assert_eq!(svc.note.as_deref(), Some("budget-exhausted"));
+    assert_eq!(
+        svc.note.map(exposecheck::model::ServiceNote::as_str),
+        Some("budget-exhausted")
+    );
     assert!(svc.banner.unwrap().starts_with("zzz"));
 }
 
@@ -458,7 +470,10 @@ async fn byte_budget_stops_an_endless_stream() {
     };
     let svc = identify_with(Catalog::builtin(), s, f.addr).await;
     assert_eq!(svc.name, "unknown", "{svc:?}");
-    assert_eq!(svc.note.as_deref(), Some("budget-exhausted"));
+    assert_eq!(
+        svc.note.map(exposecheck::model::ServiceNote::as_str),
+        Some("budget-exhausted")
+    );
     assert!(svc.banner.unwrap().len() <= 256);
 }
 
@@ -471,7 +486,10 @@ async fn accept_then_close_is_tcpwrapped() {
     .await;
     let svc = identify(f.addr).await;
     assert_eq!(svc.name, "unknown", "{svc:?}");
-    assert_eq!(svc.note.as_deref(), Some("tcpwrapped"));
+    assert_eq!(
+        svc.note.map(exposecheck::model::ServiceNote::as_str),
+        Some("tcpwrapped")
+    );
     assert_eq!(svc.connections, 1);
 }
 
@@ -546,7 +564,7 @@ async fn printer_ports_get_no_payload_unless_asked() {
     });
     let svc = identify_with(Catalog::builtin(), settings(1500), f.addr).await;
     assert_eq!(
-        svc.note.as_deref(),
+        svc.note.map(exposecheck::model::ServiceNote::as_str),
         Some("printer-port-not-probed"),
         "{svc:?}"
     );

@@ -10,11 +10,9 @@ mod validate;
 pub use validate::{validate_json, validate_ndjson, validate_sarif};
 
 #[test]
-fn print_schema_prints_the_embedded_schemas() {
-    for (flag, text) in [
-        ("json", exposecheck::output::schema::JSON),
-        ("ndjson", exposecheck::output::schema::NDJSON),
-    ] {
+fn print_schema_prints_the_schemas_derived_from_the_types() {
+    use exposecheck::output::schema::SchemaKind;
+    for (flag, kind) in [("json", SchemaKind::Json), ("ndjson", SchemaKind::Ndjson)] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_exposecheck"))
             .args(["--print-schema", flag])
             .output()
@@ -25,7 +23,7 @@ fn print_schema_prints_the_embedded_schemas() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(String::from_utf8_lossy(&out.stdout), text);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), kind.text());
     }
 }
 
@@ -34,8 +32,15 @@ fn print_schema_prints_the_embedded_schemas() {
 fn scan_loopback(extra: &[&str], env: &[(&str, &str)]) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port().to_string();
+    let out = scan_ports(&port, extra, env);
+    drop(listener);
+    out
+}
+
+/// Runs the binary against `ports` of 127.0.0.1; returns stdout.
+fn scan_ports(ports: &str, extra: &[&str], env: &[(&str, &str)]) -> String {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_exposecheck"));
-    cmd.args(["-q", "--no-fingerprint", "-p", &port, "127.0.0.1"])
+    cmd.args(["-q", "--no-fingerprint", "-p", ports, "127.0.0.1"])
         .args(extra);
     for (k, v) in env {
         cmd.env(k, v);
@@ -47,7 +52,6 @@ fn scan_loopback(extra: &[&str], env: &[(&str, &str)]) -> String {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
-    drop(listener);
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
@@ -70,6 +74,63 @@ fn every_format_is_valid_end_to_end() {
         .unwrap_or_else(|e| panic!("XML: {e}\n{xml}"));
     assert_eq!(tree.root_element().attribute("scanner"), Some("nmap"));
     assert!(scan_loopback(&["--format", "markdown"], &[]).starts_with("## exposecheck report"));
+}
+
+#[test]
+fn a_run_with_a_stale_entry_and_a_baseline_is_valid_in_every_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let open = listener.local_addr().expect("addr").port();
+    // A port that was free a moment ago: closed when scanned.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let ports = format!("{open},{gone}");
+    let policy = dir.path().join("exposecheck.toml");
+    std::fs::write(
+        &policy,
+        format!("[[expect]]\nhost = \"127.0.0.1\"\nport = {gone}\nreason = \"retired service\"\nexpires = 2999-12-31\n"),
+    )
+    .expect("policy");
+    let baseline = dir.path().join("baseline.ndjson");
+    let mut previous = scan_ports(&ports, &["--ndjson"], &[]);
+    previous.insert_str(0, "{\"type\":\"port\",\"ip\":\"127.0.0.1\",\"port\":1,\"finding\":{\"rule\":\"redis-unauthenticated\",\"severity\":\"critical\",\"fingerprint\":\"00ff00ff00ff00ff\"}}\n");
+    std::fs::write(&baseline, previous).expect("baseline");
+    let (p, b) = (
+        policy.to_str().expect("utf-8"),
+        baseline.to_str().expect("utf-8"),
+    );
+    let with = |format: &str| {
+        scan_ports(
+            &ports,
+            &["--format", format, "--policy", p, "--baseline", b],
+            &[],
+        )
+    };
+    let doc: Value = serde_json::from_str(&with("json")).expect("JSON");
+    validate_json(&doc);
+    let stale = &doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["finding"]["rule"] == "policy-stale-entry")
+        .unwrap_or_else(|| panic!("no stale entry: {doc:#}"))["finding"];
+    assert_eq!(stale["policy"], "stale");
+    assert_eq!(
+        doc["resolved"][0]["fingerprint"], "00ff00ff00ff00ff",
+        "{doc:#}"
+    );
+    assert_eq!(
+        doc["results"][0]["finding"]["baseline"], "unchanged",
+        "{doc:#}"
+    );
+    let nd = with("ndjson");
+    validate_ndjson(&nd);
+    assert!(nd.contains("\"policy\":\"stale\""), "{nd}");
+    let log: Value = serde_json::from_str(&with("sarif")).expect("JSON");
+    validate_sarif(&log);
+    drop(listener);
 }
 
 #[test]

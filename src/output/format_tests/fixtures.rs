@@ -4,7 +4,7 @@
 
 use crate::model::*;
 use crate::output::{sink_for, Format, ScanMeta, Show, Summary};
-use serde_json::json;
+use crate::verdict::policy::FailOn;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -81,7 +81,7 @@ fn finding(rule: &str, severity: Severity, title: &str, evidence: &str, fp: &str
         title: title.into(),
         evidence: evidence.into(),
         fingerprint: fp.into(),
-        policy: Some("unexpected".into()),
+        policy: Some(PolicyStatus::Unexpected),
         ..Finding::default()
     }
 }
@@ -99,13 +99,13 @@ fn ssh(addr: &str, fp: &str) -> PortResult {
         ..Service::default()
     });
     r.finding = Some(Finding {
-        policy: Some("expected".into()),
+        policy: Some(PolicyStatus::Expected),
         policy_reason: Some("bastion access for the ops team".into()),
         policy_entry: Some(SourceLine {
             file: "exposecheck.toml".into(),
             line: 7,
         }),
-        baseline: Some("unchanged".into()),
+        baseline: Some(BaselineStatus::Unchanged),
         ..finding(
             "ssh-exposed",
             Severity::Info,
@@ -153,7 +153,7 @@ pub fn results() -> Vec<PortResult> {
             ufw: lines(&["ufw deny 6379/tcp"]),
             notes: lines(&["Restart redis-server after editing /etc/redis/redis.conf."]),
         },
-        baseline: Some("new".into()),
+        baseline: Some(BaselineStatus::New),
         ..finding(
             "redis-unauthenticated",
             Severity::Critical,
@@ -183,7 +183,7 @@ pub fn results() -> Vec<PortResult> {
             ufw: lines(&["ufw deny 3306/tcp"]),
             ..Remediation::default()
         },
-        baseline: Some("unchanged".into()),
+        baseline: Some(BaselineStatus::Unchanged),
         ..finding(
             "mysql-reachable",
             Severity::High,
@@ -209,7 +209,7 @@ pub fn results() -> Vec<PortResult> {
             ufw: lines(&["ufw deny 5173/tcp"]),
             ..Remediation::default()
         },
-        baseline: Some("new".into()),
+        baseline: Some(BaselineStatus::New),
         ..finding(
             "dev-server-exposed",
             Severity::Medium,
@@ -225,7 +225,7 @@ pub fn results() -> Vec<PortResult> {
         confidence: Confidence::Guessed,
         banner: Some("\\x00\\x01\\xff".into()),
         connections: 3,
-        note: Some("no probe matched".into()),
+        note: Some(ServiceNote::BudgetExhausted),
         ..Service::default()
     });
     unknown.finding = Some(Finding {
@@ -371,13 +371,14 @@ pub fn summary() -> Summary {
         low: 2,
         info: 0,
     };
-    s.resolved = vec![json!({
-        "fingerprint": "9a8b7c6d5e4f3021",
-        "rule": "memcached-unauthenticated",
-        "ip": "198.51.100.20",
-        "port": 11211
-    })];
-    s.fail_on = "high".into();
+    s.resolved = vec![ResolvedFinding {
+        fingerprint: "9a8b7c6d5e4f3021".into(),
+        rule: Some("memcached-unauthenticated".into()),
+        severity: None,
+        ip: Some("198.51.100.20".parse().expect("address")),
+        port: Some(11211),
+    }];
+    s.fail_on = FailOn::At(Severity::High);
     s.exit_code = 1;
     s.policy = Some("exposecheck.toml".into());
     s
@@ -457,7 +458,12 @@ pub fn hostile_with(payload: &str) -> (Vec<PortResult>, Summary) {
             "eeee1111eeee1111",
         ),
     }];
-    s.resolved = vec![json!({"rule": payload, "ip": "192.0.2.66", "port": 6379})];
+    s.resolved = vec![ResolvedFinding {
+        rule: Some(payload.into()),
+        ip: Some("192.0.2.66".parse().expect("address")),
+        port: Some(6379),
+        ..ResolvedFinding::default()
+    }];
     s.counts = FindingCounts {
         critical: 1,
         medium: 1,

@@ -1,15 +1,19 @@
-//! Validation of outputs against the committed schemas: exposecheck's own
-//! (draft 2020-12) and the official SARIF 2.1.0 schema in `tests/data/`.
+//! Validation of outputs against the schemas: exposecheck's own (draft
+//! 2020-12, derived from the output types) and the official SARIF 2.1.0
+//! schema in `tests/data/`.
 //! Shared with the integration tests (tests/integration/schema.rs includes
 //! this file), so both check outputs the same way.
 
-use exposecheck::output::schema;
+use exposecheck::output::schema::SchemaKind;
 use jsonschema::Validator;
 use serde_json::Value;
 use std::sync::OnceLock;
 
 fn compile(text: &str) -> Validator {
-    let schema: Value = serde_json::from_str(text).expect("schema is JSON");
+    compile_value(serde_json::from_str(text).expect("schema is JSON"))
+}
+
+fn compile_value(schema: Value) -> Validator {
     jsonschema::meta::validate(&schema).expect("schema is a valid JSON Schema");
     jsonschema::options()
         .should_validate_formats(true)
@@ -33,7 +37,7 @@ fn check(v: &Validator, what: &str, instance: &Value) {
 pub fn validate_json(doc: &Value) {
     static V: OnceLock<Validator> = OnceLock::new();
     check(
-        V.get_or_init(|| compile(schema::JSON)),
+        V.get_or_init(|| compile_value(SchemaKind::Json.value())),
         "json document",
         doc,
     );
@@ -43,7 +47,7 @@ pub fn validate_json(doc: &Value) {
 /// the summary is last and only last, and the text ends with a newline.
 pub fn validate_ndjson(text: &str) {
     static V: OnceLock<Validator> = OnceLock::new();
-    let v = V.get_or_init(|| compile(schema::NDJSON));
+    let v = V.get_or_init(|| compile_value(SchemaKind::Ndjson.value()));
     assert!(text.ends_with('\n'), "ndjson does not end with a newline");
     let lines: Vec<&str> = text.lines().collect();
     for (i, line) in lines.iter().enumerate() {

@@ -1,0 +1,382 @@
+//! The judging contract: one [`Judge`] per run takes each port result (from
+//! the pipeline, or from the shards in `merge`) and each host fact as a typed
+//! call, and its [`Judge::finish`] returns everything the run decided.
+
+use super::baseline::Baseline;
+use super::policy::{Entry, FailOn, Policy};
+use super::tally::Tally;
+use super::{port, ServiceFacts};
+use crate::catalog::Catalog;
+use crate::error::exit;
+use crate::model::{
+    Coverage, Finding, FindingCounts, HostRecord, HostVerdict, PortResult, PortState,
+    ResolvedFinding, ServiceNote, StateCounts,
+};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+
+/// What the pipeline knows of an open port beyond its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Context {
+    /// Nothing more: the result speaks for itself.
+    Plain,
+    /// The port belongs to a host that accepts every port, and nothing showed
+    /// it to be a service of its own (it answered like the host's canary
+    /// ports, or was not fingerprinted).
+    EveryPortHost,
+}
+
+/// How a run judges, beside the catalogue, policy and baseline.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The `--fail-on` threshold (the policy's, or `high`, when not given).
+    pub fail_on: Option<FailOn>,
+    /// `--only-new`: findings the baseline had neither count nor list.
+    pub only_new: bool,
+    /// Give every answering host a verdict (shard outputs, for `merge`).
+    pub all_hosts: bool,
+    /// Addresses known to be one dual-stack host.
+    pub pairs: Vec<BTreeSet<IpAddr>>,
+}
+
+/// How a run ended, for [`Judge::finish`].
+pub struct RunEnd<'a> {
+    /// Cut short by a signal.
+    pub interrupted: bool,
+    /// What was covered.
+    pub coverage: &'a Coverage,
+    /// Whether a policy entry's host and port were scanned.
+    pub in_scope: &'a dyn Fn(&Entry) -> bool,
+}
+
+/// Everything a run decided, beside the host records handed out one by one.
+#[derive(Debug)]
+pub struct Decision {
+    /// Counted findings per severity (port and host findings).
+    pub counts: FindingCounts,
+    /// Baseline findings gone since.
+    pub resolved: Vec<ResolvedFinding>,
+    /// The threshold in force.
+    pub fail_on: FailOn,
+    /// A counted finding reached it.
+    pub fails: bool,
+    /// The exit code the run ends with.
+    pub exit_code: u8,
+    /// Hosts left without a verdict because too many were tracked already:
+    /// `(count, exact)`.
+    pub untracked_hosts: (u64, bool),
+}
+
+/// The judge of one run.
+pub struct Judge {
+    facts: HashMap<String, ServiceFacts>,
+    by_port: HashMap<u16, String>,
+    policy: Option<Policy>,
+    matched: HashSet<usize>,
+    baseline: Option<Baseline>,
+    seen: Vec<bool>,
+    tally: Tally,
+    fail_on: FailOn,
+}
+
+impl Judge {
+    /// A judge over `catalog`'s services, with an optional policy and baseline.
+    pub fn new(
+        catalog: &Catalog,
+        policy: Option<Policy>,
+        baseline: Option<Baseline>,
+        settings: Settings,
+    ) -> Judge {
+        let facts = catalog
+            .services()
+            .iter()
+            .map(|d| (d.id.clone(), ServiceFacts::from(d)))
+            .collect();
+        let by_port = catalog
+            .default_ports()
+            .into_iter()
+            .filter_map(|p| catalog.guess(p).map(|d| (p, d.id.clone())))
+            .collect();
+        let fail_on = settings
+            .fail_on
+            .or_else(|| policy.as_ref().and_then(|p| p.fail_on))
+            .unwrap_or(FailOn::At(crate::model::Severity::High));
+        let mut tally = Tally::new(fail_on, settings.only_new, settings.all_hosts);
+        tally.pairs(settings.pairs);
+        Judge {
+            facts,
+            by_port,
+            seen: vec![false; baseline.as_ref().map_or(0, Baseline::len)],
+            policy,
+            matched: HashSet::new(),
+            baseline,
+            tally,
+            fail_on,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Option<&Policy> {
+        self.policy.as_ref()
+    }
+
+    /// Judges one result (sets its finding) and tallies it; returns whether
+    /// it is listed (`--only-new` drops unchanged findings).
+    pub fn port(&mut self, r: &mut PortResult, cx: Context) -> bool {
+        r.finding = self.finding(r, cx);
+        self.tally.add(r)
+    }
+
+    /// The finding of an open port, policy and baseline applied.
+    fn finding(&mut self, r: &mut PortResult, cx: Context) -> Option<Finding> {
+        if r.state != PortState::Open {
+            return None;
+        }
+        let id = match &r.service {
+            Some(s) => s.identified().map(str::to_owned),
+            // Not fingerprinted: the port number is the only hint.
+            None => self.by_port.get(&r.port).cloned(),
+        };
+        let facts = id.as_deref().and_then(|i| self.facts.get(i));
+        let mut f = match cx {
+            Context::EveryPortHost => {
+                r.set_note(ServiceNote::HostAnswersEveryPort);
+                port::on_every_port_host(r)
+            }
+            Context::Plain => port::assess(r, facts)?,
+        };
+        if let Some(p) = &self.policy {
+            self.matched
+                .extend(p.apply(r, facts.map(|x| x.id.as_str()), &mut f));
+        }
+        if let Some(b) = &self.baseline {
+            if let Some(i) = b.mark(&mut f) {
+                self.seen[i] = true;
+            }
+        }
+        Some(f)
+    }
+
+    /// Records that `ip` accepts connections on every port.
+    pub fn every_port(&mut self, ip: IpAddr) {
+        self.tally.every_port(ip);
+    }
+
+    /// Adds the non-open counts a shard reported for a host (merge only).
+    pub fn host_counts(&mut self, v: &HostVerdict) {
+        self.tally.host_counts(v);
+    }
+
+    /// The port states judged so far (the one count every output reads).
+    pub fn states(&self) -> StateCounts {
+        self.tally.states()
+    }
+
+    /// Ends the run: every host verdict and host finding goes to `each` as it
+    /// is made (stale policy entries last, and only after a complete run).
+    pub fn finish(self, end: RunEnd<'_>, each: impl FnMut(HostRecord)) -> Decision {
+        let c = end.coverage;
+        let complete = !end.interrupted && c.unresolved == 0;
+        let Judge {
+            policy,
+            matched,
+            baseline,
+            mut seen,
+            tally,
+            fail_on,
+            ..
+        } = self;
+        let stale = match (&policy, complete) {
+            (Some(p), true) => p.stale(&matched, end.in_scope),
+            _ => Vec::new(),
+        };
+        let mark = |f: &mut Finding| {
+            if let Some(p) = &policy {
+                p.override_severity(f);
+            }
+            if let Some(i) = baseline.as_ref().and_then(|b| b.mark(f)) {
+                seen[i] = true;
+            }
+        };
+        let t = tally.finish(complete, stale, mark, each);
+        let incomplete = c.unresolved > 0 || !c.unresolved_hosts.is_empty() || c.attempted == 0;
+        let exit_code = if end.interrupted {
+            exit::INTERRUPTED
+        } else if t.fails {
+            exit::FINDINGS
+        } else if incomplete {
+            exit::INCOMPLETE
+        } else {
+            exit::CLEAN
+        };
+        Decision {
+            counts: t.counts,
+            resolved: baseline.map(|b| b.resolved(&seen)).unwrap_or_default(),
+            fail_on,
+            fails: t.fails,
+            exit_code,
+            untracked_hosts: t.untracked_hosts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PolicyStatus, Service, Severity};
+
+    fn judge(policy: Option<&str>, baseline: Option<&str>) -> Judge {
+        let policy =
+            policy.map(|t| Policy::parse(t, "p.toml", jiff::civil::date(2026, 12, 2)).unwrap());
+        let baseline = baseline.map(|t| Baseline::parse(t).unwrap());
+        let settings = Settings {
+            fail_on: None,
+            only_new: false,
+            all_hosts: false,
+            pairs: Vec::new(),
+        };
+        Judge::new(&Catalog::builtin(), policy, baseline, settings)
+    }
+
+    fn redis(port: u16) -> PortResult {
+        PortResult {
+            service: Some(Service {
+                name: "redis".into(),
+                auth: crate::model::AuthState::None,
+                ..Service::default()
+            }),
+            ..PortResult::test_open(port)
+        }
+    }
+
+    fn coverage(attempted: u64) -> Coverage {
+        Coverage {
+            planned: attempted,
+            attempted,
+            ..Coverage::default()
+        }
+    }
+
+    #[test]
+    fn unfingerprinted_ports_are_guessed_from_the_port() {
+        let mut j = judge(None, None);
+        let mut r = PortResult::test_open(6379);
+        assert!(j.port(&mut r, Context::Plain));
+        let f = r.finding.unwrap();
+        assert_eq!(
+            (f.rule.as_str(), f.severity),
+            ("redis-exposed", Severity::High)
+        );
+    }
+
+    #[test]
+    fn every_port_hosts_are_a_typed_fact() {
+        let mut j = judge(None, None);
+        j.every_port(PortResult::test_open(1).ip);
+        let mut r = redis(6379);
+        j.port(&mut r, Context::EveryPortHost);
+        assert_eq!(r.finding.as_ref().unwrap().rule, "open-on-every-port-host");
+        assert_eq!(
+            r.service.as_ref().unwrap().note,
+            Some(ServiceNote::HostAnswersEveryPort)
+        );
+        let mut hosts = Vec::new();
+        let cov = coverage(1);
+        let d = j.finish(
+            RunEnd {
+                interrupted: false,
+                coverage: &cov,
+                in_scope: &|_| true,
+            },
+            |h| hosts.push(h),
+        );
+        assert!(hosts.iter().any(
+            |h| matches!(h, HostRecord::Finding(f) if f.finding.rule == "host-answers-every-port")
+        ));
+        assert_eq!(d.counts.medium, 1, "the host finding counts");
+        assert_eq!(d.exit_code, exit::CLEAN);
+    }
+
+    #[test]
+    fn finish_decides_stale_resolved_and_the_exit_code() {
+        let policy = "[[expect]]\nhost = \"198.18.0.2\"\nport = 22\nreason = \"bastion\"\n\n[severity]\nno-default-deny-firewall = \"info\"\n";
+        let baseline = "{\"type\":\"port\",\"ip\":\"198.18.0.2\",\"port\":1,\"finding\":{\"rule\":\"x\",\"fingerprint\":\"gone\"}}\n";
+        let mut j = judge(Some(policy), Some(baseline));
+        let mut r = redis(6379);
+        j.port(&mut r, Context::Plain);
+        let f = r.finding.as_ref().unwrap();
+        assert_eq!(f.policy, Some(PolicyStatus::Unexpected));
+        for p in 1..=5 {
+            let mut closed = PortResult {
+                state: PortState::Closed,
+                ..PortResult::test_open(p)
+            };
+            j.port(&mut closed, Context::Plain);
+        }
+        assert_eq!(
+            j.states(),
+            StateCounts {
+                open: 1,
+                closed: 5,
+                filtered: 0,
+                unresolved: 0
+            }
+        );
+        let mut findings = Vec::new();
+        let cov = coverage(6);
+        let d = j.finish(
+            RunEnd {
+                interrupted: false,
+                coverage: &cov,
+                in_scope: &|_| true,
+            },
+            |h| {
+                if let HostRecord::Finding(f) = h {
+                    findings.push(f.finding);
+                }
+            },
+        );
+        let stale = findings
+            .iter()
+            .find(|f| f.rule == "policy-stale-entry")
+            .unwrap();
+        assert_eq!(stale.policy, Some(PolicyStatus::Stale));
+        let fw = findings
+            .iter()
+            .find(|f| f.rule == "no-default-deny-firewall")
+            .unwrap();
+        assert_eq!(
+            fw.severity,
+            Severity::Info,
+            "[severity] reaches host findings"
+        );
+        assert_eq!(d.resolved.len(), 1);
+        assert_eq!(d.resolved[0].fingerprint, "gone");
+        assert!(d.fails);
+        assert_eq!(d.exit_code, exit::FINDINGS);
+    }
+
+    #[test]
+    fn an_interrupted_or_empty_run_is_not_clean() {
+        let cov = coverage(0);
+        let d = judge(None, None).finish(
+            RunEnd {
+                interrupted: false,
+                coverage: &cov,
+                in_scope: &|_| true,
+            },
+            |_| {},
+        );
+        assert_eq!(d.exit_code, exit::INCOMPLETE);
+        let cov = coverage(3);
+        let d = judge(None, None).finish(
+            RunEnd {
+                interrupted: true,
+                coverage: &cov,
+                in_scope: &|_| true,
+            },
+            |_| {},
+        );
+        assert_eq!(d.exit_code, exit::INTERRUPTED);
+    }
+}

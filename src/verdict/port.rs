@@ -1,0 +1,312 @@
+//! The verdict on one open port: which rule of the table it raises, with what
+//! severity, title, evidence and fix, before the policy and the baseline.
+
+use super::rules::{self, RuleKind, ServiceFix};
+use super::{finding_key, ServiceFacts};
+use crate::catalog::format::Exposure;
+use crate::model::{AuthState, Finding, PortResult, PortState, UNKNOWN_SERVICE};
+
+/// The finding for one open port, before policy and baseline; `facts` are the
+/// identified (or guessed) service's.
+pub fn assess(r: &PortResult, facts: Option<&ServiceFacts>) -> Option<Finding> {
+    if r.state != PortState::Open {
+        return None;
+    }
+    Some(match facts {
+        None => unidentified(r),
+        Some(f) => service(r, f),
+    })
+}
+
+/// The finding for an open port of a host that accepts every port, whose
+/// answer was like its canary ports'.
+pub fn on_every_port_host(r: &PortResult) -> Finding {
+    let kind = RuleKind::OpenOnEveryPortHost;
+    Finding {
+        rule: kind.literal().into(),
+        severity: kind.rule().severity,
+        title: format!("Port {} open on a host that accepts every port", r.port),
+        evidence: format!(
+            "{}:{} accepted a connection, as do random unused ports of this host",
+            r.ip, r.port
+        ),
+        fingerprint: finding_key(r.ip, Some(r.port), UNKNOWN_SERVICE, kind.literal()),
+        ..Finding::default()
+    }
+}
+
+/// An open port where nothing was identified.
+fn unidentified(r: &PortResult) -> Finding {
+    let kind = RuleKind::UnexpectedOpenPort;
+    let said = r
+        .service
+        .as_ref()
+        .and_then(|s| s.banner.as_deref())
+        .map(|b| format!(", it said {b:?}"))
+        .unwrap_or_default();
+    let id = kind.literal().to_string();
+    Finding {
+        fingerprint: finding_key(r.ip, Some(r.port), UNKNOWN_SERVICE, &id),
+        rule: id,
+        severity: kind.rule().severity,
+        title: format!("Open port {} with no identified service", r.port),
+        evidence: format!("{}:{} accepted a TCP connection{said}", r.ip, r.port),
+        remediation: kind.rule().fix(r.port, None),
+        ..Finding::default()
+    }
+}
+
+/// An open port where a catalogue service answers (or is guessed).
+fn service(r: &PortResult, f: &ServiceFacts) -> Finding {
+    let auth = r.service.as_ref().map_or(AuthState::Unknown, |s| s.auth);
+    let (kind, exposure) = match (f.exposure, auth) {
+        // A development server closes to loopback even where its catalogue
+        // entry calls it public-ok.
+        (exp, _) if rules::is_dev(f.category) => (
+            RuleKind::ServiceExposed,
+            if exp == Exposure::InternalOnly {
+                exp
+            } else {
+                Exposure::LocalhostOnly
+            },
+        ),
+        (exp @ Exposure::PublicOk, _) => (RuleKind::ServicePublic, exp),
+        (exp, AuthState::None) => (RuleKind::ServiceUnauthenticated, exp),
+        (exp, _) => (RuleKind::ServiceExposed, exp),
+    };
+    let rule = kind.rule();
+    let severity = match kind {
+        RuleKind::ServiceUnauthenticated
+            if !rules::is_takeover(f.category) && exposure != Exposure::LocalhostOnly =>
+        {
+            crate::model::Severity::High
+        }
+        RuleKind::ServiceExposed if rules::is_dev(f.category) => crate::model::Severity::Medium,
+        _ => rule.severity,
+    };
+    let name = &f.name;
+    let title = match (kind, auth) {
+        (RuleKind::ServicePublic, _) => format!("{name} is public"),
+        (RuleKind::ServiceUnauthenticated, _) => {
+            format!("{name} answers anyone, without authentication")
+        }
+        _ if rules::is_dev(f.category) => {
+            format!("{name} (a development server or admin UI) reachable from outside")
+        }
+        (_, AuthState::Required) => format!(
+            "{name} reachable from outside (it asks for credentials, but the port must close)"
+        ),
+        (_, AuthState::Protected) => format!(
+            "{name} reachable from outside (it refuses this client, but the port must close)"
+        ),
+        _ => format!("{name} reachable from outside"),
+    };
+    let fix = ServiceFix {
+        exposure,
+        config: &f.config,
+        notes: &f.notes,
+    };
+    let id = kind.id(&f.id);
+    Finding {
+        fingerprint: finding_key(r.ip, Some(r.port), &f.id, &id),
+        rule: id,
+        severity,
+        title,
+        evidence: evidence(r, auth),
+        remediation: rule.fix(r.port, Some(fix)),
+        ..Finding::default()
+    }
+}
+
+/// What was observed on an identified port: what answers and, when known,
+/// whether it let us in.
+fn evidence(r: &PortResult, auth: AuthState) -> String {
+    let svc = r.service.as_ref();
+    let described = svc
+        .map(|s| {
+            let d = [s.product.as_deref(), s.version.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if d.is_empty() {
+                s.name.clone()
+            } else {
+                d
+            }
+        })
+        .unwrap_or_default();
+    let at = format!("{}:{}", r.ip, r.port);
+    match auth {
+        AuthState::Unknown => format!("{at} answers as {described}"),
+        a => {
+            let why = svc
+                .and_then(|s| s.auth_evidence.as_deref())
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            format!("{at} answers as {described}; auth {}{why}", a.as_str())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::format::Category;
+    use crate::model::{Service, Severity};
+
+    fn facts(id: &str, category: Category, exposure: Exposure) -> ServiceFacts {
+        ServiceFacts {
+            id: id.into(),
+            name: id.to_uppercase(),
+            category,
+            exposure,
+            config: vec![format!("{id}.conf: bind 127.0.0.1")],
+            notes: vec![],
+        }
+    }
+
+    fn open(port: u16, name: &str, auth: AuthState) -> PortResult {
+        PortResult {
+            service: Some(Service {
+                name: name.into(),
+                auth,
+                ..Service::default()
+            }),
+            ..PortResult::test_open(port)
+        }
+    }
+
+    #[test]
+    fn severity_table() {
+        use AuthState as A;
+        use Category as C;
+        use Exposure as E;
+        let cases = [
+            (
+                "redis",
+                C::Database,
+                E::LocalhostOnly,
+                A::None,
+                "redis-unauthenticated",
+                Severity::Critical,
+            ),
+            (
+                "redis",
+                C::Database,
+                E::LocalhostOnly,
+                A::Required,
+                "redis-exposed",
+                Severity::High,
+            ),
+            (
+                "redis",
+                C::Database,
+                E::LocalhostOnly,
+                A::Protected,
+                "redis-exposed",
+                Severity::High,
+            ),
+            (
+                "mysql",
+                C::Database,
+                E::LocalhostOnly,
+                A::Protected,
+                "mysql-exposed",
+                Severity::High,
+            ),
+            (
+                "docker",
+                C::ContainerApi,
+                E::LocalhostOnly,
+                A::None,
+                "docker-unauthenticated",
+                Severity::Critical,
+            ),
+            (
+                "epmd",
+                C::Other,
+                E::InternalOnly,
+                A::None,
+                "epmd-unauthenticated",
+                Severity::High,
+            ),
+            (
+                "zookeeper",
+                C::Coordination,
+                E::InternalOnly,
+                A::None,
+                "zookeeper-unauthenticated",
+                Severity::Critical,
+            ),
+            (
+                "werkzeug",
+                C::DevServer,
+                E::PublicOk,
+                A::Unknown,
+                "werkzeug-exposed",
+                Severity::Medium,
+            ),
+            (
+                "ssh",
+                C::RemoteAccess,
+                E::PublicOk,
+                A::Required,
+                "ssh-public",
+                Severity::Info,
+            ),
+        ];
+        for (id, cat, exp, auth, rule, sev) in cases {
+            let f = assess(&open(1234, id, auth), Some(&facts(id, cat, exp))).unwrap();
+            assert_eq!((f.rule.as_str(), f.severity), (rule, sev), "{id} {auth:?}");
+            assert_eq!(
+                rules::kind_of(rule).map(|k| k.rule().id.ends_with(&rule[id.len()..])),
+                Some(true)
+            );
+        }
+        let f = assess(&open(4444, "unknown", AuthState::Unknown), None).unwrap();
+        assert_eq!(
+            (f.rule.as_str(), f.severity),
+            ("unexpected-open-port", Severity::Low)
+        );
+    }
+
+    #[test]
+    fn remediation_and_fingerprint() {
+        let r = open(6379, "redis", AuthState::None);
+        let redis = facts("redis", Category::Database, Exposure::LocalhostOnly);
+        let f = assess(&r, Some(&redis)).unwrap();
+        assert_eq!(f.remediation.config, vec!["redis.conf: bind 127.0.0.1"]);
+        assert!(f
+            .remediation
+            .iptables
+            .iter()
+            .any(|l| l.contains("--dport 6379 -j DROP")));
+        assert_eq!(
+            f.fingerprint,
+            finding_key(r.ip, Some(6379), "redis", "redis-unauthenticated")
+        );
+        assert_eq!(f.fingerprint.len(), 32);
+        let mut r2 = r.clone();
+        r2.service.as_mut().unwrap().banner = Some("different banner".into());
+        r2.rtt_ms = Some(9.0);
+        assert_eq!(
+            f.fingerprint,
+            assess(&r2, Some(&redis)).unwrap().fingerprint
+        );
+        let public = assess(
+            &open(22, "ssh", AuthState::Required),
+            Some(&facts("ssh", Category::RemoteAccess, Exposure::PublicOk)),
+        )
+        .unwrap();
+        assert!(public.remediation.iptables.is_empty());
+        assert_eq!(public.remediation.config, vec!["ssh.conf: bind 127.0.0.1"]);
+    }
+
+    #[test]
+    fn closed_ports_have_no_finding() {
+        let mut r = open(6379, "redis", AuthState::None);
+        r.state = PortState::Closed;
+        assert!(assess(&r, None).is_none());
+    }
+}
