@@ -56,6 +56,49 @@ pub struct SweepConfig {
     pub threads: usize,
 }
 
+/// The sweep settings the command line fixes. The rest of a [`SweepConfig`]
+/// is known only when the run starts: the connect window the descriptor
+/// budget allows, the derived order key, and whether streams are kept open.
+#[derive(Clone, Debug)]
+pub struct SweepSettings {
+    /// Connect window override (`--concurrency`).
+    pub concurrency: Option<usize>,
+    /// Per-host window override (`--max-per-host`).
+    pub max_per_host: Option<usize>,
+    /// Sweep threads.
+    pub threads: usize,
+    /// Timing bounds.
+    pub timing: TimingProfile,
+    /// Global rate.
+    pub rate: Option<f64>,
+    /// Per-host rate.
+    pub host_rate: Option<f64>,
+    /// Order key (None: derive one).
+    pub seed: Option<u64>,
+    /// Shard.
+    pub shard: Shard,
+}
+
+impl SweepSettings {
+    /// The sweep's configuration: `connect_window` is the window used when
+    /// `--concurrency` is not given, `seed` the order key, `keep_open` whether
+    /// open streams go to the fingerprinter.
+    pub fn sweep_config(&self, connect_window: usize, seed: u64, keep_open: bool) -> SweepConfig {
+        let concurrency = self.concurrency.unwrap_or(connect_window);
+        SweepConfig {
+            concurrency,
+            max_per_host: self.max_per_host.unwrap_or(concurrency),
+            timing: self.timing,
+            rate: self.rate,
+            host_rate: self.host_rate,
+            seed,
+            shard: self.shard,
+            keep_open,
+            threads: self.threads,
+        }
+    }
+}
+
 /// Fewest probes per sweep thread: below this a second thread costs more
 /// than it saves.
 const PROBES_PER_THREAD: u128 = 4096;
