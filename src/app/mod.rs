@@ -192,7 +192,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     let sweep = cfg
         .sweep
         .sweep_config(budget.connect_window, seed, cfg.fingerprint);
-    let identify: Option<Arc<dyn pipeline::Identify>> = if cfg.fingerprint {
+    let identify: Option<Arc<dyn crate::fingerprint::Identify>> = if cfg.fingerprint {
         Some(Arc::new(crate::fingerprint::Engine::new(
             catalog.clone(),
             cfg.probe.clone(),

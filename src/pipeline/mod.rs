@@ -12,6 +12,7 @@
 
 pub mod canary;
 
+use crate::fingerprint::Identify;
 use crate::model::{PortResult, PortState};
 use crate::ports::PortList;
 use crate::scan::{self, Event, Progress, SweepConfig, SweepStats};
@@ -24,12 +25,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-
-/// A stage that identifies what answers on an open port.
-pub trait Identify: Send + Sync {
-    /// Fills `result.service`, using (and finally closing) the sweep's connection.
-    fn identify(&self, stream: TcpStream, result: PortResult) -> BoxFuture<'static, PortResult>;
-}
 
 /// A stage that judges a result (adds `finding`).
 pub trait Judge: Send + Sync {
