@@ -9,6 +9,7 @@ use crate::output::{ColorChoice, Format, Show};
 use crate::ports::{self, PortList};
 use crate::scan::order::{Shard, MAX_SHARDS};
 use crate::scan::timing::TimingProfile;
+use crate::scan::SweepSettings;
 use crate::targets::{self, ListError, TargetSpec};
 use crate::verdict::policy::FailOn;
 
@@ -263,18 +264,8 @@ pub struct Config {
     pub report: Reporting,
     /// Quiet stderr.
     pub quiet: bool,
-    /// Connect window override.
-    pub concurrency: Option<usize>,
-    /// Per-host window override.
-    pub max_per_host: Option<usize>,
-    /// Sweep threads.
-    pub threads: usize,
-    /// Timing bounds.
-    pub timing: TimingProfile,
-    /// Global rate.
-    pub rate: Option<f64>,
-    /// Per-host rate.
-    pub host_rate: Option<f64>,
+    /// Sweep settings (windows, threads, timing, rates, order, shard).
+    pub sweep: SweepSettings,
     /// Fingerprint open ports.
     pub fingerprint: bool,
     /// Fingerprint budgets and printer handling.
@@ -283,10 +274,6 @@ pub struct Config {
     pub services_dir: Option<PathBuf>,
     /// Run the canary-port check.
     pub canary: bool,
-    /// Order key (None: derive one).
-    pub seed: Option<u64>,
-    /// Shard.
-    pub shard: Shard,
     /// Allow > 65,536 addresses.
     pub allow_large: bool,
     /// DNS timeout per name.
@@ -626,20 +613,22 @@ impl Config {
             ports,
             report,
             quiet: a.quiet,
-            concurrency: a.concurrency,
-            max_per_host,
-            threads: a.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-            }),
-            timing,
-            rate: rate("--rate", a.rate)?,
-            host_rate: rate("--host-rate", a.host_rate)?,
+            sweep: SweepSettings {
+                concurrency: a.concurrency,
+                max_per_host,
+                threads: a.threads.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+                }),
+                timing,
+                rate: rate("--rate", a.rate)?,
+                host_rate: rate("--host-rate", a.host_rate)?,
+                seed: a.seed,
+                shard,
+            },
             fingerprint: !a.no_fingerprint,
             probe: probe_settings(&a)?,
             services_dir: a.services_dir.clone(),
             canary: !a.no_canary,
-            seed: a.seed,
-            shard,
             allow_large: a.allow_large,
             dns_timeout: Duration::from_millis(a.dns_timeout),
             max_addrs_per_name: a.max_addrs_per_name,
@@ -755,8 +744,8 @@ mod tests {
             "198.18.0.1",
         ])
         .unwrap();
-        assert_eq!(c.rate, Some(0.001));
-        assert_eq!(c.timing.max_timeout, Duration::from_secs(3600));
+        assert_eq!(c.sweep.rate, Some(0.001));
+        assert_eq!(c.sweep.timing.max_timeout, Duration::from_secs(3600));
     }
 
     #[test]

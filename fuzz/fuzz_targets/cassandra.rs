@@ -3,10 +3,4 @@
 
 #![no_main]
 
-use exposecheck::fingerprint::proto;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let d = proto::by_name("cassandra").expect("registered dialogue");
-    let _ = proto::exercise(d, data);
-});
+exposecheck_fuzz::dialogue_target!("cassandra");

@@ -3,7 +3,4 @@
 
 #![no_main]
 
-use exposecheck::fingerprint::fuzzing;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| fuzzing::catalog(data));
+exposecheck_fuzz::parser_target!(catalog);

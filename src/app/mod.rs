@@ -16,7 +16,7 @@ use crate::model::Coverage;
 use crate::output::{self, ScanMeta};
 use crate::pipeline::{self, Output, Plan};
 use crate::ports::{self, PortList};
-use crate::scan::{limits, Progress, SweepConfig};
+use crate::scan::{limits, Progress};
 use crate::targets::{self, TargetSet, TargetSpec};
 use crate::verdict::policy::{Entry, HostMatch};
 use crate::verdict::{rules, Judge, Settings};
@@ -182,26 +182,17 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     for w in &warnings {
         warn(cfg.quiet, bar.as_ref(), w);
     }
-    let seed = cfg.seed.unwrap_or_else(|| {
-        if cfg.shard.count > 1 {
+    let seed = cfg.sweep.seed.unwrap_or_else(|| {
+        if cfg.sweep.shard.count > 1 {
             derive_seed(&cfg, &ports)
         } else {
             random_seed()
         }
     });
-    let concurrency = cfg.concurrency.unwrap_or(budget.connect_window);
-    let sweep = SweepConfig {
-        concurrency,
-        max_per_host: cfg.max_per_host.unwrap_or(concurrency),
-        timing: cfg.timing,
-        rate: cfg.rate,
-        host_rate: cfg.host_rate,
-        seed,
-        shard: cfg.shard,
-        keep_open: cfg.fingerprint,
-        threads: cfg.threads,
-    };
-    let identify: Option<Arc<dyn pipeline::Identify>> = if cfg.fingerprint {
+    let sweep = cfg
+        .sweep
+        .sweep_config(budget.connect_window, seed, cfg.fingerprint);
+    let identify: Option<Arc<dyn crate::fingerprint::Identify>> = if cfg.fingerprint {
         Some(Arc::new(crate::fingerprint::Engine::new(
             catalog.clone(),
             cfg.probe.clone(),
@@ -220,7 +211,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     let settings = Settings {
         fail_on: cfg.report.fail_on,
         only_new: cfg.report.only_new,
-        all_hosts: cfg.shard.count > 1,
+        all_hosts: cfg.sweep.shard.count > 1,
         pairs: dual_stack_pair(&cfg.targets),
     };
     let mut judge = Judge::new(&catalog, policy, baseline, settings);
@@ -242,7 +233,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         start: output::rfc3339(start),
         end: None,
         seed,
-        shard: format!("{}/{}", cfg.shard.index, cfg.shard.count),
+        shard: format!("{}/{}", cfg.sweep.shard.index, cfg.sweep.shard.count),
         interrupted: false,
     };
     let progress = Arc::new(Progress::default());

@@ -2,7 +2,7 @@
 //! validated into a [`Catalog`]. Every problem is collected (not just the
 //! first) and reported as `file:line: reason`.
 
-use super::format::{MatchKind, ServiceFile};
+use super::format::{FixtureDef, MatchDef, MatchKind, ProbeDef, ServiceFile};
 use super::{Catalog, Probe, ProbeKey, Rule, ServiceDef};
 use crate::model::Remediation;
 use regex::bytes::{Regex, RegexBuilder};
@@ -186,30 +186,15 @@ pub fn compile_pattern(p: &str) -> Result<Regex, String> {
         })
 }
 
+/// One file that parsed, with its source.
 struct Parsed {
     src: Source,
     file: ServiceFile,
 }
 
-struct Ctx<'a> {
-    errors: &'a mut Vec<LoadError>,
-}
-
-impl Ctx<'_> {
-    fn at<T>(&mut self, src: &Source, s: &Spanned<T>, msg: impl Into<String>) {
-        self.errors.push(LoadError {
-            file: src.name.clone(),
-            line: Some(line_of(&src.text, s.span().start)),
-            msg: msg.into(),
-        });
-    }
-}
-
-/// Parses and validates `sources`; `dialogues` are the registered dialogue
-/// names. Files marked `user` replace a built-in service with the same id.
-pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, LoadErrors> {
-    let mut errors = Vec::new();
-    let mut parsed: Vec<Parsed> = Vec::new();
+/// Parses every source; syntax errors go to `errors`.
+fn parse_files(sources: Vec<Source>, errors: &mut Vec<LoadError>) -> Vec<Parsed> {
+    let mut parsed = Vec::new();
     for src in sources {
         match toml::from_str::<ServiceFile>(&src.text) {
             Ok(file) => parsed.push(Parsed { src, file }),
@@ -220,82 +205,104 @@ pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, Load
             }),
         }
     }
-    // Ids: built-ins must be unique; a user file replaces a built-in id, but
-    // two user files may not share one.
-    let mut by_id: HashMap<String, usize> = HashMap::new();
-    let mut keep: Vec<Option<Parsed>> = Vec::new();
-    let mut cx = Ctx {
-        errors: &mut errors,
-    };
-    for p in parsed {
-        let id = p.file.id.get_ref().clone();
-        if !valid_name(&id) {
-            cx.at(
-                &p.src,
-                &p.file.id,
-                format!("invalid id '{id}': use a-z, 0-9 and '-'"),
-            );
-            continue;
-        }
-        match by_id.get(&id).copied() {
-            Some(prev) => {
-                let prev_user = keep[prev].as_ref().is_some_and(|q| q.src.user);
-                if p.src.user && !prev_user {
-                    keep[prev] = Some(p);
-                } else {
-                    let other = keep[prev]
-                        .as_ref()
-                        .map_or(String::new(), |q| q.src.name.clone());
-                    cx.at(
-                        &p.src,
-                        &p.file.id,
-                        format!("duplicate id '{id}' (also in {other})"),
-                    );
+    parsed
+}
+
+/// The catalogue being compiled, and every error found so far.
+#[derive(Default)]
+struct Builder {
+    errors: Vec<LoadError>,
+    services: Vec<ServiceDef>,
+    probes: Vec<Probe>,
+    probe_by_name: HashMap<String, usize>,
+    rules: Vec<Rule>,
+    fixtures: Vec<(usize, FixtureDef)>,
+}
+
+impl Builder {
+    /// Records an error at the line of `s` in `src`.
+    fn at<T>(&mut self, src: &Source, s: &Spanned<T>, msg: impl Into<String>) {
+        self.errors.push(LoadError {
+            file: src.name.clone(),
+            line: Some(line_of(&src.text, s.span().start)),
+            msg: msg.into(),
+        });
+    }
+
+    /// Keeps one file per id, in priority order: built-in ids must be
+    /// unique; a user file replaces a built-in id, but two user files may not
+    /// share one.
+    fn resolve_ids(&mut self, parsed: Vec<Parsed>) -> Vec<Parsed> {
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut keep: Vec<Option<Parsed>> = Vec::new();
+        for p in parsed {
+            let id = p.file.id.get_ref().clone();
+            if !valid_name(&id) {
+                self.at(
+                    &p.src,
+                    &p.file.id,
+                    format!("invalid id '{id}': use a-z, 0-9 and '-'"),
+                );
+                continue;
+            }
+            match by_id.get(&id).copied() {
+                Some(prev) => {
+                    let prev_user = keep[prev].as_ref().is_some_and(|q| q.src.user);
+                    if p.src.user && !prev_user {
+                        keep[prev] = Some(p);
+                    } else {
+                        let other = keep[prev]
+                            .as_ref()
+                            .map_or(String::new(), |q| q.src.name.clone());
+                        self.at(
+                            &p.src,
+                            &p.file.id,
+                            format!("duplicate id '{id}' (also in {other})"),
+                        );
+                    }
+                }
+                None => {
+                    by_id.insert(id, keep.len());
+                    keep.push(Some(p));
                 }
             }
-            None => {
-                by_id.insert(id, keep.len());
-                keep.push(Some(p));
-            }
         }
+        let mut parsed: Vec<Parsed> = keep.into_iter().flatten().collect();
+        parsed.sort_by_key(|p| p.file.priority);
+        parsed
     }
-    let mut parsed: Vec<Parsed> = keep.into_iter().flatten().collect();
-    parsed.sort_by_key(|p| p.file.priority);
 
-    // Services and probes first, so rules can refer to any file's probe.
-    let mut services = Vec::new();
-    let mut probes: Vec<Probe> = Vec::new();
-    let mut probe_by_name: HashMap<String, usize> = HashMap::new();
-    for (si, p) in parsed.iter().enumerate() {
+    /// Checks a file's ports and `code`, and adds its service.
+    fn add_service(&mut self, p: &Parsed, dialogues: &[&str]) {
         let f = &p.file;
         for &port in f.ports.iter().chain(&f.tls_ports) {
             if port == 0 {
-                cx.at(&p.src, &f.id, "port 0 is not a port");
+                self.at(&p.src, &f.id, "port 0 is not a port");
             }
         }
         if let Some(code) = &f.code {
             if !dialogues.contains(&code.get_ref().as_str()) {
-                cx.at(
+                self.at(
                     &p.src,
                     code,
                     format!("code '{}' names no registered dialogue", code.get_ref()),
                 );
             }
             if f.code_note.as_deref().is_none_or(|n| n.trim().is_empty()) {
-                cx.at(
+                self.at(
                     &p.src,
                     code,
                     "code needs a code_note saying what the dialogue sends",
                 );
             }
         } else if f.matches.is_empty() {
-            cx.at(
+            self.at(
                 &p.src,
                 &f.id,
                 "a service needs match rules or a code dialogue",
             );
         }
-        services.push(ServiceDef {
+        self.services.push(ServiceDef {
             id: f.id.get_ref().clone(),
             name: f.name.clone(),
             category: f.category,
@@ -315,66 +322,70 @@ pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, Load
             source: p.src.name.clone(),
             server_first: f.matches.iter().any(|m| m.probe.get_ref() == "greeting"),
         });
-        for pd in &f.probes {
-            let name = pd.name.get_ref().clone();
-            if !valid_name(&name) || name == "greeting" {
-                cx.at(&p.src, &pd.name, format!("invalid probe name '{name}'"));
-                continue;
-            }
-            if let Some(&prev) = probe_by_name.get(&name) {
-                let other: &Probe = &probes[prev];
-                let other = services
-                    .get(other.service)
-                    .map_or("", |s: &ServiceDef| s.source.as_str());
-                cx.at(
-                    &p.src,
-                    &pd.name,
-                    format!("duplicate probe name '{name}' (also in {other})"),
-                );
-                continue;
-            }
-            if pd.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
-                cx.at(
-                    &p.src,
-                    &pd.name,
-                    format!("probe '{name}' needs a note saying what it sends"),
-                );
-            }
-            let payload = match unescape(pd.send.get_ref()) {
-                Ok(b) if !b.is_empty() => b,
-                Ok(_) => {
-                    cx.at(&p.src, &pd.send, "empty payload");
-                    Vec::new()
-                }
-                Err(e) => {
-                    cx.at(&p.src, &pd.send, e);
-                    Vec::new()
-                }
-            };
-            probe_by_name.insert(name.clone(), probes.len());
-            probes.push(Probe {
-                family: pd.family.clone().unwrap_or_else(|| name.clone()),
-                name,
-                payload,
-                note: pd.note.clone().unwrap_or_default(),
-                rank: pd.rank,
-                fallback: pd.fallback,
-                guard: None,
-                follow_up: pd.follow_up,
-                service: si,
-                hint_ports: pd.ports.iter().copied().collect(),
-            });
-        }
     }
-    // Guards, now that every probe is known.
-    for p in &parsed {
+
+    /// Checks and adds the probe `pd` of service `si` (guards come later).
+    fn add_probe(&mut self, si: usize, p: &Parsed, pd: &ProbeDef) {
+        let name = pd.name.get_ref().clone();
+        if !valid_name(&name) || name == "greeting" {
+            self.at(&p.src, &pd.name, format!("invalid probe name '{name}'"));
+            return;
+        }
+        if let Some(&prev) = self.probe_by_name.get(&name) {
+            let other = self
+                .services
+                .get(self.probes[prev].service)
+                .map_or(String::new(), |s| s.source.clone());
+            self.at(
+                &p.src,
+                &pd.name,
+                format!("duplicate probe name '{name}' (also in {other})"),
+            );
+            return;
+        }
+        if pd.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            self.at(
+                &p.src,
+                &pd.name,
+                format!("probe '{name}' needs a note saying what it sends"),
+            );
+        }
+        let payload = match unescape(pd.send.get_ref()) {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => {
+                self.at(&p.src, &pd.send, "empty payload");
+                Vec::new()
+            }
+            Err(e) => {
+                self.at(&p.src, &pd.send, e);
+                Vec::new()
+            }
+        };
+        self.probe_by_name.insert(name.clone(), self.probes.len());
+        self.probes.push(Probe {
+            family: pd.family.clone().unwrap_or_else(|| name.clone()),
+            name,
+            payload,
+            note: pd.note.clone().unwrap_or_default(),
+            rank: pd.rank,
+            fallback: pd.fallback,
+            guard: None,
+            follow_up: pd.follow_up,
+            service: si,
+            hint_ports: pd.ports.iter().copied().collect(),
+        });
+    }
+
+    /// Resolves the `guard`s of a file's probes, now that every probe is known.
+    fn resolve_guards(&mut self, p: &Parsed) {
         for pd in &p.file.probes {
-            let (Some(g), Some(&pi)) = (&pd.guard, probe_by_name.get(pd.name.get_ref())) else {
+            let (Some(g), Some(&pi)) = (&pd.guard, self.probe_by_name.get(pd.name.get_ref()))
+            else {
                 continue;
             };
-            match probe_by_name.get(g.get_ref()) {
-                Some(&gi) if gi != pi => probes[pi].guard = Some(gi),
-                _ => cx.at(
+            match self.probe_by_name.get(g.get_ref()) {
+                Some(&gi) if gi != pi => self.probes[pi].guard = Some(gi),
+                _ => self.at(
                     &p.src,
                     g,
                     format!("guard '{}' names no other probe", g.get_ref()),
@@ -382,75 +393,80 @@ pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, Load
             }
         }
     }
-    // Rules.
-    let mut rules = Vec::new();
-    for (si, p) in parsed.iter().enumerate() {
-        for m in &p.file.matches {
-            let key = match m.probe.get_ref().as_str() {
-                "greeting" => Some(ProbeKey::Greeting),
-                name => {
-                    let k = probe_by_name.get(name).map(|&i| ProbeKey::Probe(i));
-                    if k.is_none() {
-                        cx.at(
-                            &p.src,
-                            &m.probe,
-                            format!("probe '{name}' is not defined in any file"),
-                        );
-                    }
-                    k
+
+    /// The reply a rule reads, if its probe exists.
+    fn rule_key(&mut self, p: &Parsed, m: &MatchDef) -> Option<ProbeKey> {
+        match m.probe.get_ref().as_str() {
+            "greeting" => Some(ProbeKey::Greeting),
+            name => {
+                let k = self.probe_by_name.get(name).map(|&i| ProbeKey::Probe(i));
+                if k.is_none() {
+                    self.at(
+                        &p.src,
+                        &m.probe,
+                        format!("probe '{name}' is not defined in any file"),
+                    );
                 }
-            };
-            let regex = compile_pattern(m.pattern.get_ref())
-                .map_err(|e| cx.at(&p.src, &m.pattern, format!("bad pattern: {e}")))
-                .ok();
-            let (Some(key), Some(regex)) = (key, regex) else {
-                continue;
-            };
-            if regex.is_match(b"") {
-                cx.at(&p.src, &m.pattern, "pattern matches the empty reply");
+                k
             }
-            let then = match &m.then {
-                None => None,
-                Some(t) => match probe_by_name.get(t.get_ref()) {
-                    Some(&i) => Some(i),
-                    None => {
-                        cx.at(&p.src, t, format!("then '{}' names no probe", t.get_ref()));
-                        None
-                    }
-                },
-            };
-            if m.kind == MatchKind::Tls && (m.then.is_some() || m.auth.is_some()) {
-                cx.at(&p.src, &m.pattern, "a tls rule takes no then or auth");
-            }
-            if let ProbeKey::Probe(i) = key {
-                let ports = services[si].ports.iter().chain(&services[si].tls_ports);
-                probes[i].hint_ports.extend(ports.copied());
-            }
-            rules.push(Rule {
-                service: si,
-                probe: key,
-                regex,
-                kind: m.kind,
-                product: m.product.clone(),
-                version: m.version.clone(),
-                info: m.info.clone(),
-                auth: m.auth,
-                evidence: m.evidence.clone(),
-                then,
-            });
         }
     }
-    // Fixtures: only checked for shape here; the tests replay them.
-    let mut fixtures = Vec::new();
-    for (si, p) in parsed.iter().enumerate() {
+
+    /// Checks and compiles the rule `m` of service `si`.
+    fn add_rule(&mut self, si: usize, p: &Parsed, m: &MatchDef) {
+        let key = self.rule_key(p, m);
+        let regex = compile_pattern(m.pattern.get_ref())
+            .map_err(|e| self.at(&p.src, &m.pattern, format!("bad pattern: {e}")))
+            .ok();
+        let (Some(key), Some(regex)) = (key, regex) else {
+            return;
+        };
+        if regex.is_match(b"") {
+            self.at(&p.src, &m.pattern, "pattern matches the empty reply");
+        }
+        let then = match &m.then {
+            None => None,
+            Some(t) => match self.probe_by_name.get(t.get_ref()) {
+                Some(&i) => Some(i),
+                None => {
+                    self.at(&p.src, t, format!("then '{}' names no probe", t.get_ref()));
+                    None
+                }
+            },
+        };
+        if m.kind == MatchKind::Tls && (m.then.is_some() || m.auth.is_some()) {
+            self.at(&p.src, &m.pattern, "a tls rule takes no then or auth");
+        }
+        if let ProbeKey::Probe(i) = key {
+            let s = &self.services[si];
+            let ports = s.ports.iter().chain(&s.tls_ports);
+            self.probes[i].hint_ports.extend(ports.copied());
+        }
+        self.rules.push(Rule {
+            service: si,
+            probe: key,
+            regex,
+            kind: m.kind,
+            product: m.product.clone(),
+            version: m.version.clone(),
+            info: m.info.clone(),
+            auth: m.auth,
+            evidence: m.evidence.clone(),
+            then,
+        });
+    }
+
+    /// Adds the fixtures of service `si`, only checked for shape here (the
+    /// tests replay them).
+    fn add_fixtures(&mut self, si: usize, p: &Parsed) {
         for fx in &p.file.fixtures {
             let probe = fx
                 .probe
                 .clone()
                 .or_else(|| p.file.matches.first().map(|m| m.probe.get_ref().clone()))
                 .unwrap_or_default();
-            if probe != "greeting" && !probe_by_name.contains_key(&probe) {
-                cx.at(
+            if probe != "greeting" && !self.probe_by_name.contains_key(&probe) {
+                self.at(
                     &p.src,
                     &fx.reply,
                     format!("fixture probe '{probe}' is not defined"),
@@ -458,35 +474,68 @@ pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, Load
                 continue;
             }
             if let Err(e) = unescape(fx.reply.get_ref()) {
-                cx.at(&p.src, &fx.reply, format!("fixture reply: {e}"));
+                self.at(&p.src, &fx.reply, format!("fixture reply: {e}"));
                 continue;
             }
             let mut fx = fx.clone();
             fx.probe = Some(probe);
-            fixtures.push((si, fx));
+            self.fixtures.push((si, fx));
         }
     }
-    if !errors.is_empty() {
-        return Err(LoadErrors(errors));
+
+    /// The catalogue, or every error found.
+    fn finish(self) -> Result<Catalog, LoadErrors> {
+        if !self.errors.is_empty() {
+            return Err(LoadErrors(self.errors));
+        }
+        let service_by_id = self
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        let tls_ports: BTreeSet<u16> = self
+            .services
+            .iter()
+            .flat_map(|s| s.tls_ports.iter().copied())
+            .collect();
+        Ok(Catalog {
+            services: self.services,
+            probes: self.probes,
+            rules: self.rules,
+            probe_by_name: self.probe_by_name,
+            service_by_id,
+            fixtures: self.fixtures,
+            tls_ports,
+        })
     }
-    let service_by_id = services
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.clone(), i))
-        .collect();
-    let tls_ports: BTreeSet<u16> = services
-        .iter()
-        .flat_map(|s| s.tls_ports.iter().copied())
-        .collect();
-    Ok(Catalog {
-        services,
-        probes,
-        rules,
-        probe_by_name,
-        service_by_id,
-        fixtures,
-        tls_ports,
-    })
+}
+
+/// Parses and validates `sources`; `dialogues` are the registered dialogue
+/// names. Files marked `user` replace a built-in service with the same id.
+pub fn compile(sources: Vec<Source>, dialogues: &[&str]) -> Result<Catalog, LoadErrors> {
+    let mut b = Builder::default();
+    let parsed = parse_files(sources, &mut b.errors);
+    let parsed = b.resolve_ids(parsed);
+    // Services and probes first, so rules can refer to any file's probe.
+    for (si, p) in parsed.iter().enumerate() {
+        b.add_service(p, dialogues);
+        for pd in &p.file.probes {
+            b.add_probe(si, p, pd);
+        }
+    }
+    for p in &parsed {
+        b.resolve_guards(p);
+    }
+    for (si, p) in parsed.iter().enumerate() {
+        for m in &p.file.matches {
+            b.add_rule(si, p, m);
+        }
+    }
+    for (si, p) in parsed.iter().enumerate() {
+        b.add_fixtures(si, p);
+    }
+    b.finish()
 }
 
 /// Loads the embedded catalogue, plus `dir` if given.

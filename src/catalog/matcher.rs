@@ -7,12 +7,35 @@
 
 use super::format::MatchKind;
 use super::{Catalog, ProbeKey, Rule};
-use crate::fingerprint::dialogue::Ident;
 use crate::model::AuthState;
 use regex::bytes::Captures;
 
 /// Longest captured field, in characters.
 pub const FIELD_MAX: usize = 128;
+
+/// What a port's replies established, by a rule or a coded dialogue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ident {
+    /// Service id (a `services/` file id); empty until matched.
+    pub service: String,
+    /// Product, e.g. `MariaDB`.
+    pub product: Option<String>,
+    /// Version string.
+    pub version: Option<String>,
+    /// Extra facts (auth plugin, cluster name, mode...).
+    pub info: Option<String>,
+    /// Whether a stranger gets in.
+    pub auth: AuthState,
+    /// The reply that decided `auth`, short and printable.
+    pub auth_evidence: Option<String>,
+}
+
+impl Ident {
+    /// True once the service is identified.
+    pub fn matched(&self) -> bool {
+        !self.service.is_empty()
+    }
+}
 
 /// What one reply established.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -4,19 +4,20 @@
 //!
 //! - [`format`]: the serde shape of one file.
 //! - [`load`]: parsing, validation (`file:line` errors, all of them), overrides.
-//! - [`matcher`]: replies → identification, and fixture replay.
+//!   It checks `code = "..."` names against the dialogue names it is handed:
+//!   [`Catalog::load`] and [`Catalog::builtin`] are defined next to the
+//!   dialogues, in `fingerprint`, so that this module knows nothing of them.
+//! - [`matcher`]: replies → identification ([`matcher::Ident`]), and fixture
+//!   replay.
 
 pub mod format;
 pub mod load;
 pub mod matcher;
 
 use crate::model::{AuthState, Remediation};
-use crate::pipeline::Identify;
 use format::{Category, Exposure, FixtureDef, MatchKind};
 use regex::bytes::Regex;
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
 pub use load::{LoadError, LoadErrors};
 
@@ -126,27 +127,6 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Loads the embedded files plus `dir`, checking `code` names against the
-    /// registered dialogues.
-    pub fn load(dir: Option<&Path>) -> Result<Catalog, LoadErrors> {
-        let names: Vec<&str> = crate::fingerprint::dialogues()
-            .iter()
-            .map(|d| d.name())
-            .collect();
-        load::load(dir, &names)
-    }
-
-    /// The embedded catalogue, loaded once. Panics only if a built-in file is
-    /// broken, which the catalogue test rules out.
-    pub fn builtin() -> Arc<Catalog> {
-        static BUILTIN: OnceLock<Arc<Catalog>> = OnceLock::new();
-        BUILTIN
-            .get_or_init(|| {
-                Arc::new(Catalog::load(None).unwrap_or_else(|e| panic!("built-in services: {e}")))
-            })
-            .clone()
-    }
-
     /// Every service, in priority order.
     pub fn services(&self) -> &[ServiceDef] {
         &self.services
@@ -229,19 +209,6 @@ impl Catalog {
     }
 }
 
-/// Ports named by the built-in catalogue.
-pub fn default_ports() -> Vec<u16> {
-    Catalog::builtin().default_ports()
-}
-
-/// The fingerprinter over the built-in catalogue with default settings.
-pub fn identifier() -> Arc<dyn Identify> {
-    Arc::new(crate::fingerprint::Engine::new(
-        Catalog::builtin(),
-        crate::fingerprint::Settings::default(),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,13 +227,6 @@ mod tests {
         for s in cat.services() {
             assert!(ids.insert(s.id.clone()), "duplicate id {}", s.id);
             assert!(!s.name.is_empty());
-            if let Some(code) = &s.code {
-                assert!(
-                    crate::fingerprint::proto::by_name(code).is_some(),
-                    "{}: code {code}",
-                    s.source
-                );
-            }
         }
         for p in cat.probes() {
             assert!(!p.note.trim().is_empty(), "probe {} has no note", p.name);

@@ -8,31 +8,9 @@
 //! exchanges and fuzzable. A dialogue must never allocate from a length field
 //! it read off the network and must never panic on any input.
 
-use crate::model::AuthState;
-
-/// What a dialogue has established so far.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Ident {
-    /// Service id (a `services/` file id); empty until matched.
-    pub service: String,
-    /// Product, e.g. `MariaDB`.
-    pub product: Option<String>,
-    /// Version string.
-    pub version: Option<String>,
-    /// Extra facts (auth plugin, cluster name, mode...).
-    pub info: Option<String>,
-    /// Whether a stranger gets in.
-    pub auth: AuthState,
-    /// The reply that decided `auth`, short and printable.
-    pub auth_evidence: Option<String>,
-}
-
-impl Ident {
-    /// True once the service is identified.
-    pub fn matched(&self) -> bool {
-        !self.service.is_empty()
-    }
-}
+/// What a dialogue has established so far: the catalogue's identification
+/// record, the same one its regex rules fill.
+pub use crate::catalog::matcher::Ident;
 
 /// The dialogue's decision after reading.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -24,15 +24,15 @@ pub mod tls;
 mod walk;
 
 use crate::catalog::matcher::escape;
-use crate::catalog::{Catalog, ProbeKey};
+use crate::catalog::{load, Catalog, LoadErrors, ProbeKey};
 use crate::model::{Confidence, PortResult, Service, ServiceNote, TlsInfo};
-use crate::pipeline::Identify;
 use dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use futures::future::BoxFuture;
 use io::{Budget, End, Io};
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -44,6 +44,28 @@ pub const PRINTER_PORTS: std::ops::RangeInclusive<u16> = 9100..=9107;
 /// Every registered dialogue.
 pub fn dialogues() -> &'static [&'static dyn Dialogue] {
     proto::all()
+}
+
+/// Loading the catalogue against the registered dialogues: the loader checks
+/// every `code = "..."` name against the list handed to it.
+impl Catalog {
+    /// Loads the embedded files plus `dir`, checking `code` names against the
+    /// registered dialogues.
+    pub fn load(dir: Option<&Path>) -> Result<Catalog, LoadErrors> {
+        let names: Vec<&str> = dialogues().iter().map(|d| d.name()).collect();
+        load::load(dir, &names)
+    }
+
+    /// The embedded catalogue, loaded once. Panics only if a built-in file is
+    /// broken, which the catalogue test rules out.
+    pub fn builtin() -> Arc<Catalog> {
+        static BUILTIN: OnceLock<Arc<Catalog>> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                Arc::new(Catalog::load(None).unwrap_or_else(|e| panic!("built-in services: {e}")))
+            })
+            .clone()
+    }
 }
 
 /// Engine settings (from `--probe-timeout`, `--probe-bytes`, `--probe-printers`).
@@ -65,6 +87,12 @@ impl Default for Settings {
             probe_printers: false,
         }
     }
+}
+
+/// A stage that identifies what answers on an open port.
+pub trait Identify: Send + Sync {
+    /// Fills `result.service`, using (and finally closing) the sweep's connection.
+    fn identify(&self, stream: TcpStream, result: PortResult) -> BoxFuture<'static, PortResult>;
 }
 
 /// The fingerprinter: implements [`Identify`] over a catalogue.

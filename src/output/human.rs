@@ -11,7 +11,7 @@
 
 use super::collect::{self, Collector, HostRows, Item};
 use super::{terminal_safe, Show, Sink, Summary};
-use crate::model::{AuthState, BaselineStatus, PortResult, PortState, Severity};
+use crate::model::{AuthState, BaselineStatus, HostVerdict, PortResult, PortState, Severity};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -171,10 +171,8 @@ fn finding(o: &mut Vec<String>, p: &Painter, i: &Item<'_>) {
     }
 }
 
-/// The whole report as lines (without trailing newlines).
-pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, color: bool) -> Vec<String> {
-    let p = Painter(color);
-    let items = collect::findings(hosts, s);
+/// Every host with something to show, the host with the worst finding first.
+fn host_order(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, items: &[Item<'_>]) -> Vec<IpAddr> {
     let mut ips: Vec<IpAddr> = hosts.keys().copied().collect();
     for ip in s
         .hosts
@@ -186,53 +184,71 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, color: bool) -> V
             ips.push(ip);
         }
     }
-    ips.sort_by_key(|ip| (std::cmp::Reverse(collect::worst(&items, *ip)), *ip));
-    let empty = HostRows::default();
-    let mut o = Vec::new();
-    for ip in ips {
-        let h = hosts.get(&ip).unwrap_or(&empty);
-        let verdict = collect::verdict(s, ip);
-        let mine: Vec<&Item<'_>> = items.iter().filter(|i| i.ip == Some(ip)).collect();
-        if h.rows.is_empty() && verdict.is_none() && mine.is_empty() {
-            continue;
-        }
-        let name = h
-            .name
-            .as_deref()
-            .or(verdict.and_then(|v| v.host.as_deref()))
-            .map(|n| format!(" ({})", terminal_safe(n)))
-            .unwrap_or_default();
-        o.push(p.paint("1", &format!("{ip}{name}")));
-        if let Some(v) = verdict {
-            let mut line = format!(
-                "  firewall: {}; {} open, {} closed, {} filtered",
-                collect::firewall_text(v.firewall),
-                v.open,
-                v.closed,
-                v.filtered
-            );
-            if v.rejected > 0 {
-                line.push_str(&format!(" ({} rejected with ICMP)", v.rejected));
-            }
-            o.push(line);
-            if v.answers_every_port {
-                o.push(format!(
-                    "  {}",
-                    p.paint("1;33", &format!("warning: {}", collect::ANSWERS_EVERY_PORT))
-                ));
-            }
-        }
-        table(&mut o, &p, &h.rows);
-        for i in mine {
-            finding(&mut o, &p, i);
-        }
-        o.push(String::new());
+    ips.sort_by_key(|ip| (std::cmp::Reverse(collect::worst(items, *ip)), *ip));
+    ips
+}
+
+/// The host verdict lines: firewall posture and port counts, then the
+/// "answers every port" warning.
+fn verdict_lines(o: &mut Vec<String>, p: &Painter, v: &HostVerdict) {
+    let mut line = format!(
+        "  firewall: {}; {} open, {} closed, {} filtered",
+        collect::firewall_text(v.firewall),
+        v.open,
+        v.closed,
+        v.filtered
+    );
+    if v.rejected > 0 {
+        line.push_str(&format!(" ({} rejected with ICMP)", v.rejected));
     }
+    o.push(line);
+    if v.answers_every_port {
+        o.push(format!(
+            "  {}",
+            p.paint("1;33", &format!("warning: {}", collect::ANSWERS_EVERY_PORT))
+        ));
+    }
+}
+
+/// One host's block: name line, verdict, port table, findings, blank line
+/// (nothing when the host has nothing to show).
+fn host_block(
+    o: &mut Vec<String>,
+    p: &Painter,
+    ip: IpAddr,
+    h: &HostRows,
+    s: &Summary,
+    items: &[Item<'_>],
+) {
+    let verdict = collect::verdict(s, ip);
+    let mine: Vec<&Item<'_>> = items.iter().filter(|i| i.ip == Some(ip)).collect();
+    if h.rows.is_empty() && verdict.is_none() && mine.is_empty() {
+        return;
+    }
+    let name = h
+        .name
+        .as_deref()
+        .or(verdict.and_then(|v| v.host.as_deref()))
+        .map(|n| format!(" ({})", terminal_safe(n)))
+        .unwrap_or_default();
+    o.push(p.paint("1", &format!("{ip}{name}")));
+    if let Some(v) = verdict {
+        verdict_lines(o, p, v);
+    }
+    table(o, p, &h.rows);
+    for i in mine {
+        finding(o, p, i);
+    }
+    o.push(String::new());
+}
+
+/// Findings about no host, then baseline entries no longer seen.
+fn trailing_sections(o: &mut Vec<String>, p: &Painter, s: &Summary, items: &[Item<'_>]) {
     let orphans: Vec<&Item<'_>> = items.iter().filter(|i| i.ip.is_none()).collect();
     if !orphans.is_empty() {
         o.push(p.paint("1", "other findings"));
         for i in orphans {
-            finding(&mut o, &p, i);
+            finding(o, p, i);
         }
         o.push(String::new());
     }
@@ -244,6 +260,10 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, color: bool) -> V
         }
         o.push(String::new());
     }
+}
+
+/// The coverage line: ports by state, unresolved hosts, interruption.
+fn coverage_line(s: &Summary) -> String {
     let c = &s.coverage;
     let mut line = format!(
         "{} ports attempted: {} open, {} closed, {} filtered",
@@ -261,7 +281,11 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, color: bool) -> V
     if s.interrupted {
         line.push_str(" (interrupted)");
     }
-    o.push(line);
+    line
+}
+
+/// The findings-per-severity line, with the `--fail-on` outcome.
+fn counts_line(p: &Painter, s: &Summary) -> String {
     let n = &s.counts;
     let counts: Vec<String> = [
         (n.critical, Severity::Critical),
@@ -286,7 +310,21 @@ pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, color: bool) -> V
         s.fail_on.as_str(),
         s.exit_code
     ));
-    o.push(line);
+    line
+}
+
+/// The whole report as lines (without trailing newlines).
+pub fn report(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, color: bool) -> Vec<String> {
+    let p = Painter(color);
+    let items = collect::findings(hosts, s);
+    let empty = HostRows::default();
+    let mut o = Vec::new();
+    for ip in host_order(hosts, s, &items) {
+        host_block(&mut o, &p, ip, hosts.get(&ip).unwrap_or(&empty), s, &items);
+    }
+    trailing_sections(&mut o, &p, s, &items);
+    o.push(coverage_line(s));
+    o.push(counts_line(&p, s));
     o
 }
 

@@ -13,6 +13,7 @@
 
 pub mod canary;
 
+use crate::fingerprint::Identify;
 use crate::model::{PortResult, PortState, ServiceNote};
 use crate::ports::PortList;
 use crate::scan::{self, Event, Progress, SweepConfig, SweepStats};
@@ -26,12 +27,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-
-/// A stage that identifies what answers on an open port.
-pub trait Identify: Send + Sync {
-    /// Fills `result.service`, using (and finally closing) the sweep's connection.
-    fn identify(&self, stream: TcpStream, result: PortResult) -> BoxFuture<'static, PortResult>;
-}
 
 /// Everything one scan needs.
 pub struct Plan {

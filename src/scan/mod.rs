@@ -56,6 +56,49 @@ pub struct SweepConfig {
     pub threads: usize,
 }
 
+/// The sweep settings the command line fixes. The rest of a [`SweepConfig`]
+/// is known only when the run starts: the connect window the descriptor
+/// budget allows, the derived order key, and whether streams are kept open.
+#[derive(Clone, Debug)]
+pub struct SweepSettings {
+    /// Connect window override (`--concurrency`).
+    pub concurrency: Option<usize>,
+    /// Per-host window override (`--max-per-host`).
+    pub max_per_host: Option<usize>,
+    /// Sweep threads.
+    pub threads: usize,
+    /// Timing bounds.
+    pub timing: TimingProfile,
+    /// Global rate.
+    pub rate: Option<f64>,
+    /// Per-host rate.
+    pub host_rate: Option<f64>,
+    /// Order key (None: derive one).
+    pub seed: Option<u64>,
+    /// Shard.
+    pub shard: Shard,
+}
+
+impl SweepSettings {
+    /// The sweep's configuration: `connect_window` is the window used when
+    /// `--concurrency` is not given, `seed` the order key, `keep_open` whether
+    /// open streams go to the fingerprinter.
+    pub fn sweep_config(&self, connect_window: usize, seed: u64, keep_open: bool) -> SweepConfig {
+        let concurrency = self.concurrency.unwrap_or(connect_window);
+        SweepConfig {
+            concurrency,
+            max_per_host: self.max_per_host.unwrap_or(concurrency),
+            timing: self.timing,
+            rate: self.rate,
+            host_rate: self.host_rate,
+            seed,
+            shard: self.shard,
+            keep_open,
+            threads: self.threads,
+        }
+    }
+}
+
 /// Fewest probes per sweep thread: below this a second thread costs more
 /// than it saves.
 const PROBES_PER_THREAD: u128 = 4096;
@@ -282,22 +325,20 @@ pub async fn sweep(
     );
     let n = cfg.threads_for(planned);
     let group: SharedTiming = Arc::new(std::sync::Mutex::new(HostTiming::new(cfg.timing)));
+    let shared = SliceShared {
+        targets,
+        ports,
+        slices: n,
+        group,
+        events,
+        progress,
+        cancel,
+    };
     if n == 1 {
-        return sweep_slice(targets, ports, cfg, 1, group, events, progress, cancel).await;
+        return sweep_slice(shared, cfg).await;
     }
     // Slice `j` of `n`, as a future that owns what it needs.
-    let slice = |j: usize| {
-        sweep_slice(
-            targets.clone(),
-            ports.clone(),
-            cfg.worker(j, n),
-            n,
-            group.clone(),
-            events.clone(),
-            progress.clone(),
-            cancel.clone(),
-        )
-    };
+    let slice = |j: usize| sweep_slice(shared.clone(), cfg.worker(j, n));
     let mut done = Vec::with_capacity(n);
     let mut inline = Vec::new();
     for j in 0..n {
@@ -353,46 +394,127 @@ fn lock(g: &SharedTiming) -> std::sync::MutexGuard<'_, HostTiming> {
     g.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Sweeps one slice (`cfg.shard`) of `slices` on the current thread.
-#[allow(clippy::too_many_arguments)]
-async fn sweep_slice(
+/// What every slice of one sweep shares.
+#[derive(Clone)]
+struct SliceShared {
+    /// Addresses to sweep.
     targets: Arc<TargetSet>,
+    /// Ports to sweep on each address.
     ports: Arc<PortList>,
-    cfg: SweepConfig,
+    /// Slices the sweep runs in (they share out [`HOST_MEMORY`]).
     slices: usize,
+    /// The scan-wide RTT estimate.
     group: SharedTiming,
+    /// Where results and warnings go.
     events: mpsc::Sender<Event>,
+    /// Live counters.
     progress: Arc<Progress>,
-    mut cancel: watch::Receiver<bool>,
-) -> SweepStats {
-    let nports = ports.len() as u128;
-    let total = targets.len().saturating_mul(nports);
+    /// Set when the run is cancelled.
+    cancel: watch::Receiver<bool>,
+}
+
+/// Sends due within this go out now; a gate that fell behind may catch up by
+/// at most this, so rates hold on average without long bursts.
+const SLACK: Duration = Duration::from_millis(1);
+
+/// How a probe concluded its port: state, reason, RTT, and the open stream.
+type Conclusion = (
+    PortState,
+    Reason,
+    Option<Duration>,
+    Option<std::net::TcpStream>,
+);
+
+/// The connect window: shrunk, with a growing back-off, when local errors
+/// come back, and regrown one step at a time once conclusions are calm again.
+struct Window {
+    /// The window asked for.
+    max: usize,
+    /// The window in force.
+    size: usize,
+    /// Pause after the last local error.
+    backoff: Duration,
+    /// Conclusions since the last local error.
+    calm: u32,
+    /// No connect starts before this.
+    not_before: Option<Instant>,
+}
+
+impl Window {
+    /// Shrinks the window below the `inflight` connects after a local error
+    /// and pauses new connects for a doubled back-off.
+    fn shrink(&mut self, inflight: usize) {
+        self.size = (inflight * 3 / 4).max(1);
+        self.backoff =
+            (self.backoff * 2).clamp(Duration::from_millis(5), Duration::from_millis(500));
+        self.calm = 0;
+        self.not_before = Some(Instant::now() + self.backoff);
+    }
+
+    /// Counts a conclusion; past 16 calm ones a shrunk window grows by one.
+    fn concluded(&mut self) {
+        if self.size < self.max {
+            self.calm += 1;
+            if self.calm > 16 {
+                self.size += 1;
+                self.backoff = Duration::ZERO;
+            }
+        }
+    }
+}
+
+/// One slice's sweep in progress.
+struct Slice {
+    shared: SliceShared,
+    stats: SweepStats,
+    order: Order,
+    nports: u128,
+    hosts: HashMap<IpAddr, HostState>,
+    /// Probes to send again (retransmissions, local errors), first.
+    retry: VecDeque<Probe>,
+    /// A probe drawn but not sendable yet (its host is full or gated).
+    held: Option<Probe>,
+    /// Results not yet handed on.
+    batch: Vec<Hit>,
+    /// Idle hosts remembered by this slice.
+    host_memory: usize,
+    inflight: ConnectSet<Probe>,
+    window: Window,
+    /// Connects in flight at most to one host.
+    per_host: usize,
+    /// Least gap between two connects to one host (`--host-rate`).
+    host_gap: Duration,
+    /// The `--rate` gate.
+    global: Option<Gate>,
+    warned: LocalWarnings,
+    stuck: Stuck,
+    /// Every pair of the slice has been drawn.
+    exhausted: bool,
+}
+
+/// Feeds an answer's RTT to the host's timing and to the scan-wide estimate.
+fn record_answer(timing: &mut HostTiming, group: &SharedTiming, rtt: Duration, try_no: u8) {
+    let s = Sample::Answered { rtt, try_no };
+    timing.record(s);
+    lock(group).record(s);
+}
+
+/// Sweeps one slice (`cfg.shard`) of `shared.slices` on the current thread.
+async fn sweep_slice(shared: SliceShared, cfg: SweepConfig) -> SweepStats {
+    let nports = shared.ports.len() as u128;
+    let total = shared.targets.len().saturating_mul(nports);
     let planned = cfg.shard.size_of(total);
-    let mut stats = SweepStats {
+    let stats = SweepStats {
         planned: u64::try_from(planned).unwrap_or(u64::MAX),
         ..SweepStats::default()
     };
-    let mut order = Order::new(total, cfg.seed, cfg.shard);
-    let next_probe = |order: &mut Order| {
-        order.next().map(|i| Probe {
-            ip: targets.get(i / nports).expect("index within target set"),
-            port: ports.as_slice()[(i % nports) as usize],
-            try_no: 1,
-            local_tries: 0,
-        })
-    };
-
-    let mut hosts: HashMap<IpAddr, HostState> = HashMap::new();
-    let mut retry: VecDeque<Probe> = VecDeque::new();
-    let mut held: Option<Probe> = None;
-    let mut batch: Vec<Hit> = Vec::with_capacity(HIT_BATCH);
-    let host_memory = HOST_MEMORY / slices.max(1);
-    let mut inflight = match ConnectSet::new(cfg.keep_open) {
+    let inflight = match ConnectSet::new(cfg.keep_open) {
         Ok(set) => set,
         Err(e) => {
             // Not an interruption: the pairs stay unconcluded, which the
             // coverage counts as unresolved (exit 3).
-            let _ = events
+            let _ = shared
+                .events
                 .send(Event::Warning(format!(
                     "cannot start the sweep ({e}): its {planned} probes are unresolved"
                 )))
@@ -400,32 +522,113 @@ async fn sweep_slice(
             return stats;
         }
     };
-    let max_window = cfg.concurrency.max(1);
-    let mut window = max_window;
-    let per_host = cfg.max_per_host.max(1);
-    let host_gap = cfg
-        .host_rate
-        .filter(|r| *r > 0.0)
-        .map_or(Duration::ZERO, |r| Duration::from_secs_f64(1.0 / r));
-    let mut global = cfg.rate.filter(|r| *r > 0.0).map(|r| Gate {
-        gap: Duration::from_secs_f64(1.0 / r),
-        next: Instant::now(),
-    });
-    let mut not_before: Option<Instant> = None;
-    let mut backoff = Duration::ZERO;
-    let mut calm_since_backoff = 0u32;
-    let mut warned = LocalWarnings::default();
-    let mut stuck = Stuck::default();
-    let mut exhausted = false;
-    // Sends due within SLACK go out now; a gate that fell behind may catch
-    // up by at most SLACK, so rates hold on average without long bursts.
-    const SLACK: Duration = Duration::from_millis(1);
+    let max = cfg.concurrency.max(1);
+    let slice = Slice {
+        stats,
+        order: Order::new(total, cfg.seed, cfg.shard),
+        nports,
+        hosts: HashMap::new(),
+        retry: VecDeque::new(),
+        held: None,
+        batch: Vec::with_capacity(HIT_BATCH),
+        host_memory: HOST_MEMORY / shared.slices.max(1),
+        inflight,
+        window: Window {
+            max,
+            size: max,
+            backoff: Duration::ZERO,
+            calm: 0,
+            not_before: None,
+        },
+        per_host: cfg.max_per_host.max(1),
+        host_gap: cfg
+            .host_rate
+            .filter(|r| *r > 0.0)
+            .map_or(Duration::ZERO, |r| Duration::from_secs_f64(1.0 / r)),
+        global: cfg.rate.filter(|r| *r > 0.0).map(|r| Gate {
+            gap: Duration::from_secs_f64(1.0 / r),
+            next: Instant::now(),
+        }),
+        warned: LocalWarnings::default(),
+        stuck: Stuck::default(),
+        exhausted: false,
+        shared,
+    };
+    slice.run().await
+}
 
-    if *cancel.borrow() {
-        stats.interrupted = true;
-        return stats;
+impl Slice {
+    /// Sends, reads completions and hands results on until the slice is
+    /// done, the consumer is gone, or the run is cancelled.
+    async fn run(mut self) -> SweepStats {
+        if *self.shared.cancel.borrow() {
+            self.stats.interrupted = true;
+            return self.stats;
+        }
+        loop {
+            let wake = self.fill_window();
+            if self.inflight.is_empty()
+                && self.held.is_none()
+                && self.retry.is_empty()
+                && self.exhausted
+            {
+                break;
+            }
+            if !self.batch.is_empty()
+                && (self.batch.len() >= HIT_BATCH || !self.inflight.has_ready())
+            {
+                let hits = std::mem::replace(&mut self.batch, Vec::with_capacity(HIT_BATCH));
+                if self.shared.events.send(Event::Hits(hits)).await.is_err() {
+                    self.stats.interrupted = true;
+                    break;
+                }
+            }
+            let sleep = async {
+                match wake {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = self.shared.cancel.changed() => {
+                    self.stats.interrupted = true;
+                    break;
+                }
+                Some((probe, outcome)) = self.inflight.next(), if !self.inflight.is_empty() => {
+                    if let Some(c) = self.conclude(probe, outcome).await {
+                        self.deliver(probe, c);
+                    }
+                }
+                _ = sleep => {}
+            }
+        }
+        // Results concluded before an interruption are still delivered.
+        let batch = std::mem::take(&mut self.batch);
+        if !batch.is_empty() && self.shared.events.send(Event::Hits(batch)).await.is_err() {
+            self.stats.interrupted = true;
+        }
+        self.stats
     }
-    loop {
+
+    /// The next pair in the slice's order, if any is left.
+    fn next_probe(&mut self) -> Option<Probe> {
+        let nports = self.nports;
+        self.order.next().map(|i| Probe {
+            ip: self
+                .shared
+                .targets
+                .get(i / nports)
+                .expect("index within target set"),
+            port: self.shared.ports.as_slice()[(i % nports) as usize],
+            try_no: 1,
+            local_tries: 0,
+        })
+    }
+
+    /// Starts connects while the window, the hosts' windows, the pacing and
+    /// the rates allow; returns when to wake up to send more.
+    fn fill_window(&mut self) -> Option<Instant> {
         let now = Instant::now();
         let floor = now.checked_sub(SLACK).unwrap_or(now);
         let mut wake: Option<Instant> = None;
@@ -434,42 +637,41 @@ async fn sweep_slice(
         // out: when answers come back at once (RST over a fast link) the
         // sockets in flight stay a burst's worth, not the whole window, which
         // keeps the kernel's working set (and the sweep) fast.
-        let may_send = !inflight.has_ready();
-        while may_send && inflight.len() < window {
+        let may_send = !self.inflight.has_ready();
+        while may_send && self.inflight.len() < self.window.size {
             if burst == SEND_BURST {
                 // Let completions be read (and timed) before sending more.
                 wake = Some(now);
                 break;
             }
             burst += 1;
-            if let Some(t) = not_before {
+            if let Some(t) = self.window.not_before {
                 if now < t {
                     wake = Some(t);
                     break;
                 }
-                not_before = None;
+                self.window.not_before = None;
             }
-            let probe = match held.take().or_else(|| retry.pop_front()) {
-                Some(p) => p,
-                None => match next_probe(&mut order) {
-                    Some(p) => p,
-                    None => {
-                        exhausted = true;
-                        break;
-                    }
-                },
+            let next = match self.held.take().or_else(|| self.retry.pop_front()) {
+                Some(p) => Some(p),
+                None => self.next_probe(),
             };
-            let host = hosts.entry(probe.ip).or_insert_with(|| HostState {
-                timing: HostTiming::seeded_from(&lock(&group)),
+            let Some(probe) = next else {
+                self.exhausted = true;
+                break;
+            };
+            let group = &self.shared.group;
+            let host = self.hosts.entry(probe.ip).or_insert_with(|| HostState {
+                timing: HostTiming::seeded_from(&lock(group)),
                 inflight: 0,
             });
             if host.timing.srtt().is_none() {
                 // No answer from this host on this thread yet: start from
                 // what every thread has learned so far.
-                host.timing.seed_rtt(&lock(&group));
+                host.timing.seed_rtt(&lock(group));
             }
-            if host.inflight >= per_host {
-                held = Some(probe);
+            if host.inflight >= self.per_host {
+                self.held = Some(probe);
                 break;
             }
             // The loss-driven per-host delay paces new probes; a
@@ -479,24 +681,24 @@ async fn sweep_slice(
             // delay is in force (answers keep coming late: a SYN rate
             // limit), when a burst of retransmissions would meet the same
             // limit and only paced ones get through.
-            let paced = probe.try_no == 1 || !host_gap.is_zero() || host.timing.pacing();
+            let paced = probe.try_no == 1 || !self.host_gap.is_zero() || host.timing.pacing();
             let mut at = if paced {
-                host.timing.next_send(floor, host_gap)
+                host.timing.next_send(floor, self.host_gap)
             } else {
                 floor
             };
-            if let Some(g) = &global {
+            if let Some(g) = &self.global {
                 at = at.max(g.next).max(floor);
             }
             if at > now + SLACK {
-                held = Some(probe);
+                self.held = Some(probe);
                 wake = Some(at);
                 break;
             }
             if paced {
-                host.timing.commit_send(at, host_gap);
+                host.timing.commit_send(at, self.host_gap);
             }
-            if let Some(g) = &mut global {
+            if let Some(g) = &mut self.global {
                 g.next = at + g.gap;
             }
             host.inflight += 1;
@@ -505,147 +707,128 @@ async fn sweep_slice(
             }
             let timeout = host.timing.timeout();
             let near = host.timing.srtt().is_some_and(|d| d < NEAR_RTT);
-            inflight.start_near(SocketAddr::new(probe.ip, probe.port), timeout, probe, near);
+            self.inflight
+                .start_near(SocketAddr::new(probe.ip, probe.port), timeout, probe, near);
         }
-        if inflight.is_empty() && held.is_none() && retry.is_empty() && exhausted {
-            break;
-        }
-        if !batch.is_empty() && (batch.len() >= HIT_BATCH || !inflight.has_ready()) {
-            let hits = std::mem::replace(&mut batch, Vec::with_capacity(HIT_BATCH));
-            if events.send(Event::Hits(hits)).await.is_err() {
-                stats.interrupted = true;
-                break;
+        wake
+    }
+
+    /// Reads one completed connect: its conclusion, or `None` when the probe
+    /// was queued again (retransmission, local error).
+    async fn conclude(&mut self, probe: Probe, outcome: Outcome) -> Option<Conclusion> {
+        let host = self
+            .hosts
+            .get_mut(&probe.ip)
+            .expect("host state exists while in flight");
+        host.inflight -= 1;
+        let idle = host.inflight == 0;
+        let group = &self.shared.group;
+        let conclusion = match outcome {
+            Outcome::Open { stream, rtt } => {
+                record_answer(&mut host.timing, group, rtt, probe.try_no);
+                Some((PortState::Open, Reason::SynAck, Some(rtt), stream))
             }
-        }
-        let sleep = async {
-            match wake {
-                Some(t) => tokio::time::sleep_until(t.into()).await,
-                None => std::future::pending().await,
+            Outcome::Ended(Attempt::Open { stream, rtt }) => {
+                record_answer(&mut host.timing, group, rtt, probe.try_no);
+                let stream = stream.into_std().ok();
+                Some((PortState::Open, Reason::SynAck, Some(rtt), stream))
             }
-        };
-        tokio::select! {
-            biased;
-            _ = cancel.changed() => {
-                stats.interrupted = true;
-                break;
-            }
-            Some((probe, outcome)) = inflight.next(), if !inflight.is_empty() => {
-                let host = hosts.get_mut(&probe.ip).expect("host state exists while in flight");
-                host.inflight -= 1;
-                let conclusion = match outcome {
-                    Outcome::Open { stream, rtt } => {
-                        let s = Sample::Answered { rtt, try_no: probe.try_no };
-                        host.timing.record(s);
-                        lock(&group).record(s);
-                        Some((PortState::Open, Reason::SynAck, Some(rtt), stream))
-                    }
-                    Outcome::Ended(Attempt::Open { stream, rtt }) => {
-                        let s = Sample::Answered { rtt, try_no: probe.try_no };
-                        host.timing.record(s);
-                        lock(&group).record(s);
-                        Some((PortState::Open, Reason::SynAck, Some(rtt), stream.into_std().ok()))
-                    }
-                    Outcome::Ended(Attempt::Answered { reason, rtt }) => {
-                        let s = Sample::Answered { rtt, try_no: probe.try_no };
-                        host.timing.record(s);
-                        lock(&group).record(s);
-                        let state = if reason == Reason::ConnRefused { PortState::Closed } else { PortState::Filtered };
-                        Some((state, reason, Some(rtt), None))
-                    }
-                    Outcome::Ended(Attempt::TimedOut) => {
-                        if host.timing.may_retry(probe.try_no) && !*cancel.borrow() {
-                            stats.retries += 1;
-                            retry.push_back(Probe { try_no: probe.try_no.saturating_add(1), ..probe });
-                            None
-                        } else if host.timing.silence_unproven(probe.try_no) {
-                            Some((PortState::Unresolved, Reason::RateLimited, None, None))
-                        } else {
-                            Some((PortState::Filtered, Reason::NoResponse, None, None))
-                        }
-                    }
-                    Outcome::Ended(Attempt::SelfConnect) => {
-                        // Our own socket answered: ask again from another local port.
-                        if requeue_local(probe, &mut retry, &mut stats) {
-                            None
-                        } else {
-                            Some((PortState::Unresolved, Reason::LocalError, None, None))
-                        }
-                    }
-                    Outcome::Ended(Attempt::Local(e)) => {
-                        let addr = SocketAddr::new(probe.ip, probe.port);
-                        let class = connect::local_class(&e, &addr);
-                        if let Some(w) = warned.first_time(class, &e, addr) {
-                            let _ = events.send(Event::Warning(w)).await;
-                        }
-                        match class {
-                            LocalClass::Permanent(reason) => {
-                                Some((PortState::Unresolved, reason, None, None))
-                            }
-                            LocalClass::Transient(reason) if stuck.hopeless(Instant::now()) => {
-                                if let Some(w) = warned.gave_up(reason) {
-                                    let _ = events.send(Event::Warning(w)).await;
-                                }
-                                Some((PortState::Unresolved, reason, None, None))
-                            }
-                            LocalClass::Transient(reason) => {
-                                window = (inflight.len() * 3 / 4).max(1);
-                                backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_millis(500));
-                                calm_since_backoff = 0;
-                                not_before = Some(Instant::now() + backoff);
-                                if requeue_local(probe, &mut retry, &mut stats) {
-                                    None
-                                } else {
-                                    Some((PortState::Unresolved, reason, None, None))
-                                }
-                            }
-                        }
-                    }
+            Outcome::Ended(Attempt::Answered { reason, rtt }) => {
+                record_answer(&mut host.timing, group, rtt, probe.try_no);
+                let state = if reason == Reason::ConnRefused {
+                    PortState::Closed
+                } else {
+                    PortState::Filtered
                 };
-                if host.inflight == 0 && hosts.len() > host_memory {
-                    hosts.remove(&probe.ip);
-                }
-                if let Some((state, reason, rtt, stream)) = conclusion {
-                    if state != PortState::Unresolved {
-                        stuck.since = None;
-                    }
-                    if window < max_window {
-                        calm_since_backoff += 1;
-                        if calm_since_backoff > 16 {
-                            window += 1;
-                            backoff = Duration::ZERO;
-                        }
-                    }
-                    stats.concluded += 1;
-                    progress.done.fetch_add(1, Ordering::Relaxed);
-                    if state == PortState::Open {
-                        progress.open.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if let Some(s) = &stream {
-                        let _ = s.set_nodelay(true);
-                    }
-                    let result = PortResult {
-                        ip: probe.ip,
-                        host: targets.name(&probe.ip).map(str::to_owned),
-                        port: probe.port,
-                        proto: Proto::Tcp,
-                        state,
-                        reason,
-                        rtt_ms: rtt.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
-                        tries: probe.try_no,
-                        service: None,
-                        finding: None,
-                    };
-                    batch.push(Hit { result, stream });
+                Some((state, reason, Some(rtt), None))
+            }
+            Outcome::Ended(Attempt::TimedOut) => {
+                if host.timing.may_retry(probe.try_no) && !*self.shared.cancel.borrow() {
+                    self.stats.retries += 1;
+                    self.retry.push_back(Probe {
+                        try_no: probe.try_no.saturating_add(1),
+                        ..probe
+                    });
+                    None
+                } else if host.timing.silence_unproven(probe.try_no) {
+                    Some((PortState::Unresolved, Reason::RateLimited, None, None))
+                } else {
+                    Some((PortState::Filtered, Reason::NoResponse, None, None))
                 }
             }
-            _ = sleep => {}
+            Outcome::Ended(Attempt::SelfConnect) => {
+                // Our own socket answered: ask again from another local port.
+                if requeue_local(probe, &mut self.retry, &mut self.stats) {
+                    None
+                } else {
+                    Some((PortState::Unresolved, Reason::LocalError, None, None))
+                }
+            }
+            Outcome::Ended(Attempt::Local(e)) => self.local_error(probe, &e).await,
+        };
+        if idle && self.hosts.len() > self.host_memory {
+            self.hosts.remove(&probe.ip);
+        }
+        conclusion
+    }
+
+    /// A connect that failed locally: warns once per kind, then concludes the
+    /// port unresolved (a permanent error, or transient ones gone on too
+    /// long) or shrinks the window, backs off and queues the probe again.
+    async fn local_error(&mut self, probe: Probe, e: &std::io::Error) -> Option<Conclusion> {
+        let addr = SocketAddr::new(probe.ip, probe.port);
+        let class = connect::local_class(e, &addr);
+        if let Some(w) = self.warned.first_time(class, e, addr) {
+            let _ = self.shared.events.send(Event::Warning(w)).await;
+        }
+        match class {
+            LocalClass::Permanent(reason) => Some((PortState::Unresolved, reason, None, None)),
+            LocalClass::Transient(reason) if self.stuck.hopeless(Instant::now()) => {
+                if let Some(w) = self.warned.gave_up(reason) {
+                    let _ = self.shared.events.send(Event::Warning(w)).await;
+                }
+                Some((PortState::Unresolved, reason, None, None))
+            }
+            LocalClass::Transient(reason) => {
+                self.window.shrink(self.inflight.len());
+                if requeue_local(probe, &mut self.retry, &mut self.stats) {
+                    None
+                } else {
+                    Some((PortState::Unresolved, reason, None, None))
+                }
+            }
         }
     }
-    // Results concluded before an interruption are still delivered.
-    if !batch.is_empty() && events.send(Event::Hits(batch)).await.is_err() {
-        stats.interrupted = true;
+
+    /// Counts a concluded port and adds its result to the batch.
+    fn deliver(&mut self, probe: Probe, (state, reason, rtt, stream): Conclusion) {
+        if state != PortState::Unresolved {
+            self.stuck.since = None;
+        }
+        self.window.concluded();
+        self.stats.concluded += 1;
+        let progress = &self.shared.progress;
+        progress.done.fetch_add(1, Ordering::Relaxed);
+        if state == PortState::Open {
+            progress.open.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(s) = &stream {
+            let _ = s.set_nodelay(true);
+        }
+        let result = PortResult {
+            ip: probe.ip,
+            host: self.shared.targets.name(&probe.ip).map(str::to_owned),
+            port: probe.port,
+            proto: Proto::Tcp,
+            state,
+            reason,
+            rtt_ms: rtt.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
+            tries: probe.try_no,
+            service: None,
+            finding: None,
+        };
+        self.batch.push(Hit { result, stream });
     }
-    stats
 }
 
 #[cfg(test)]

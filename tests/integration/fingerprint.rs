@@ -5,9 +5,8 @@
 
 use exposecheck::catalog::load::{compile, embedded_sources, Source};
 use exposecheck::catalog::Catalog;
-use exposecheck::fingerprint::{dialogues, Engine, Settings};
+use exposecheck::fingerprint::{dialogues, Engine, Identify, Settings};
 use exposecheck::model::{AuthState, Confidence, PortResult, PortState, Proto, Reason, Service};
-use exposecheck::pipeline::Identify;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -11,7 +11,7 @@
 //! The dialogue never sends Start-Ok: it reads the offer and stops, so auth
 //! is `required` (the server demands a SASL login).
 
-use super::util::{add_info, conclude, matched, set_auth, text, Bad, Cur, Res};
+use super::util::{add_info, by_stage, matched, set_auth, text, Bad, Cur, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use crate::model::AuthState;
 
@@ -184,10 +184,7 @@ impl Dialogue for Amqp {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        if stage > 0 {
-            return Step::Stop;
-        }
-        conclude(judge(reply, ident))
+        by_stage(&[judge], stage, reply, ident)
     }
 }
 

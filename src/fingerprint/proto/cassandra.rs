@@ -13,7 +13,7 @@
 //!    `READY` means no authenticator, `AUTHENTICATE <class>` means one is
 //!    configured. The SASL exchange that would follow is never started.
 
-use super::util::{add_info, conclude, matched, set_auth, text, Bad, Cur, Res};
+use super::util::{add_info, by_stage, matched, set_auth, text, Bad, Cur, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use crate::model::AuthState;
 
@@ -223,11 +223,7 @@ impl Dialogue for Cassandra {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        match stage {
-            0 => conclude(judge_options(reply, ident)),
-            1 => conclude(judge_startup(reply, ident)),
-            _ => Step::Stop,
-        }
+        by_stage(&[judge_options, judge_startup], stage, reply, ident)
     }
 }
 

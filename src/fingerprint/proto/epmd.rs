@@ -8,7 +8,7 @@
 //! EPMD answers anyone (it has no authentication); the node list tells
 //! which Erlang distribution ports (RabbitMQ, CouchDB, ejabberd...) exist.
 
-use super::util::{add_info, conclude, matched, set_auth, text, Bad, Res};
+use super::util::{add_info, by_stage, matched, set_auth, text, Bad, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use crate::model::AuthState;
 
@@ -110,10 +110,7 @@ impl Dialogue for Epmd {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        if stage > 0 {
-            return Step::Stop;
-        }
-        conclude(judge(reply, ident))
+        by_stage(&[judge], stage, reply, ident)
     }
 }
 

@@ -13,7 +13,7 @@
 //! `send_name`. A challenge means the port is a live distribution listener
 //! protected by the cookie: auth `required`.
 
-use super::util::{add_info, conclude, matched, set_auth, text, Bad, Cur, Res};
+use super::util::{add_info, by_stage, matched, set_auth, text, Bad, Cur, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use crate::model::AuthState;
 
@@ -124,10 +124,7 @@ impl Dialogue for ErlangDist {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        if stage > 0 {
-            return Step::Stop;
-        }
-        conclude(judge(reply, ident))
+        by_stage(&[judge], stage, reply, ident)
     }
 }
 

@@ -8,7 +8,7 @@
 //! know the version still answers v0 with error 35 (UNSUPPORTED_VERSION).
 //! ApiVersions is answered before any SASL exchange, so auth stays unknown.
 
-use super::util::{add_info, conclude, matched, Bad, Cur, Res};
+use super::util::{add_info, by_stage, matched, Bad, Cur, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 
 /// Largest response accepted.
@@ -110,10 +110,7 @@ impl Dialogue for Kafka {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        if stage > 0 {
-            return Step::Stop;
-        }
-        conclude(judge(reply, ident))
+        by_stage(&[judge], stage, reply, ident)
     }
 }
 

@@ -10,7 +10,7 @@
 //! PRELOGIN happens before LOGIN7; SQL Server always authenticates the
 //! login that follows, so auth is `required`.
 
-use super::util::{add_info, conclude, matched, set_auth, Bad, Cur, Res};
+use super::util::{add_info, by_stage, matched, set_auth, Bad, Cur, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use crate::model::AuthState;
 
@@ -163,10 +163,7 @@ impl Dialogue for Mssql {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        if stage > 0 {
-            return Step::Stop;
-        }
-        conclude(judge(reply, ident))
+        by_stage(&[judge], stage, reply, ident)
     }
 }
 

@@ -16,7 +16,7 @@
 //!    Each backend message is `type[1] | int32 len (self-inclusive) | body`.
 //!    `R` code 0 (AuthenticationOk) means the server let us in.
 
-use super::util::{add_info, conclude, matched, numeric_version, set_auth, text, Bad, Cur, Res};
+use super::util::{add_info, by_stage, matched, numeric_version, set_auth, text, Bad, Cur, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use crate::model::AuthState;
 
@@ -242,11 +242,7 @@ impl Dialogue for Postgresql {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        match stage {
-            0 => conclude(judge_ssl(reply, ident)),
-            1 => conclude(judge_startup(reply, ident)),
-            _ => Step::Stop,
-        }
+        by_stage(&[judge_ssl, judge_startup], stage, reply, ident)
     }
 }
 

@@ -12,7 +12,7 @@
 //! auth `required`. TLS or standard RDP security show a logon screen to
 //! anyone first, so auth stays `unknown` (noted in the evidence).
 
-use super::util::{add_info, conclude, matched, set_auth, Bad, Cur, Res};
+use super::util::{add_info, by_stage, matched, set_auth, Bad, Cur, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use crate::model::AuthState;
 
@@ -160,10 +160,7 @@ impl Dialogue for Rdp {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        if stage > 0 {
-            return Step::Stop;
-        }
-        conclude(judge(reply, ident))
+        by_stage(&[judge], stage, reply, ident)
     }
 }
 

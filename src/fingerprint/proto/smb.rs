@@ -10,7 +10,7 @@
 //! Negotiation happens before any authentication, so auth stays unknown;
 //! whether signing is required is reported.
 
-use super::util::{add_info, conclude, matched, Bad, Cur, Res};
+use super::util::{add_info, by_stage, matched, Bad, Cur, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 
 /// Dialects offered: 2.0.2, 2.1, 3.0, 3.0.2, 3.1.1.
@@ -200,10 +200,7 @@ impl Dialogue for Smb {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        if stage > 0 {
-            return Step::Stop;
-        }
-        conclude(judge(reply, ident))
+        by_stage(&[judge], stage, reply, ident)
     }
 }
 

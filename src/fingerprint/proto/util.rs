@@ -29,6 +29,18 @@ pub(crate) fn conclude(r: Res<Step>) -> Step {
     }
 }
 
+/// A dialogue's reading of the reply at one stage.
+pub(crate) type Reading = fn(&[u8], &mut Ident) -> Res<Step>;
+
+/// `Dialogue::step` for a dialogue that reads the reply at stage `i` with
+/// `stages[i]`; past the last stage there is nothing more to learn.
+pub(crate) fn by_stage(stages: &[Reading], stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
+    match stages.get(stage) {
+        Some(read) => conclude(read(reply, ident)),
+        None => Step::Stop,
+    }
+}
+
 /// A forward-only reader over a byte slice.
 #[derive(Clone, Debug)]
 pub struct Cur<'a> {

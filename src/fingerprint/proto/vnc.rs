@@ -11,7 +11,7 @@
 //! Type 1 (None) means anyone gets the desktop: auth `none`. Any other type
 //! is a challenge, never answered: auth `required`.
 
-use super::util::{add_info, conclude, matched, set_auth, text, Bad, Cur, Res};
+use super::util::{add_info, by_stage, matched, set_auth, text, Bad, Cur, Res};
 use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use crate::model::AuthState;
 
@@ -184,11 +184,7 @@ impl Dialogue for Vnc {
     }
 
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        match stage {
-            0 => conclude(judge_version(reply, ident)),
-            1 => conclude(judge_security(reply, ident)),
-            _ => Step::Stop,
-        }
+        by_stage(&[judge_version, judge_security], stage, reply, ident)
     }
 }
 

@@ -117,15 +117,10 @@ fn ssh(addr: &str, fp: &str) -> PortResult {
     r
 }
 
-/// The scan's results, in stream (not sorted) order.
-pub fn results() -> Vec<PortResult> {
-    let a = "203.0.113.7";
-    let b = "198.51.100.20";
-    let c = "2001:db8::7";
-    let db1 = Some("db1.example.com");
-
-    let mut redis = port(a, db1, 6379, PortState::Open);
-    redis.service = Some(Service {
+/// Redis without AUTH on `addr`: the critical finding, every remediation kind.
+fn redis(addr: &str, host: Option<&str>) -> PortResult {
+    let mut r = port(addr, host, 6379, PortState::Open);
+    r.service = Some(Service {
         name: "redis".into(),
         product: Some("Redis".into()),
         version: Some("7.2.4".into()),
@@ -137,7 +132,7 @@ pub fn results() -> Vec<PortResult> {
         connections: 2,
         ..Service::default()
     });
-    redis.finding = Some(Finding {
+    r.finding = Some(Finding {
         remediation: Remediation {
             config: lines(&[
                 "bind 127.0.0.1 -::1",
@@ -162,9 +157,13 @@ pub fn results() -> Vec<PortResult> {
             "3b1f0c9a7d2e4f60",
         )
     });
+    r
+}
 
-    let mut mysql = port(a, db1, 3306, PortState::Open);
-    mysql.service = Some(Service {
+/// MariaDB refusing our host on `addr`: the high finding.
+fn mysql(addr: &str, host: Option<&str>) -> PortResult {
+    let mut r = port(addr, host, 3306, PortState::Open);
+    r.service = Some(Service {
         name: "mysql".into(),
         product: Some("MariaDB".into()),
         version: Some("10.11.6".into()),
@@ -176,7 +175,7 @@ pub fn results() -> Vec<PortResult> {
         connections: 1,
         ..Service::default()
     });
-    mysql.finding = Some(Finding {
+    r.finding = Some(Finding {
         remediation: Remediation {
             config: lines(&["bind-address = 127.0.0.1"]),
             iptables: lines(&["iptables -I INPUT -p tcp --dport 3306 ! -s 127.0.0.1 -j DROP"]),
@@ -192,9 +191,13 @@ pub fn results() -> Vec<PortResult> {
             "a0c4e3d2b1f09876",
         )
     });
+    r
+}
 
-    let mut vite = port(b, None, 5173, PortState::Open);
-    vite.service = Some(Service {
+/// A Vite dev server on `addr`: the medium finding.
+fn vite(addr: &str) -> PortResult {
+    let mut r = port(addr, None, 5173, PortState::Open);
+    r.service = Some(Service {
         name: "http-dev".into(),
         product: Some("Vite dev server".into()),
         auth: AuthState::None,
@@ -202,7 +205,7 @@ pub fn results() -> Vec<PortResult> {
         connections: 1,
         ..Service::default()
     });
-    vite.finding = Some(Finding {
+    r.finding = Some(Finding {
         remediation: Remediation {
             config: lines(&["server: { host: 'localhost' }   # vite.config.js"]),
             nftables: lines(&["nft add rule inet filter input tcp dport 5173 drop"]),
@@ -218,9 +221,13 @@ pub fn results() -> Vec<PortResult> {
             "5d6e7f8091a2b3c4",
         )
     });
+    r
+}
 
-    let mut unknown = port(b, None, 31337, PortState::Open);
-    unknown.service = Some(Service {
+/// An unidentified service on `addr`: the low finding, a binary banner.
+fn unknown_port(addr: &str) -> PortResult {
+    let mut r = port(addr, None, 31337, PortState::Open);
+    r.service = Some(Service {
         name: "unknown".into(),
         confidence: Confidence::Guessed,
         banner: Some("\\x00\\x01\\xff".into()),
@@ -228,7 +235,7 @@ pub fn results() -> Vec<PortResult> {
         note: Some(ServiceNote::BudgetExhausted),
         ..Service::default()
     });
-    unknown.finding = Some(Finding {
+    r.finding = Some(Finding {
         remediation: Remediation {
             iptables: lines(&["iptables -I INPUT -p tcp --dport 31337 -j DROP"]),
             notes: lines(&["Find the process with: ss -ltnp 'sport = :31337'"]),
@@ -242,16 +249,25 @@ pub fn results() -> Vec<PortResult> {
             "c4b3a29180f7e6d5",
         )
     });
+    r
+}
+
+/// The scan's results, in stream (not sorted) order.
+pub fn results() -> Vec<PortResult> {
+    let a = "203.0.113.7";
+    let b = "198.51.100.20";
+    let c = "2001:db8::7";
+    let db1 = Some("db1.example.com");
 
     let mut out = vec![
         port(b, None, 22, PortState::Closed),
-        redis,
+        redis(a, db1),
         port(c, db1, 6379, PortState::Filtered),
-        vite,
+        vite(b),
         ssh(c, "77aa66bb55cc44dd"),
         port(a, db1, 5432, PortState::Closed),
-        mysql,
-        unknown,
+        mysql(a, db1),
+        unknown_port(b),
         ssh(a, "11ee22dd33cc44bb"),
         port(c, db1, 5432, PortState::Closed),
     ];
