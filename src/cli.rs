@@ -4,6 +4,7 @@
 //! the flags, [`Config`] the checked, ready-to-use settings.
 
 use crate::error::Error;
+use crate::model::FailOn;
 use crate::output::schema::SchemaKind;
 use crate::output::{ColorChoice, Format, Show};
 use crate::ports::{self, PortList};
@@ -11,7 +12,6 @@ use crate::scan::order::{Shard, MAX_SHARDS};
 use crate::scan::timing::TimingProfile;
 use crate::scan::SweepSettings;
 use crate::targets::{self, ListError, TargetSpec};
-use crate::verdict::policy::FailOn;
 
 /// The policy file read from the working directory when `--policy` is not given.
 pub const DEFAULT_POLICY: &str = "exposecheck.toml";
@@ -492,9 +492,28 @@ impl Reporting {
     }
 }
 
+/// `90m`, `36h`, `7d`, `3600s` (or bare seconds) in seconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    let n: i64 = num.parse().ok()?;
+    // A century at most: any larger window is "no limit" anyway.
+    n.checked_mul(scale).filter(|&v| v <= 100 * 366 * 86_400)
+}
+
 /// Checks a `--max-skew` value (`90m`, `36h`, `7d` or seconds) wherever it is given.
 fn max_skew_value(s: &str) -> Result<String, String> {
-    crate::app::merge::parse_duration(s)
+    parse_duration(s)
         .map(|_| s.to_string())
         .ok_or_else(|| "not a duration: write 90m, 36h, 7d or a number of seconds".into())
 }

@@ -6,16 +6,18 @@ use std::path::PathBuf;
 
 /// Documented process exit codes.
 pub mod exit {
+    use crate::model::Exit;
+
     /// Scan complete; no finding at or above `--fail-on`.
-    pub const CLEAN: u8 = 0;
+    pub const CLEAN: u8 = Exit::Clean.code();
     /// A finding at or above `--fail-on`.
-    pub const FINDINGS: u8 = 1;
+    pub const FINDINGS: u8 = Exit::Findings.code();
     /// Usage or configuration error.
     pub const USAGE: u8 = 2;
     /// Scan incomplete (unresolved ports or hosts above the threshold).
-    pub const INCOMPLETE: u8 = 3;
+    pub const INCOMPLETE: u8 = Exit::Incomplete.code();
     /// Interrupted by Ctrl-C / SIGINT / SIGTERM; output still written.
-    pub const INTERRUPTED: u8 = 130;
+    pub const INTERRUPTED: u8 = Exit::Interrupted.code();
 }
 
 /// A run-stopping error. Each renders as one line.

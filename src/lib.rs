@@ -8,8 +8,13 @@
 //!   and the coded dialogues.
 //! - [`pipeline`]: sweep → fingerprint → verdict, one [`model::PortResult`] per port.
 //! - [`output`]: one module per format.
-//! - [`verdict`]: findings, host verdicts, policy, baseline.
+//! - [`verdict`]: the run's judge: the rules table, port and host findings,
+//!   policy, baseline, the exit code.
+//! - [`text`], [`reader`]: leaf helpers (terminal-safe text, RFC 3339 times,
+//!   the NDJSON/JSON record reader of `merge` and `--baseline`).
 //! - [`cli`], [`app`]: the command line; [`error`]: run-stopping errors and exit codes.
+//!
+//! `ARCHITECTURE.md` follows one port result through these stages.
 
 // No function over 120 lines (`clippy.toml` sets the threshold).
 #![warn(clippy::too_many_lines)]
@@ -27,6 +32,8 @@ pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod ports;
+pub mod reader;
 pub mod scan;
 pub mod targets;
+pub mod text;
 pub mod verdict;

@@ -388,6 +388,73 @@ impl Severity {
     }
 }
 
+/// The `--fail-on` threshold; written as its name (`high`, `none`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// Never fail on findings.
+    Never,
+    /// Fail on findings at or above this severity.
+    At(Severity),
+}
+
+impl FailOn {
+    /// Parses `critical|high|medium|low|info|none`.
+    pub fn parse(s: &str) -> Option<FailOn> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "none" | "never" => FailOn::Never,
+            other => FailOn::At(Severity::parse(other)?),
+        })
+    }
+
+    /// Text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Never => "none",
+            FailOn::At(s) => s.as_str(),
+        }
+    }
+
+    /// Whether a finding of `s` fails the run.
+    pub fn fails(self, s: Severity) -> bool {
+        matches!(self, FailOn::At(t) if s >= t)
+    }
+}
+
+impl Default for FailOn {
+    fn default() -> FailOn {
+        FailOn::At(Severity::High)
+    }
+}
+
+impl serde::Serialize for FailOn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FailOn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FailOn, D::Error> {
+        let s = String::deserialize(d)?;
+        FailOn::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid fail_on '{s}'")))
+    }
+}
+
+impl JsonSchema for FailOn {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FailOn".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut names = vec!["none"];
+        names.extend(Severity::ALL.iter().map(|s| s.as_str()));
+        schemars::json_schema!({
+            "description": "The --fail-on threshold: findings at or above it fail the run (none never does).",
+            "type": "string",
+            "enum": names,
+        })
+    }
+}
+
 /// How to close an exposure.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct Remediation {
@@ -638,6 +705,27 @@ pub enum HostRecord {
     Verdict(HostVerdict),
     /// A finding about a host.
     Finding(Box<HostFinding>),
+}
+
+/// How a run ends, as its process exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Exit {
+    /// Scan complete; no finding at or above `--fail-on`.
+    Clean = 0,
+    /// A finding at or above `--fail-on`.
+    Findings = 1,
+    /// Scan incomplete (unresolved ports or hosts, nothing scanned).
+    Incomplete = 3,
+    /// Interrupted by a signal; the output is still written.
+    Interrupted = 130,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
 }
 
 /// Findings per severity (expected ones excluded).

@@ -7,7 +7,7 @@
 //! needs. Hostnames are resolved (with a timeout and a cap on addresses per
 //! name) before the set is built, and each address keeps the name it came from.
 
-use crate::output::terminal_safe;
+use crate::text::terminal_safe;
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;

@@ -3,7 +3,7 @@
 //! result re-judged once with the policy and baseline given to the merge.
 //!
 //! The files are read twice, each time one record at a time
-//! ([`crate::output::reader`]): a first pass keeps only each shard's summary,
+//! ([`crate::reader`]): a first pass keeps only each shard's summary,
 //! record counts and SHA-256, and checks that the shards form one complete
 //! scan; the second streams the records into the output. Memory is what the
 //! output needs (host verdicts), whatever the size of the shards.
@@ -20,12 +20,12 @@
 use super::dual_stack_pair;
 use super::report::{self, Ending, Reporter};
 use crate::catalog::Catalog;
-use crate::cli::{Args, Reporting};
+use crate::cli::{parse_duration, Args, Reporting};
 use crate::error::Error;
 use crate::model::{Coverage, HostVerdict, PortResult, ServiceNote, StateCounts};
-use crate::output::reader::{ReadError, Source};
 use crate::output::{parse_rfc3339, terminal_safe, ScanMeta};
 use crate::ports;
+use crate::reader::{ReadError, Source};
 use crate::scan::order::{Shard, MAX_SHARDS};
 use crate::verdict::policy::{Entry, HostMatch};
 use crate::verdict::{Context, Judge, Settings};
@@ -223,25 +223,6 @@ fn start_of(f: &ShardFile) -> Result<i64, Error> {
             quoted(&f.summary.scan.start)
         ))
     })
-}
-
-/// `90m`, `36h`, `7d`, `3600s` (or bare seconds) in seconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    let n: i64 = num.parse().ok()?;
-    // A century at most: any larger window is "no limit" anyway.
-    n.checked_mul(scale).filter(|&v| v <= 100 * 366 * 86_400)
 }
 
 /// Seconds as `3d 4h 5m 6s`, largest units first, zero units left out.

@@ -16,7 +16,7 @@ use crate::model::Coverage;
 use crate::output::{self, ScanMeta};
 use crate::pipeline::{self, Output, Plan};
 use crate::ports::{self, PortList};
-use crate::scan::{limits, Progress};
+use crate::scan::{limits, Progress, SweepStats};
 use crate::targets::{self, TargetSet, TargetSpec};
 use crate::verdict::policy::{Entry, HostMatch};
 use crate::verdict::{rules, Judge, Settings};
@@ -84,7 +84,7 @@ pub async fn run(cfg: Config) -> Result<u8, Error> {
 
 /// `exposecheck policy init`: scans, then writes a policy listing what is open.
 pub async fn policy_init(mut cfg: Config) -> Result<u8, Error> {
-    cfg.report.fail_on = Some(crate::verdict::policy::FailOn::Never);
+    cfg.report.fail_on = Some(crate::model::FailOn::Never);
     cfg.report.policy = None;
     run_with(
         cfg,
@@ -118,47 +118,40 @@ fn signal_mask(how: libc::c_int) {
     }
 }
 
-/// Runs a scan whose output goes through `sink` instead of the format's.
-async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Error> {
-    // Signals are caught from the very start (held back by `main` until the
-    // handlers exist), so Ctrl-C at any moment, even during DNS, still ends
-    // with valid output and exit 130.
-    // `main` has checked the descriptor headroom before building the runtime.
-    let budget = limits::raise_and_budget();
-    let (cancel_tx, cancel_rx) = watch::channel(false);
-    let cancel_tx = Arc::new(cancel_tx);
-    let signals = {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut int = signal(SignalKind::interrupt()).ok();
-        let mut term = signal(SignalKind::terminate()).ok();
-        let tx = cancel_tx.clone();
-        tokio::spawn(async move {
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
+/// Turns SIGINT and SIGTERM into the cancel signal.
+fn catch_signals(tx: Arc<watch::Sender<bool>>) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    tokio::spawn(async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
                 }
-            };
-            tokio::select! {
-                _ = wait(int.take()) => {}
-                _ = wait(term.take()) => {}
+                None => std::future::pending::<()>().await,
             }
-            let _ = tx.send(true);
-        })
-    };
-    // The handlers exist: a signal held back since `main` started is taken now.
-    release_signals();
-    let catalog = match &cfg.services_dir {
+        };
+        tokio::select! {
+            _ = wait(int.take()) => {}
+            _ = wait(term.take()) => {}
+        }
+        let _ = tx.send(true);
+    })
+}
+
+/// The built-in catalogue, or the one `--services-dir` names.
+fn load_catalog(cfg: &Config) -> Result<Arc<Catalog>, Error> {
+    Ok(match &cfg.services_dir {
         None => Catalog::builtin(),
         Some(dir) => Arc::new(Catalog::load(Some(dir)).map_err(|e| Error::Catalog(e.to_string()))?),
-    };
-    let ports = Arc::new(match &cfg.ports {
-        PortChoice::List(l) => l.clone(),
-        PortChoice::Default => ports::default_ports(catalog.default_ports()),
-    });
-    let (set, mut warnings, unresolved_hosts) = build_targets(&cfg).await?;
+    })
+}
+
+/// The addresses to scan, with the warnings to show and the names that did
+/// not resolve; too large a set without `--allow-large` stops the run.
+async fn scan_scope(cfg: &Config) -> Result<(TargetSet, Vec<String>, Vec<String>), Error> {
+    let (set, mut warnings, unresolved_hosts) = build_targets(cfg).await?;
     if set.is_empty() {
         warnings.push("no address is left to scan after resolution and exclusions; the scan is incomplete (exit 3)".into());
     }
@@ -168,8 +161,12 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
             set.len()
         )));
     }
-    let stderr_tty = io::stderr().is_terminal();
-    let bar = (!cfg.quiet && stderr_tty).then(|| {
+    Ok((set, warnings, unresolved_hosts))
+}
+
+/// The progress bar on stderr, when it is a terminal and `-q` is not given.
+fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+    (!quiet && io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
         b.set_style(
             ProgressStyle::with_template(
@@ -178,31 +175,31 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
             .expect("valid template"),
         );
         b
-    });
-    for w in &warnings {
-        warn(cfg.quiet, bar.as_ref(), w);
-    }
-    let seed = cfg.sweep.seed.unwrap_or_else(|| {
-        if cfg.sweep.shard.count > 1 {
-            derive_seed(&cfg, &ports)
-        } else {
-            random_seed()
+    })
+}
+
+/// Redraws `bar` from the sweep's counters until aborted.
+fn tick(bar: ProgressBar, p: Arc<Progress>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            bar.set_length(p.total.load(Ordering::Relaxed));
+            bar.set_position(p.done.load(Ordering::Relaxed));
+            bar.set_message(format!("{} open", p.open.load(Ordering::Relaxed)));
+            tokio::time::sleep(Duration::from_millis(120)).await;
         }
-    });
-    let sweep = cfg
-        .sweep
-        .sweep_config(budget.connect_window, seed, cfg.fingerprint);
-    let identify: Option<Arc<dyn crate::fingerprint::Identify>> = if cfg.fingerprint {
-        Some(Arc::new(crate::fingerprint::Engine::new(
-            catalog.clone(),
-            cfg.probe.clone(),
-        )))
-    } else {
-        None
-    };
-    // Open the output before scanning: an unwritable -o fails before any packet leaves.
+    })
+}
+
+/// The run's judge and its output: the policy and baseline are read and the
+/// output opened before scanning (an unwritable `-o` fails before any
+/// packet leaves), and `[severity]` overrides are checked against the rules.
+fn judge_and_reporter(
+    cfg: &Config,
+    catalog: &Catalog,
+    sink: Option<report::SinkMaker>,
+) -> Result<(Judge, Reporter), Error> {
     let (policy, baseline) = report::verdict_inputs(&cfg.report)?;
-    let mut reporter = Reporter::for_run(&cfg.report, sink)?;
+    let reporter = Reporter::for_run(&cfg.report, sink)?;
     if let Some(p) = &policy {
         p.check_rules(&rules::catalogue(
             catalog.services().iter().map(|d| d.id.as_str()),
@@ -214,41 +211,93 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         all_hosts: cfg.sweep.shard.count > 1,
         pairs: dual_stack_pair(&cfg.targets),
     };
-    let mut judge = Judge::new(&catalog, policy, baseline, settings);
+    Ok((Judge::new(catalog, policy, baseline, settings), reporter))
+}
+
+/// The scan's seed: `--seed`, one derived from the scan for shards (all
+/// shards must agree), else a random one.
+fn scan_seed(cfg: &Config, ports: &PortList) -> u64 {
+    cfg.sweep.seed.unwrap_or_else(|| {
+        if cfg.sweep.shard.count > 1 {
+            derive_seed(cfg, ports)
+        } else {
+            random_seed()
+        }
+    })
+}
+
+/// What was covered: the sweep's counts and the judge's tally of states;
+/// pairs never concluded (an interruption, a sweep that could not start)
+/// are unresolved too.
+fn coverage(stats: &SweepStats, judge: &Judge, unresolved_hosts: Vec<String>) -> Coverage {
+    let mut c = Coverage {
+        planned: stats.planned,
+        unresolved_hosts,
+        requeued: stats.requeued,
+        retries: stats.retries,
+        ..Coverage::default()
+    };
+    c.add_states(&judge.states());
+    c.unresolved += stats.planned.saturating_sub(c.attempted);
+    c
+}
+
+/// Runs a scan whose output goes through `sink` instead of the format's.
+async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Error> {
+    // Signals are caught from the very start (held back by `main` until the
+    // handlers exist), so Ctrl-C at any moment, even during DNS, still ends
+    // with valid output and exit 130.
+    // `main` has checked the descriptor headroom before building the runtime.
+    let budget = limits::raise_and_budget();
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let cancel_tx = Arc::new(cancel_tx);
+    let signals = catch_signals(cancel_tx.clone());
+    // The handlers exist: a signal held back since `main` started is taken now.
+    release_signals();
+    let catalog = load_catalog(&cfg)?;
+    let ports = Arc::new(match &cfg.ports {
+        PortChoice::List(l) => l.clone(),
+        PortChoice::Default => ports::default_ports(catalog.default_ports()),
+    });
+    let (set, warnings, unresolved_hosts) = scan_scope(&cfg).await?;
+    let bar = progress_bar(cfg.quiet);
+    for w in &warnings {
+        warn(cfg.quiet, bar.as_ref(), w);
+    }
+    let seed = scan_seed(&cfg, &ports);
+    let identify: Option<Arc<dyn crate::fingerprint::Identify>> = if cfg.fingerprint {
+        Some(Arc::new(crate::fingerprint::Engine::new(
+            catalog.clone(),
+            cfg.probe.clone(),
+        )))
+    } else {
+        None
+    };
+    let (mut judge, mut reporter) = judge_and_reporter(&cfg, &catalog, sink)?;
     let targets = Arc::new(set);
     let plan = Plan {
         targets: targets.clone(),
         ports: ports.clone(),
-        sweep,
+        sweep: cfg
+            .sweep
+            .sweep_config(budget.connect_window, seed, cfg.fingerprint),
         identify,
         fingerprint_window: budget.fingerprint_window,
         canary: cfg.canary,
         service_ports: Arc::new(ports::default_ports(catalog.default_ports())),
     };
-    let start = SystemTime::now();
     let meta = ScanMeta {
         version: env!("CARGO_PKG_VERSION").into(),
         targets: cfg.target_text.clone(),
         ports: ports.to_spec(),
-        start: output::rfc3339(start),
+        start: output::rfc3339(SystemTime::now()),
         end: None,
         seed,
         shard: format!("{}/{}", cfg.sweep.shard.index, cfg.sweep.shard.count),
         interrupted: false,
     };
     let progress = Arc::new(Progress::default());
-    let ticker = bar.clone().map(|b| {
-        let p = progress.clone();
-        tokio::spawn(async move {
-            loop {
-                b.set_length(p.total.load(Ordering::Relaxed));
-                b.set_position(p.done.load(Ordering::Relaxed));
-                b.set_message(format!("{} open", p.open.load(Ordering::Relaxed)));
-                tokio::time::sleep(Duration::from_millis(120)).await;
-            }
-        })
-    });
-
+    let ticker = bar.clone().map(|b| tick(b, progress.clone()));
     let stats = pipeline::run(plan, &mut judge, progress, cancel_rx, |out| match out {
         Output::Warning(w) => warn(cfg.quiet, bar.as_ref(), &w),
         Output::Port { result, listed } => {
@@ -265,17 +314,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let mut coverage = Coverage {
-        planned: stats.planned,
-        unresolved_hosts,
-        requeued: stats.requeued,
-        retries: stats.retries,
-        ..Coverage::default()
-    };
-    coverage.add_states(&judge.states());
-    // Pairs never concluded (an interruption, a sweep that could not start)
-    // are unresolved too.
-    coverage.unresolved += stats.planned.saturating_sub(coverage.attempted);
+    let coverage = coverage(&stats, &judge, unresolved_hosts);
     let in_scope = |e: &Entry| {
         ports.contains(e.port)
             && match &e.host {

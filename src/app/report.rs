@@ -1,7 +1,8 @@
-//! The end of a run, shared by scans and `merge`: results stream into the
-//! chosen sink through the verdict tally; at the end the host verdicts, host
-//! findings and exit code are settled, the summary written, and an `-o` file
-//! put in place ([`OutputFile`]).
+//! The output side of a run, shared by scans and `merge`: judged results
+//! stream into the chosen sink; at the end the run's [`Judge`] hands over its
+//! host records and [`Decision`](crate::verdict::Decision) (the exit code is
+//! the judge's), the summary is written and an `-o` file put in place
+//! ([`OutputFile`]).
 //!
 //! A closed pipe (`| head`, a FIFO reader gone) stops the writing, not the
 //! run: the scan and the verdicts go on to the end, one line on stderr says
@@ -153,7 +154,7 @@ impl Reporter {
         if let Some(e) = self.write_error.take() {
             return Err(write_failed(self.out_path, e));
         }
-        let code = decision.exit_code;
+        let code = decision.exit.code();
         let mut summary = Summary::new(meta, end.coverage);
         summary.hosts = hosts;
         summary.findings = findings;

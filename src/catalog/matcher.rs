@@ -39,7 +39,7 @@ impl Ident {
 
 /// What one reply established.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Outcome {
+pub struct ReplyMatch {
     /// The hard match (service filled), if any.
     pub hard: Option<Ident>,
     /// The first soft match, if no hard one.
@@ -53,7 +53,7 @@ pub struct Outcome {
     pub cut: bool,
 }
 
-impl Outcome {
+impl ReplyMatch {
     /// A hard match that more bytes cannot change: a reader may stop.
     pub fn settled(&self) -> bool {
         self.hard.is_some() && !self.cut
@@ -155,8 +155,8 @@ impl Catalog {
     }
 
     /// Judges `reply` to `key` with every service's rules.
-    pub fn match_reply(&self, key: ProbeKey, reply: &[u8]) -> Outcome {
-        let mut out = Outcome::default();
+    pub fn match_reply(&self, key: ProbeKey, reply: &[u8]) -> ReplyMatch {
+        let mut out = ReplyMatch::default();
         if reply.is_empty() {
             return out;
         }

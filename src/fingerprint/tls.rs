@@ -277,7 +277,7 @@ pub fn cert_facts(der: &[u8], info: &mut TlsInfo) {
     info.self_signed = cert.subject().as_raw() == cert.issuer().as_raw();
     let ts = cert.validity().not_after.timestamp();
     if let Ok(secs) = u64::try_from(ts) {
-        info.not_after = Some(crate::output::rfc3339(
+        info.not_after = Some(crate::text::rfc3339(
             SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
         ));
     }

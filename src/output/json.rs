@@ -6,10 +6,10 @@
 //! `fail_on` threshold, the `exit_code`, and the `policy` file when one was used.
 
 use super::{ScanMeta, Show, Sink, Summary};
+use crate::model::FailOn;
 use crate::model::{
     Coverage, FindingCounts, HostFinding, HostVerdict, PortResult, ResolvedFinding,
 };
-use crate::verdict::policy::FailOn;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::io::{self, Write};

@@ -14,10 +14,10 @@
 //! and a JSON object cannot forge a record.
 
 use super::{ScanMeta, Show, Sink, Summary};
+use crate::model::FailOn;
 use crate::model::{
     Coverage, FindingCounts, HostFinding, HostRecord, HostVerdict, PortResult, ResolvedFinding,
 };
-use crate::verdict::policy::FailOn;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::io::{self, Write};

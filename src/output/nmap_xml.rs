@@ -15,7 +15,7 @@
 //! carriage return become character references.
 
 use super::collect::{self, Collector, HostRows, Item};
-use super::{civil_from_days, parse_rfc3339, Show, Sink, Summary};
+use super::{parse_rfc3339, Show, Sink, Summary};
 use crate::model::{Confidence, Finding, PortResult, PortState};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -79,23 +79,7 @@ pub fn xml_escape(s: &str) -> String {
     out
 }
 
-/// `Tue Nov 25 15:32:00 2026` (ctime layout, UTC) for Unix seconds.
-pub fn ctime(secs: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{} {} {d:>2} {:02}:{:02}:{:02} {y}",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+pub use crate::text::ctime;
 
 fn script_output(f: &Finding) -> String {
     let mut o = format!(

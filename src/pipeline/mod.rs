@@ -296,7 +296,7 @@ impl State<'_> {
 }
 
 /// Starts the fingerprint of one waiting port.
-fn fingerprint(
+fn identify_port(
     id: Arc<dyn Identify>,
     stream: Option<TcpStream>,
     result: PortResult,
@@ -371,7 +371,7 @@ pub async fn run(
             };
             st.in_progress
                 .insert((result.ip, result.port), result.clone());
-            identifying.push(fingerprint(id, stream, result));
+            identifying.push(identify_port(id, stream, result));
         }
         while canaries.len() < CANARY_WINDOW {
             let Some((ip, timeout)) = st.unchecked.pop_front() else {

@@ -23,7 +23,7 @@ use crate::ports::PortList;
 use crate::targets::TargetSet;
 use connect::{Attempt, LocalClass};
 use order::{Order, Shard};
-use reactor::{ConnectSet, Outcome};
+use reactor::{ConnectEnd, ConnectSet};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -715,7 +715,7 @@ impl Slice {
 
     /// Reads one completed connect: its conclusion, or `None` when the probe
     /// was queued again (retransmission, local error).
-    async fn conclude(&mut self, probe: Probe, outcome: Outcome) -> Option<Conclusion> {
+    async fn conclude(&mut self, probe: Probe, outcome: ConnectEnd) -> Option<Conclusion> {
         let host = self
             .hosts
             .get_mut(&probe.ip)
@@ -724,16 +724,16 @@ impl Slice {
         let idle = host.inflight == 0;
         let group = &self.shared.group;
         let conclusion = match outcome {
-            Outcome::Open { stream, rtt } => {
+            ConnectEnd::Open { stream, rtt } => {
                 record_answer(&mut host.timing, group, rtt, probe.try_no);
                 Some((PortState::Open, Reason::SynAck, Some(rtt), stream))
             }
-            Outcome::Ended(Attempt::Open { stream, rtt }) => {
+            ConnectEnd::Ended(Attempt::Open { stream, rtt }) => {
                 record_answer(&mut host.timing, group, rtt, probe.try_no);
                 let stream = stream.into_std().ok();
                 Some((PortState::Open, Reason::SynAck, Some(rtt), stream))
             }
-            Outcome::Ended(Attempt::Answered { reason, rtt }) => {
+            ConnectEnd::Ended(Attempt::Answered { reason, rtt }) => {
                 record_answer(&mut host.timing, group, rtt, probe.try_no);
                 let state = if reason == Reason::ConnRefused {
                     PortState::Closed
@@ -742,7 +742,7 @@ impl Slice {
                 };
                 Some((state, reason, Some(rtt), None))
             }
-            Outcome::Ended(Attempt::TimedOut) => {
+            ConnectEnd::Ended(Attempt::TimedOut) => {
                 if host.timing.may_retry(probe.try_no) && !*self.shared.cancel.borrow() {
                     self.stats.retries += 1;
                     self.retry.push_back(Probe {
@@ -756,7 +756,7 @@ impl Slice {
                     Some((PortState::Filtered, Reason::NoResponse, None, None))
                 }
             }
-            Outcome::Ended(Attempt::SelfConnect) => {
+            ConnectEnd::Ended(Attempt::SelfConnect) => {
                 // Our own socket answered: ask again from another local port.
                 if requeue_local(probe, &mut self.retry, &mut self.stats) {
                     None
@@ -764,7 +764,7 @@ impl Slice {
                     Some((PortState::Unresolved, Reason::LocalError, None, None))
                 }
             }
-            Outcome::Ended(Attempt::Local(e)) => self.local_error(probe, &e).await,
+            ConnectEnd::Ended(Attempt::Local(e)) => self.local_error(probe, &e).await,
         };
         if idle && self.hosts.len() > self.host_memory {
             self.hosts.remove(&probe.ip);

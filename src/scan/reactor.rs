@@ -28,7 +28,7 @@ pub const BATCH: usize = 512;
 
 /// How one connect ended.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum ConnectEnd {
     /// Handshake completed. The socket is handed over only when the set keeps
     /// open sockets; otherwise it has been closed with RST.
     Open {
@@ -54,7 +54,7 @@ pub struct ConnectSet<T> {
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     deadlines: BinaryHeap<Reverse<(Instant, u32, u32)>>,
-    ready: VecDeque<(T, Outcome)>,
+    ready: VecDeque<(T, ConnectEnd)>,
     events: Vec<libc::epoll_event>,
     sleep: Pin<Box<Sleep>>,
     live: usize,
@@ -123,7 +123,7 @@ impl<T> ConnectSet<T> {
             Err(e) => {
                 return self
                     .ready
-                    .push_back((token, Outcome::Ended(Attempt::Local(e))))
+                    .push_back((token, ConnectEnd::Ended(Attempt::Local(e))))
             }
         };
         let start = Instant::now();
@@ -133,13 +133,13 @@ impl<T> ConnectSet<T> {
                 if near {
                     if let Ok(Some(e)) = sock.take_error() {
                         let a = connect::classify_error(e, &sock, start.elapsed());
-                        return self.ready.push_back((token, Outcome::Ended(a)));
+                        return self.ready.push_back((token, ConnectEnd::Ended(a)));
                     }
                 }
             }
             Err(e) => {
                 let a = connect::classify_error(e, &sock, start.elapsed());
-                return self.ready.push_back((token, Outcome::Ended(a)));
+                return self.ready.push_back((token, ConnectEnd::Ended(a)));
             }
         }
         let idx = self.free.pop().unwrap_or_else(|| {
@@ -171,7 +171,7 @@ impl<T> ConnectSet<T> {
             let e = io::Error::last_os_error();
             return self
                 .ready
-                .push_back((token, Outcome::Ended(Attempt::Local(e))));
+                .push_back((token, ConnectEnd::Ended(Attempt::Local(e))));
         }
         slot.sock = Some(sock);
         slot.start = start;
@@ -183,7 +183,7 @@ impl<T> ConnectSet<T> {
 
     /// The next outcome, waiting for one if need be; `None` when the set is
     /// empty. Cancel-safe: an outcome is only taken out when it is returned.
-    pub async fn next(&mut self) -> Option<(T, Outcome)> {
+    pub async fn next(&mut self) -> Option<(T, ConnectEnd)> {
         loop {
             if let Some(done) = self.ready.pop_front() {
                 return Some(done);
@@ -250,7 +250,7 @@ impl<T> ConnectSet<T> {
             if let Some((sock, _, token)) = self.take(idx, generation) {
                 drop(sock);
                 self.ready
-                    .push_back((token, Outcome::Ended(Attempt::TimedOut)));
+                    .push_back((token, ConnectEnd::Ended(Attempt::TimedOut)));
             }
         }
     }
@@ -276,7 +276,7 @@ impl<T> ConnectSet<T> {
             if let Some((_, _, token)) = self.take(idx, generation) {
                 let err = io::Error::new(e.kind(), e.to_string());
                 self.ready
-                    .push_back((token, Outcome::Ended(Attempt::Local(err))));
+                    .push_back((token, ConnectEnd::Ended(Attempt::Local(err))));
             }
         }
         self.deadlines.clear();
@@ -285,7 +285,7 @@ impl<T> ConnectSet<T> {
 
 /// Classifies a socket the kernel reported on (`events`), as
 /// [`connect::attempt`] does.
-fn conclude(sock: Socket, events: u32, rtt: Duration, keep_open: bool) -> Outcome {
+fn conclude(sock: Socket, events: u32, rtt: Duration, keep_open: bool) -> ConnectEnd {
     let open = |sock: Socket| {
         let stream = if keep_open {
             Some(sock.into())
@@ -293,23 +293,23 @@ fn conclude(sock: Socket, events: u32, rtt: Duration, keep_open: bool) -> Outcom
             let _ = sock.set_linger(Some(Duration::ZERO));
             None
         };
-        Outcome::Open { stream, rtt }
+        ConnectEnd::Open { stream, rtt }
     };
     match sock.take_error() {
         Ok(None) if connect::is_self_connect(&sock) => {
             connect::abort(sock);
-            Outcome::Ended(Attempt::SelfConnect)
+            ConnectEnd::Ended(Attempt::SelfConnect)
         }
         Ok(None) if events & libc::EPOLLOUT as u32 != 0 => open(sock),
         // No error and not writable: connected only if the peer is known.
         Ok(None) => match sock.peer_addr() {
             Ok(_) => open(sock),
-            Err(e) => Outcome::Ended(connect::classify_error(e, &sock, rtt)),
+            Err(e) => ConnectEnd::Ended(connect::classify_error(e, &sock, rtt)),
         },
         // Set only after the handshake completed (a refused SYN gives
         // ECONNREFUSED): open, and reset at once.
         Ok(Some(e)) if e.raw_os_error() == Some(libc::ECONNRESET) => open(sock),
-        Ok(Some(e)) | Err(e) => Outcome::Ended(connect::classify_error(e, &sock, rtt)),
+        Ok(Some(e)) | Err(e) => ConnectEnd::Ended(connect::classify_error(e, &sock, rtt)),
     }
 }
 
@@ -334,11 +334,11 @@ mod tests {
             match (token, outcome) {
                 (
                     1,
-                    Outcome::Open {
+                    ConnectEnd::Open {
                         stream: Some(_), ..
                     },
                 ) => seen.push(1),
-                (2, Outcome::Ended(Attempt::Answered { reason, .. })) => {
+                (2, ConnectEnd::Ended(Attempt::Answered { reason, .. })) => {
                     assert_eq!(reason, Reason::ConnRefused);
                     seen.push(2);
                 }

@@ -2,12 +2,12 @@
 //! marked `new` or `unchanged` by its fingerprint, and the baseline's findings
 //! that no longer appear are listed as resolved.
 //!
-//! The file is read incrementally ([`crate::output::reader`]) and only each
+//! The file is read incrementally ([`crate::reader`]) and only each
 //! finding's fingerprint, rule, severity, address and port are kept, so a
 //! baseline costs memory for its findings, not for its size.
 
 use crate::model::{BaselineStatus, Finding, ResolvedFinding, Severity};
-use crate::output::reader::{ReadError, Source};
+use crate::reader::{ReadError, Source};
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::collections::HashMap;

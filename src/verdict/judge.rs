@@ -7,9 +7,8 @@ use super::policy::{Entry, FailOn, Policy};
 use super::tally::Tally;
 use super::{port, ServiceFacts};
 use crate::catalog::Catalog;
-use crate::error::exit;
 use crate::model::{
-    Coverage, Finding, FindingCounts, HostRecord, HostVerdict, PortResult, PortState,
+    Coverage, Exit, Finding, FindingCounts, HostRecord, HostVerdict, PortResult, PortState,
     ResolvedFinding, ServiceNote, StateCounts,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -60,8 +59,8 @@ pub struct Decision {
     pub fail_on: FailOn,
     /// A counted finding reached it.
     pub fails: bool,
-    /// The exit code the run ends with.
-    pub exit_code: u8,
+    /// How the run ends.
+    pub exit: Exit,
     /// Hosts left without a verdict because too many were tracked already:
     /// `(count, exact)`.
     pub untracked_hosts: (u64, bool),
@@ -200,21 +199,21 @@ impl Judge {
         };
         let t = tally.finish(complete, stale, mark, each);
         let incomplete = c.unresolved > 0 || !c.unresolved_hosts.is_empty() || c.attempted == 0;
-        let exit_code = if end.interrupted {
-            exit::INTERRUPTED
+        let exit = if end.interrupted {
+            Exit::Interrupted
         } else if t.fails {
-            exit::FINDINGS
+            Exit::Findings
         } else if incomplete {
-            exit::INCOMPLETE
+            Exit::Incomplete
         } else {
-            exit::CLEAN
+            Exit::Clean
         };
         Decision {
             counts: t.counts,
             resolved: baseline.map(|b| b.resolved(&seen)).unwrap_or_default(),
             fail_on,
             fails: t.fails,
-            exit_code,
+            exit,
             untracked_hosts: t.untracked_hosts,
         }
     }
@@ -294,7 +293,7 @@ mod tests {
             |h| matches!(h, HostRecord::Finding(f) if f.finding.rule == "host-answers-every-port")
         ));
         assert_eq!(d.counts.medium, 1, "the host finding counts");
-        assert_eq!(d.exit_code, exit::CLEAN);
+        assert_eq!(d.exit, Exit::Clean);
     }
 
     #[test]
@@ -353,7 +352,7 @@ mod tests {
         assert_eq!(d.resolved.len(), 1);
         assert_eq!(d.resolved[0].fingerprint, "gone");
         assert!(d.fails);
-        assert_eq!(d.exit_code, exit::FINDINGS);
+        assert_eq!(d.exit, Exit::Findings);
     }
 
     #[test]
@@ -367,7 +366,7 @@ mod tests {
             },
             |_| {},
         );
-        assert_eq!(d.exit_code, exit::INCOMPLETE);
+        assert_eq!(d.exit, Exit::Incomplete);
         let cov = coverage(3);
         let d = judge(None, None).finish(
             RunEnd {
@@ -377,6 +376,6 @@ mod tests {
             },
             |_| {},
         );
-        assert_eq!(d.exit_code, exit::INTERRUPTED);
+        assert_eq!(d.exit, Exit::Interrupted);
     }
 }

@@ -20,7 +20,7 @@
 
 use super::rules::{self, Applied, RuleKind};
 use crate::model::{Finding, HostFinding, PolicyStatus, PortResult, Severity, SourceLine};
-use crate::output::terminal_safe;
+use crate::text::terminal_safe;
 use ipnet::IpNet;
 use jiff::civil::Date;
 use serde::Deserialize;
@@ -150,72 +150,7 @@ pub struct Policy {
     today: Date,
 }
 
-/// The `--fail-on` threshold; written as its name (`high`, `none`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailOn {
-    /// Never fail on findings.
-    Never,
-    /// Fail on findings at or above this severity.
-    At(Severity),
-}
-
-impl FailOn {
-    /// Parses `critical|high|medium|low|info|none`.
-    pub fn parse(s: &str) -> Option<FailOn> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "none" | "never" => FailOn::Never,
-            other => FailOn::At(parse_severity(other)?),
-        })
-    }
-
-    /// Text form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailOn::Never => "none",
-            FailOn::At(s) => s.as_str(),
-        }
-    }
-
-    /// Whether a finding of `s` fails the run.
-    pub fn fails(self, s: Severity) -> bool {
-        matches!(self, FailOn::At(t) if s >= t)
-    }
-}
-
-impl Default for FailOn {
-    fn default() -> FailOn {
-        FailOn::At(Severity::High)
-    }
-}
-
-impl serde::Serialize for FailOn {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for FailOn {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FailOn, D::Error> {
-        let s = String::deserialize(d)?;
-        FailOn::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid fail_on '{s}'")))
-    }
-}
-
-impl schemars::JsonSchema for FailOn {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "FailOn".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let mut names = vec!["none"];
-        names.extend(Severity::ALL.iter().map(|s| s.as_str()));
-        schemars::json_schema!({
-            "description": "The --fail-on threshold: findings at or above it fail the run (none never does).",
-            "type": "string",
-            "enum": names,
-        })
-    }
-}
+pub use crate::model::FailOn;
 
 /// Parses a severity name.
 pub fn parse_severity(s: &str) -> Option<Severity> {

@@ -2,9 +2,9 @@
 //! of each severity, and a hostile service whose every string tries to forge
 //! output.
 
+use crate::model::FailOn;
 use crate::model::*;
 use crate::output::{sink_for, Format, ScanMeta, Show, Summary};
-use crate::verdict::policy::FailOn;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
