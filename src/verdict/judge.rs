@@ -248,6 +248,19 @@ mod tests {
         }
     }
 
+    /// Finishes `j` after a run that covered `attempted` ports.
+    fn end(j: Judge, interrupted: bool, attempted: u64, each: impl FnMut(HostRecord)) -> Decision {
+        let cov = coverage(attempted);
+        j.finish(
+            RunEnd {
+                interrupted,
+                coverage: &cov,
+                in_scope: &|_| true,
+            },
+            each,
+        )
+    }
+
     fn coverage(attempted: u64) -> Coverage {
         Coverage {
             planned: attempted,
@@ -280,15 +293,7 @@ mod tests {
             Some(ServiceNote::HostAnswersEveryPort)
         );
         let mut hosts = Vec::new();
-        let cov = coverage(1);
-        let d = j.finish(
-            RunEnd {
-                interrupted: false,
-                coverage: &cov,
-                in_scope: &|_| true,
-            },
-            |h| hosts.push(h),
-        );
+        let d = end(j, false, 1, |h| hosts.push(h));
         assert!(hosts.iter().any(
             |h| matches!(h, HostRecord::Finding(f) if f.finding.rule == "host-answers-every-port")
         ));
@@ -322,19 +327,11 @@ mod tests {
             }
         );
         let mut findings = Vec::new();
-        let cov = coverage(6);
-        let d = j.finish(
-            RunEnd {
-                interrupted: false,
-                coverage: &cov,
-                in_scope: &|_| true,
-            },
-            |h| {
-                if let HostRecord::Finding(f) = h {
-                    findings.push(f.finding);
-                }
-            },
-        );
+        let d = end(j, false, 6, |h| {
+            if let HostRecord::Finding(f) = h {
+                findings.push(f.finding);
+            }
+        });
         let stale = findings
             .iter()
             .find(|f| f.rule == "policy-stale-entry")
@@ -357,25 +354,9 @@ mod tests {
 
     #[test]
     fn an_interrupted_or_empty_run_is_not_clean() {
-        let cov = coverage(0);
-        let d = judge(None, None).finish(
-            RunEnd {
-                interrupted: false,
-                coverage: &cov,
-                in_scope: &|_| true,
-            },
-            |_| {},
-        );
+        let d = end(judge(None, None), false, 0, |_| {});
         assert_eq!(d.exit, Exit::Incomplete);
-        let cov = coverage(3);
-        let d = judge(None, None).finish(
-            RunEnd {
-                interrupted: true,
-                coverage: &cov,
-                in_scope: &|_| true,
-            },
-            |_| {},
-        );
+        let d = end(judge(None, None), true, 3, |_| {});
         assert_eq!(d.exit, Exit::Interrupted);
     }
 }
