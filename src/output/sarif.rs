@@ -188,30 +188,42 @@ fn rule(id: &str, worst: Severity, items: &[&Item<'_>]) -> Value {
     } else {
         GENERIC_HELP.to_string()
     };
+    let known = rules::kind_of(id).map(RuleKind::rule);
+    // Ids the table does not know (read back from another version's output)
+    // get descriptions made up from their findings.
+    let (short, full) = match known {
+        Some(k) => (literal(k.title), literal(&table_description(k, worst))),
+        None => (
+            short,
+            format!(
+                "{lead}. exposecheck reports {} when a service answers from where the scan ran that should not; worst severity seen: {}.",
+                plain(id),
+                worst.as_str()
+            ),
+        ),
+    };
+    let mut tags = vec!["security", "exposure"];
+    tags.extend(known.map(|k| k.subject.as_str()));
     let mut r = json!({
         "id": id,
         "name": rule_name(id),
         "shortDescription": { "text": short },
-        "fullDescription": { "text": format!(
-            "{lead}. exposecheck reports {} when a service answers from where the scan ran that should not; worst severity seen: {}.",
-            plain(id), worst.as_str()) },
+        "fullDescription": { "text": full },
         "help": { "text": help },
         "defaultConfiguration": { "level": level(worst) },
         "properties": {
-            "tags": ["security", "exposure"],
+            "tags": tags,
             "security-severity": security_severity(worst),
         },
     });
-    if let Some(known) = rules::kind_of(id).map(RuleKind::rule) {
-        describe(&mut r, known, worst);
+    if let Some(uri) = known.and_then(|k| k.references.first()) {
+        r["helpUri"] = json!(uri);
     }
     r
 }
 
-/// Fills a rule's descriptions from the rules table (ids the table does not
-/// know, read back from another version's output, keep the ones made up
-/// from their findings).
-fn describe(r: &mut Value, known: &Rule, worst: Severity) {
+/// A table rule's full description: its rationale and default severity.
+fn table_description(known: &Rule, worst: Severity) -> String {
     let mut full = format!(
         "{} Default severity {}",
         known.rationale,
@@ -221,12 +233,7 @@ fn describe(r: &mut Value, known: &Rule, worst: Severity) {
         full.push_str(&format!(" ({})", known.severity_note));
     }
     full.push_str(&format!("; worst seen in this run: {}.", worst.as_str()));
-    r["shortDescription"]["text"] = json!(literal(known.title));
-    r["fullDescription"]["text"] = json!(literal(&full));
-    if let Some(uri) = known.references.first() {
-        r["helpUri"] = json!(uri);
-    }
-    r["properties"]["tags"] = json!(["security", "exposure", known.subject.as_str()]);
+    full
 }
 
 fn location(item: &Item<'_>, policy: Option<&str>) -> Value {

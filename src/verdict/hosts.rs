@@ -242,6 +242,7 @@ impl Hosts {
                     None,
                     raise(
                         RuleKind::HostAnswersEveryPort,
+                        0,
                         "Host accepts connections on every port".into(),
                         format!("{ip} accepted connections on random unused high ports; its open ports prove nothing (tarpit, SYN proxy or port-forwarding middlebox)"),
                     ),
@@ -253,6 +254,7 @@ impl Hosts {
                     None,
                     raise(
                         RuleKind::NoDefaultDenyFirewall,
+                        0,
                         "Host has no default-deny firewall".into(),
                         format!("{ip}: {} closed ports answered with RST and none was filtered; any service that starts listening is exposed at once", a.closed),
                     ),
@@ -307,8 +309,6 @@ impl Hosts {
                         ("IPv4", "iptables")
                     };
                     let kind = RuleKind::DualStackMismatch;
-                    let mut rem = kind.rule().fix(*port, None);
-                    rem.iptables.retain(|l| l.starts_with(&format!("{tool} ")));
                     let others_text = other_side
                         .iter()
                         .map(|o| o.to_string())
@@ -318,30 +318,28 @@ impl Hosts {
                     // and is missing here — the classic forgotten ip6tables.
                     // Closed there: the service simply does not listen on that
                     // family; still worth knowing, but no firewall hole.
-                    let (severity, evidence) = if filtered.is_empty() {
+                    let (severity, evidence, note) = if filtered.is_empty() {
                         (
                             Severity::Low,
                             format!("{port}/tcp is open on {ip} but closed (RST) on {others_text}: the service listens over {fam} only"),
+                            None,
                         )
                     } else {
-                        rem.notes.insert(
-                            0,
-                            format!("The other family already filters this port; add the same rules for {fam} (with {tool}, or once for both with an nftables `inet` table)."),
-                        );
                         (
                             open.severity.max(kind.rule().severity),
                             format!("{port}/tcp is open on {ip} but filtered on {}: the {fam} firewall is missing the rule the other family has", filtered.join(", ")),
+                            Some(format!("The other family already filters this port; add the same rules for {fam} (with {tool}, or once for both with an nftables `inet` table).")),
                         )
                     };
                     let title = format!(
                         "Port {port} ({}) is open over {fam} only",
                         self.service_name(open.service)
                     );
-                    let finding = Finding {
-                        severity,
-                        remediation: rem,
-                        ..raise(kind, title, evidence)
-                    };
+                    let mut finding = raise(kind, *port, title, evidence);
+                    finding.severity = severity;
+                    let rem = &mut finding.remediation;
+                    rem.iptables.retain(|l| l.starts_with(&format!("{tool} ")));
+                    rem.notes.splice(0..0, note);
                     out(host_finding(**ip, a, Some(*port), finding));
                 }
             }
@@ -349,16 +347,17 @@ impl Hosts {
     }
 }
 
-/// A finding of a host rule at its default severity and fix (the port's,
-/// for a rule about one port), before its fingerprint.
-fn raise(kind: RuleKind, title: String, evidence: String) -> Finding {
+/// A finding of a host rule at its default severity, with the fix the table
+/// builds for `port` (0 for a rule about the whole host), before its
+/// fingerprint.
+fn raise(kind: RuleKind, port: u16, title: String, evidence: String) -> Finding {
     let rule = kind.rule();
     Finding {
         rule: kind.literal().into(),
         severity: rule.severity,
         title,
         evidence,
-        remediation: rule.fix(0, None),
+        remediation: rule.fix(port, None),
         ..Finding::default()
     }
 }

@@ -341,7 +341,8 @@ impl Policy {
     }
 
     /// Entries outside `matched` (the indexes [`Policy::apply`] returned)
-    /// although their host and port were scanned.
+    /// although their host and port were scanned, at the rule's default
+    /// severity (the judge applies `[severity]` to every host finding).
     pub fn stale(
         &self,
         matched: &HashSet<usize>,
@@ -366,11 +367,7 @@ impl Policy {
                     },
                     port: Some(e.port),
                     finding: Finding {
-                        severity: self
-                            .severity
-                            .get(&rule)
-                            .copied()
-                            .unwrap_or(kind.rule().severity),
+                        severity: kind.rule().severity,
                         title: format!(
                             "Expected exposure {}:{} is no longer open",
                             e.host_text, e.port
