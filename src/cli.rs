@@ -4,7 +4,7 @@
 //! the flags, [`Config`] the checked, ready-to-use settings.
 
 use crate::error::Error;
-use crate::model::FailOn;
+use crate::model::{FailOn, FirewallTool};
 use crate::output::schema::SchemaKind;
 use crate::output::{ColorChoice, Format, Show};
 use crate::ports::{self, PortList};
@@ -89,6 +89,14 @@ pub struct Args {
     /// Also list these states: closed,filtered (they are always counted).
     #[arg(long, value_name = "STATES", value_delimiter = ',')]
     pub show: Vec<String>,
+
+    /// Firewall whose commands the terminal report's fixes show (JSON keeps all).
+    #[arg(long, value_enum, value_name = "TOOL", default_value = "iptables")]
+    pub firewall: FirewallTool,
+
+    /// Terminal report: every firewall family, every note, the evidence in full.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     /// No progress bar or warnings on stderr (errors still print).
     #[arg(short, long)]
@@ -437,6 +445,10 @@ pub struct Reporting {
     pub only_new: bool,
     /// Explicit `--fail-on`.
     pub fail_on: Option<FailOn>,
+    /// The firewall family the human report's fixes are written in.
+    pub firewall: FirewallTool,
+    /// `-v`: the human report shows every variant and the evidence.
+    pub verbose: bool,
 }
 
 impl Reporting {
@@ -480,6 +492,8 @@ impl Reporting {
             },
             baseline: a.baseline.clone(),
             only_new: a.only_new,
+            firewall: a.firewall,
+            verbose: a.verbose > 0,
             fail_on: match &a.fail_on {
                 None => None,
                 Some(s) => Some(FailOn::parse(s).ok_or_else(|| {

@@ -388,6 +388,47 @@ impl Severity {
     }
 }
 
+/// A firewall family whose commands a fix is written in (`--firewall`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum FirewallTool {
+    /// iptables and ip6tables.
+    #[default]
+    Iptables,
+    /// nftables (`inet` family: both at once).
+    Nftables,
+    /// ufw.
+    Ufw,
+}
+
+impl FirewallTool {
+    /// Every family.
+    pub const ALL: [FirewallTool; 3] = [
+        FirewallTool::Iptables,
+        FirewallTool::Nftables,
+        FirewallTool::Ufw,
+    ];
+
+    /// Lower-case name, as on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FirewallTool::Iptables => "iptables",
+            FirewallTool::Nftables => "nftables",
+            FirewallTool::Ufw => "ufw",
+        }
+    }
+}
+
+impl Remediation {
+    /// The commands of one firewall family.
+    pub fn commands(&self, family: FirewallTool) -> &[String] {
+        match family {
+            FirewallTool::Iptables => &self.iptables,
+            FirewallTool::Nftables => &self.nftables,
+            FirewallTool::Ufw => &self.ufw,
+        }
+    }
+}
+
 /// The `--fail-on` threshold; written as its name (`high`, `none`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailOn {

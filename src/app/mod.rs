@@ -5,6 +5,7 @@
 //! This is the only module that writes to the terminal; the engine and the
 //! pipeline report through values.
 
+pub mod describe;
 pub mod merge;
 pub mod policy_init;
 pub mod report;

@@ -66,9 +66,14 @@ impl Reporter {
                     && io::stdout().is_terminal(),
                 std::env::var_os("NO_COLOR").as_deref(),
             );
+        let style = output::HumanStyle {
+            color,
+            firewall: r.firewall,
+            verbose: r.verbose,
+        };
         let (format, show) = (r.format, r.show);
         let make =
-            sink.unwrap_or_else(|| Box::new(move |w| output::sink_for(format, w, show, color)));
+            sink.unwrap_or_else(|| Box::new(move |w| output::sink_for(format, w, show, style)));
         Reporter::open(make, r.output.as_deref())
     }
 

@@ -10,7 +10,7 @@
 //! always made terminal-safe.
 
 use super::collect::{self, Collector, HostRows, Item};
-use super::{terminal_safe, Show, Sink, Summary};
+use super::{terminal_safe, HumanStyle, Show, Sink, Summary};
 use crate::model::{AuthState, BaselineStatus, HostVerdict, PortResult, PortState, Severity};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -19,16 +19,16 @@ use std::net::IpAddr;
 /// Buffering report writer.
 pub struct Human {
     out: Box<dyn Write>,
-    color: bool,
+    style: HumanStyle,
     hosts: Collector,
 }
 
 impl Human {
-    /// A writer over `out`; `color` enables ANSI colours.
-    pub fn new(out: Box<dyn Write>, show: Show, color: bool) -> Human {
+    /// A writer over `out`, drawn in `style`.
+    pub fn new(out: Box<dyn Write>, show: Show, style: HumanStyle) -> Human {
         Human {
             out,
-            color,
+            style,
             hosts: Collector::new(show),
         }
     }
@@ -336,7 +336,7 @@ impl Sink for Human {
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         let hosts = self.hosts.take();
-        for line in report(&hosts, s, self.color) {
+        for line in report(&hosts, s, self.style.color) {
             writeln!(self.out, "{line}")?;
         }
         self.out.flush()

@@ -21,11 +21,11 @@ pub mod schema;
 
 pub use file::OutputFile;
 
-use crate::model::FailOn;
 use crate::model::{
     Coverage, FindingCounts, HostFinding, HostRecord, HostVerdict, PortResult, PortState,
     ResolvedFinding, SCHEMA,
 };
+use crate::model::{FailOn, FirewallTool};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
@@ -159,10 +159,26 @@ pub enum Format {
     Markdown,
 }
 
-/// Builds the sink for `format` writing to `out` (`color` affects human output only).
-pub fn sink_for(format: Format, out: Box<dyn Write>, show: Show, color: bool) -> Box<dyn Sink> {
+/// How the human report is drawn (the other formats ignore it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HumanStyle {
+    /// ANSI colour.
+    pub color: bool,
+    /// The firewall family whose commands each fix shows.
+    pub firewall: FirewallTool,
+    /// `-v`: every firewall family, every note and the evidence in full.
+    pub verbose: bool,
+}
+
+/// Builds the sink for `format` writing to `out`.
+pub fn sink_for(
+    format: Format,
+    out: Box<dyn Write>,
+    show: Show,
+    style: HumanStyle,
+) -> Box<dyn Sink> {
     match format {
-        Format::Human => Box::new(human::Human::new(out, show, color)),
+        Format::Human => Box::new(human::Human::new(out, show, style)),
         Format::Json => Box::new(json::Json::new(out, show)),
         Format::Ndjson => Box::new(ndjson::Ndjson::new(out, show)),
         Format::Sarif => Box::new(sarif::Sarif::new(out)),

@@ -35,7 +35,11 @@ pub fn render(
     summary: &Summary,
 ) -> String {
     let buf = Buf::default();
-    let mut sink = sink_for(format, Box::new(buf.clone()), show, color);
+    let style = crate::output::HumanStyle {
+        color,
+        ..Default::default()
+    };
+    let mut sink = sink_for(format, Box::new(buf.clone()), show, style);
     for r in results {
         sink.port(r).expect("port");
     }
