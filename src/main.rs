@@ -1,37 +1,14 @@
-//! The `exposecheck` binary: parse flags, run a scan (or `merge`, or
-//! `policy init`), exit with the documented code.
+//! The `exposecheck` binary: read other tools' flags, parse the command line,
+//! run a scan or a command (`merge`, `policy init`, `services`, `explain`,
+//! `completions`, `man`), exit with the documented code.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use exposecheck::app;
-use exposecheck::cli::{normalize_args, Args, Config};
+use exposecheck::cli::{habits, help, Cli, Command, Config, PolicyCommand};
 use exposecheck::error::{exit, Error};
 use exposecheck::output::terminal_safe;
 use std::ffi::OsString;
 use std::process::ExitCode;
-
-/// What the command line asks for.
-enum Command {
-    Scan,
-    Merge,
-    PolicyInit,
-}
-
-/// Splits `merge ...` and `policy init ...` off the front of the arguments.
-fn command(mut argv: Vec<OsString>) -> (Command, Vec<OsString>) {
-    let word =
-        |i: usize, argv: &[OsString]| argv.get(i).and_then(|a| a.to_str()).map(str::to_owned);
-    match (word(1, &argv).as_deref(), word(2, &argv).as_deref()) {
-        (Some("merge"), _) => {
-            argv.remove(1);
-            (Command::Merge, argv)
-        }
-        (Some("policy"), Some("init")) => {
-            argv.drain(1..3);
-            (Command::PolicyInit, argv)
-        }
-        _ => (Command::Scan, argv),
-    }
-}
 
 /// One thread for the pipeline (fingerprinting, verdicts, output): on a
 /// multi-thread runtime the hand-offs between workers cost more (futex
@@ -80,44 +57,91 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
     app::hold_signals();
-    let (cmd, argv) = command(normalize_args(std::env::args_os()));
-    let args = match Args::try_parse_from(argv) {
-        Ok(a) => a,
+    let root = Cli::command();
+    let argv = match habits::translate(std::env::args_os().collect(), &root) {
+        Ok(v) => v,
+        Err(e) => return failed(&e),
+    };
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(c) => c,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp && short_help(&argv) => {
+            return app::docs::emit(&help::short(&root)).map_or_else(|e| failed(&e), ExitCode::from);
+        }
         // --help and --version go to stdout as clap renders them.
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
             return ExitCode::from(exit::CLEAN);
         }
-        // A usage error is one line naming the token, like every other error.
         Err(e) => {
-            let text = e.render().to_string();
-            let line = text.lines().next().unwrap_or_default();
-            eprintln!(
-                "exposecheck: error: {}",
-                terminal_safe(line.strip_prefix("error: ").unwrap_or(line))
-            );
+            eprintln!("exposecheck: error: {}", terminal_safe(&usage_line(&e)));
             return ExitCode::from(exit::USAGE);
         }
     };
-    if let Some(kind) = args.print_schema {
-        print!("{}", kind.text());
-        return ExitCode::from(exit::CLEAN);
-    }
-    let code = match cmd {
-        Command::Merge => {
-            app::release_signals();
-            app::merge::run(args)
-        }
-        Command::Scan => Config::from_args(args).and_then(|cfg| block_on(app::run(cfg))),
-        Command::PolicyInit => {
-            Config::from_args(args).and_then(|cfg| block_on(app::policy_init(cfg)))
-        }
-    };
-    match code {
+    match run(cli) {
         Ok(c) => ExitCode::from(c),
-        Err(e) => {
-            eprintln!("exposecheck: error: {}", terminal_safe(&e.to_string()));
-            ExitCode::from(e.exit_code())
-        }
+        Err(e) => failed(&e),
     }
+}
+
+/// Runs what the command line asks for; returns the exit code.
+fn run(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        None => {
+            if let Some(kind) = cli.scan.print_schema {
+                return app::docs::emit(&kind.text());
+            }
+            Config::from_args(cli.scan).and_then(|cfg| block_on(app::run(cfg)))
+        }
+        Some(Command::Merge(m)) => {
+            app::release_signals();
+            app::merge::run(m)
+        }
+        Some(Command::Policy(PolicyCommand::Init(a))) => {
+            Config::from_args(*a).and_then(|cfg| block_on(app::policy_init(cfg)))
+        }
+        Some(Command::Services(s)) => app::docs::services(&s),
+        Some(Command::Explain(e)) => app::docs::explain(&e),
+        Some(Command::Completions(c)) => app::docs::completions(c.shell, Cli::command()),
+        Some(Command::Man(m)) => app::docs::man(Cli::command(), m.dir.as_deref()),
+    }
+}
+
+/// Prints an error as one line; returns its exit code.
+fn failed(e: &Error) -> ExitCode {
+    eprintln!("exposecheck: error: {}", terminal_safe(&e.to_string()));
+    ExitCode::from(e.exit_code())
+}
+
+/// Whether a help request is `-h` at the top level (the one-screen help);
+/// `--help` and a command's `-h` are clap's.
+fn short_help(argv: &[OsString]) -> bool {
+    let words: Vec<&str> = argv.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let is_short = |w: &&str| {
+        w.len() > 1
+            && w.starts_with('-')
+            && !w.starts_with("--")
+            && w[1..].chars().all(|c| matches!(c, 'h' | 'q' | 'v'))
+            && w.contains('h')
+    };
+    let subcommand = Cli::command()
+        .get_subcommands()
+        .any(|sc| words.first() == Some(&sc.get_name()));
+    !subcommand && words.iter().any(is_short) && !words.contains(&"--help")
+}
+
+/// A clap usage error as one line: the message, with what clap puts on
+/// the lines below it (the possible values, the missing argument, a tip).
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    for extra in lines {
+        if extra.starts_with("Usage:") || extra.starts_with("For more information") {
+            break;
+        }
+        line.push(' ');
+        line.push_str(extra);
+    }
+    line
 }

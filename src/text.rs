@@ -1,5 +1,6 @@
 //! Text helpers every layer shares, importing nothing of the crate: network
-//! text made safe for a terminal, and RFC 3339 times (through jiff).
+//! text made safe for a terminal, RFC 3339 times (through jiff), and numbers
+//! rounded for people.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,6 +26,44 @@ pub fn ctime(secs: i64) -> String {
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .strftime("%a %b %e %H:%M:%S %Y")
         .to_string()
+}
+
+/// A count with thousands separators: `65,535`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A rate per second for people: `2,757/s`, `12/s`, `0.4/s`.
+pub fn per_second(r: f64) -> String {
+    if !r.is_finite() || r <= 0.0 {
+        "0/s".into()
+    } else if r < 10.0 {
+        format!("{r:.1}/s")
+    } else {
+        format!("{}/s", count(r.round() as u64))
+    }
+}
+
+/// A duration for people: `0.4 ms`, `12 ms`, `1.2 s`, `45 s`, `3 min 20 s`, `2 h 5 min`.
+pub fn duration(d: std::time::Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    let s = d.as_secs();
+    match ms {
+        m if m < 10.0 => format!("{m:.1} ms"),
+        m if m < 1000.0 => format!("{m:.0} ms"),
+        m if m < 10_000.0 => format!("{:.1} s", m / 1000.0),
+        _ if s < 60 => format!("{s} s"),
+        _ if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// Unicode's explicit bidirectional formatting characters (UAX #9).
@@ -57,6 +96,22 @@ pub fn terminal_safe(s: &str) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(65_535), "65,535");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(per_second(2757.3275), "2,757/s");
+        assert_eq!(per_second(0.42), "0.4/s");
+        assert_eq!(per_second(f64::NAN), "0/s");
+        assert_eq!(duration(Duration::from_micros(350)), "0.3 ms");
+        assert_eq!(duration(Duration::from_millis(12)), "12 ms");
+        assert_eq!(duration(Duration::from_millis(1234)), "1.2 s");
+        assert_eq!(duration(Duration::from_secs(200)), "3 min 20 s");
+        assert_eq!(duration(Duration::from_secs(7500)), "2 h 5 min");
+    }
 
     #[test]
     fn rfc3339_known_dates() {

@@ -20,7 +20,7 @@
 use super::dual_stack_pair;
 use super::report::{self, Ending, Reporter};
 use crate::catalog::Catalog;
-use crate::cli::{parse_duration, Args, Reporting};
+use crate::cli::{parse_duration, MergeArgs, Reporting};
 use crate::error::Error;
 use crate::model::{Coverage, HostVerdict, PortResult, ServiceNote, StateCounts};
 use crate::output::{parse_rfc3339, terminal_safe, ScanMeta};
@@ -392,10 +392,10 @@ impl<'p> Scope<'p> {
     }
 }
 
-/// Runs `merge` with the output and verdict flags of `a`; `a.targets` are the files.
-pub fn run(a: Args) -> Result<u8, Error> {
-    let report: Reporting = Reporting::from_args(&a)?;
-    if a.targets.is_empty() {
+/// Runs `merge` over `a.files` with the output and verdict flags of `a`.
+pub fn run(a: MergeArgs) -> Result<u8, Error> {
+    let report: Reporting = Reporting::from_args(&a.report)?;
+    if a.files.is_empty() {
         return Err(Error::Usage(
             "merge needs the shard NDJSON files to merge".into(),
         ));
@@ -409,9 +409,9 @@ pub fn run(a: Args) -> Result<u8, Error> {
         })?,
     };
     let files = a
-        .targets
+        .files
         .iter()
-        .map(|f| scan_file(f))
+        .map(|f| scan_file(&f.to_string_lossy()))
         .collect::<Result<Vec<_>, _>>()?;
     let chosen = check_complete(&files, max_skew)?;
     let (policy, baseline) = report::verdict_inputs(&report)?;
@@ -489,7 +489,7 @@ pub fn run(a: Args) -> Result<u8, Error> {
             coverage,
             interrupted: false,
             in_scope: &in_scope,
-            warn: &|m| super::warn(a.quiet, None, m),
+            warn: &|m| super::warn(a.report.quiet, None, m),
         },
     )
 }

@@ -6,8 +6,10 @@
 //! pipeline report through values.
 
 pub mod describe;
+pub mod docs;
 pub mod merge;
 pub mod policy_init;
+pub mod progress;
 pub mod report;
 
 use crate::catalog::Catalog;
@@ -21,14 +23,12 @@ use crate::scan::{limits, Progress, SweepStats};
 use crate::targets::{self, TargetSet, TargetSpec};
 use crate::verdict::policy::{Entry, HostMatch};
 use crate::verdict::{rules, Judge, Settings};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use report::{Ending, Reporter};
 use std::collections::BTreeSet;
-use std::io::{self, IsTerminal};
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tokio::sync::watch;
 
 /// Most addresses scanned without `--allow-large`.
@@ -165,32 +165,6 @@ async fn scan_scope(cfg: &Config) -> Result<(TargetSet, Vec<String>, Vec<String>
     Ok((set, warnings, unresolved_hosts))
 }
 
-/// The progress bar on stderr, when it is a terminal and `-q` is not given.
-fn progress_bar(quiet: bool) -> Option<ProgressBar> {
-    (!quiet && io::stderr().is_terminal()).then(|| {
-        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {human_pos}/{human_len} ports · {msg} · {per_sec} · ETA {eta}",
-            )
-            .expect("valid template"),
-        );
-        b
-    })
-}
-
-/// Redraws `bar` from the sweep's counters until aborted.
-fn tick(bar: ProgressBar, p: Arc<Progress>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            bar.set_length(p.total.load(Ordering::Relaxed));
-            bar.set_position(p.done.load(Ordering::Relaxed));
-            bar.set_message(format!("{} open", p.open.load(Ordering::Relaxed)));
-            tokio::time::sleep(Duration::from_millis(120)).await;
-        }
-    })
-}
-
 /// The run's judge and its output: the policy and baseline are read and the
 /// output opened before scanning (an unwritable `-o` fails before any
 /// packet leaves), and `[severity]` overrides are checked against the rules.
@@ -261,9 +235,9 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         PortChoice::Default => ports::default_ports(catalog.default_ports()),
     });
     let (set, warnings, unresolved_hosts) = scan_scope(&cfg).await?;
-    let bar = progress_bar(cfg.quiet);
+    let mut display = progress::Display::new(cfg.quiet);
     for w in &warnings {
-        warn(cfg.quiet, bar.as_ref(), w);
+        warn(cfg.quiet, display.bar(), w);
     }
     let seed = scan_seed(&cfg, &ports);
     let identify: Option<Arc<dyn crate::fingerprint::Identify>> = if cfg.fingerprint {
@@ -298,9 +272,9 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         interrupted: false,
     };
     let progress = Arc::new(Progress::default());
-    let ticker = bar.clone().map(|b| tick(b, progress.clone()));
+    display.start(progress.clone());
     let stats = pipeline::run(plan, &mut judge, progress, cancel_rx, |out| match out {
-        Output::Warning(w) => warn(cfg.quiet, bar.as_ref(), &w),
+        Output::Warning(w) => warn(cfg.quiet, display.bar(), &w),
         Output::Port { result, listed } => {
             if !reporter.port(&result, listed) {
                 let _ = cancel_tx.send(true);
@@ -309,12 +283,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     })
     .await;
     signals.abort();
-    if let Some(t) = ticker {
-        t.abort();
-    }
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    display.finish();
     let coverage = coverage(&stats, &judge, unresolved_hosts);
     let in_scope = |e: &Entry| {
         ports.contains(e.port)

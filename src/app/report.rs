@@ -31,14 +31,20 @@ pub fn verdict_inputs(r: &Reporting) -> Result<(Option<Policy>, Option<Baseline>
 /// Builds a sink over a writer.
 pub type SinkMaker = Box<dyn FnOnce(Box<dyn Write>) -> Box<dyn Sink>>;
 
-/// Streams results to an output and writes the end of the run.
-pub struct Reporter {
+/// One destination: a sink over stdout or a file.
+struct Out {
     sink: Box<dyn Sink>,
     file: Option<OutputFile>,
-    out_path: PathBuf,
-    write_error: Option<io::Error>,
-    /// The reader went away (EPIPE): nothing more is written.
+    path: PathBuf,
+    /// The reader went away (EPIPE): nothing more is written here.
     closed: bool,
+}
+
+/// Streams results to the outputs and writes the end of the run.
+pub struct Reporter {
+    /// The main output first, then each `--write` (`-oX`, `-oN`, `-oA`).
+    outs: Vec<Out>,
+    write_error: Option<(PathBuf, io::Error)>,
 }
 
 /// How the run ended, for [`Reporter::finish`].
@@ -55,30 +61,53 @@ pub struct Ending<'a> {
     pub warn: &'a dyn Fn(&str),
 }
 
+/// The sink for `format` as `r` styles it; `terminal` says whether it
+/// writes to a terminal (colour `auto`).
+fn maker(r: &Reporting, format: Format, terminal: bool) -> SinkMaker {
+    let style = output::HumanStyle {
+        color: format == Format::Human
+            && r.color
+                .enabled(terminal, std::env::var_os("NO_COLOR").as_deref()),
+        firewall: r.firewall,
+        verbose: r.verbose,
+    };
+    let show = r.show;
+    Box::new(move |w| output::sink_for(format, w, show, style))
+}
+
 impl Reporter {
-    /// Opens the output `r` asks for (an `-o` path is opened now, before any
-    /// scanning; `-` is stdout); `sink` replaces the format's sink when given
-    /// (`policy init`).
+    /// Opens the outputs `r` asks for (`-o` and `--write` paths are opened
+    /// now, before any scanning; `-` is stdout); `sink` replaces the main
+    /// format's sink when given (`policy init`).
     pub fn for_run(r: &Reporting, sink: Option<SinkMaker>) -> Result<Reporter, Error> {
-        let color = r.format == Format::Human
-            && r.color.enabled(
-                r.output.as_deref().is_none_or(|p| p.as_os_str() == "-")
-                    && io::stdout().is_terminal(),
-                std::env::var_os("NO_COLOR").as_deref(),
-            );
-        let style = output::HumanStyle {
-            color,
-            firewall: r.firewall,
-            verbose: r.verbose,
-        };
-        let (format, show) = (r.format, r.show);
-        let make =
-            sink.unwrap_or_else(|| Box::new(move |w| output::sink_for(format, w, show, style)));
-        Reporter::open(make, r.output.as_deref())
+        let stdout = |p: Option<&Path>| p.is_none_or(|p| p.as_os_str() == "-");
+        let main = sink.unwrap_or_else(|| {
+            maker(
+                r,
+                r.format,
+                stdout(r.output.as_deref()) && io::stdout().is_terminal(),
+            )
+        });
+        let mut outs = vec![Reporter::open_one(main, r.output.as_deref())?];
+        for (format, path) in &r.also {
+            let terminal = stdout(Some(path)) && io::stdout().is_terminal();
+            outs.push(Reporter::open_one(maker(r, *format, terminal), Some(path))?);
+        }
+        Ok(Reporter {
+            outs,
+            write_error: None,
+        })
     }
 
     /// Opens `output` (stdout when `None`) with the sink `make` builds.
     pub fn open(make: SinkMaker, output: Option<&Path>) -> Result<Reporter, Error> {
+        Ok(Reporter {
+            outs: vec![Reporter::open_one(make, output)?],
+            write_error: None,
+        })
+    }
+
+    fn open_one(make: SinkMaker, output: Option<&Path>) -> Result<Out, Error> {
         let (file, writer): (Option<OutputFile>, Box<dyn Write>) = match output {
             Some(p) => {
                 let (f, w) = OutputFile::open(p).map_err(|source| Error::Write {
@@ -89,43 +118,51 @@ impl Reporter {
             }
             None => (None, Box::new(io::LineWriter::new(io::stdout()))),
         };
-        Ok(Reporter {
+        Ok(Out {
             sink: make(writer),
             file,
-            out_path: output.map_or_else(|| PathBuf::from("-"), Path::to_path_buf),
-            write_error: None,
+            path: output.map_or_else(|| PathBuf::from("-"), Path::to_path_buf),
             closed: false,
         })
     }
 
-    /// Takes one judged result (written when `listed`); false once the
-    /// output failed (the scan should stop). A closed pipe is not a failure:
-    /// the results are still judged, just not written.
-    pub fn port(&mut self, r: &PortResult, listed: bool) -> bool {
-        if listed && self.write_error.is_none() && !self.closed {
-            if let Err(e) = self.sink.port(r) {
-                self.failed(e);
+    /// Runs `write` on every output still open; a closed pipe closes that
+    /// output, any other error is kept (the run then fails).
+    fn each(&mut self, mut write: impl FnMut(&mut dyn Sink) -> io::Result<()>) {
+        for o in self.outs.iter_mut().filter(|o| !o.closed) {
+            if self.write_error.is_some() {
+                return;
             }
+            match write(o.sink.as_mut()) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => o.closed = true,
+                Err(e) => self.write_error = Some((o.path.clone(), e)),
+                Ok(()) => {}
+            }
+        }
+    }
+
+    /// Takes one judged result (written when `listed`); false once an
+    /// output failed (the scan should stop). A closed pipe is not a
+    /// failure: the results are still judged, just not written there.
+    pub fn port(&mut self, r: &PortResult, listed: bool) -> bool {
+        if listed {
+            self.each(|s| s.port(r));
         }
         self.write_error.is_none()
     }
 
-    /// Records a write error: a closed pipe stops the writing, anything
-    /// else ends the run.
-    fn failed(&mut self, e: io::Error) {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            self.closed = true;
-        } else {
-            self.write_error = Some(e);
+    /// The error kept by [`Reporter::each`], if any.
+    fn check(&mut self) -> Result<(), Error> {
+        match self.write_error.take() {
+            Some((path, source)) => Err(Error::Write { path, source }),
+            None => Ok(()),
         }
     }
 
     /// Lets `judge` finish the run, writes its host records and the summary,
-    /// commits the file; returns the exit code.
+    /// commits the files; returns the exit code.
     pub fn finish(mut self, judge: Judge, end: Ending<'_>) -> Result<u8, Error> {
-        if let Some(e) = self.write_error.take() {
-            return Err(write_failed(self.out_path, e));
-        }
+        self.check()?;
         let mut meta = end.meta;
         meta.interrupted = end.interrupted;
         meta.end = Some(output::rfc3339(std::time::SystemTime::now()));
@@ -133,22 +170,20 @@ impl Reporter {
         // A streaming sink writes each host record now; the others get them
         // all in the summary.
         let (mut hosts, mut findings) = (Vec::new(), Vec::new());
-        let streams = self.sink.streams_hosts();
+        let collect = self.outs.iter().any(|o| !o.sink.streams_hosts());
         let run_end = RunEnd {
             interrupted: end.interrupted,
             coverage: &end.coverage,
             in_scope: end.in_scope,
         };
-        let decision = judge.finish(run_end, |rec| match rec {
-            rec if streams => {
-                if self.write_error.is_none() && !self.closed {
-                    if let Err(e) = self.sink.host(&rec) {
-                        self.failed(e);
-                    }
+        let decision = judge.finish(run_end, |rec| {
+            self.each(|s| if s.streams_hosts() { s.host(&rec) } else { Ok(()) });
+            if collect {
+                match rec {
+                    HostRecord::Verdict(h) => hosts.push(h),
+                    HostRecord::Finding(f) => findings.push(*f),
                 }
             }
-            HostRecord::Verdict(h) => hosts.push(h),
-            HostRecord::Finding(f) => findings.push(*f),
         });
         if let (n @ 1.., exact) = decision.untracked_hosts {
             (end.warn)(&format!(
@@ -156,49 +191,43 @@ impl Reporter {
                 if exact { "" } else { "at least " }
             ));
         }
-        if let Some(e) = self.write_error.take() {
-            return Err(write_failed(self.out_path, e));
-        }
+        self.check()?;
         let code = decision.exit.code();
-        let mut summary = Summary::new(meta, end.coverage);
-        summary.hosts = hosts;
-        summary.findings = findings;
-        summary.counts = decision.counts;
-        summary.resolved = decision.resolved;
-        summary.fail_on = decision.fail_on;
-        summary.exit_code = code;
-        summary.policy = policy;
-        if !self.closed {
-            if let Err(e) = self.sink.finish(&summary) {
-                self.failed(e);
+        let mut streamed = Summary::new(meta, end.coverage);
+        streamed.counts = decision.counts;
+        streamed.resolved = decision.resolved;
+        streamed.fail_on = decision.fail_on;
+        streamed.exit_code = code;
+        streamed.policy = policy;
+        let mut full = streamed.clone();
+        full.hosts = hosts;
+        full.findings = findings;
+        self.each(|s| s.finish(if s.streams_hosts() { &streamed } else { &full }));
+        self.check()?;
+        self.commit(code)
+    }
+
+    /// Puts the files in place; says which outputs a closed pipe cut short.
+    fn commit(self, code: u8) -> Result<u8, Error> {
+        for o in self.outs {
+            drop(o.sink);
+            if o.closed {
+                // An error line whatever -q says: the report is incomplete.
+                eprintln!(
+                    "exposecheck: {} was closed before the report was complete (broken pipe); the scan ran to the end, exit {code}",
+                    output_name(&o.path)
+                );
+                continue;
             }
-            if let Some(e) = self.write_error.take() {
-                return Err(write_failed(self.out_path, e));
+            if let Some(f) = o.file {
+                f.commit().map_err(|source| Error::Write {
+                    path: o.path,
+                    source,
+                })?;
             }
-        }
-        drop(self.sink);
-        if self.closed {
-            // An error line whatever -q says: the report is incomplete.
-            eprintln!(
-                "exposecheck: {} was closed before the report was complete (broken pipe); the scan ran to the end, exit {code}",
-                output_name(&self.out_path)
-            );
-            return Ok(code);
-        }
-        if let Some(f) = self.file {
-            f.commit().map_err(|source| Error::Write {
-                path: self.out_path,
-                source,
-            })?;
         }
         Ok(code)
     }
-}
-
-/// The error a failed write of the output (other than a closed pipe) ends
-/// the run with.
-fn write_failed(path: PathBuf, source: io::Error) -> Error {
-    Error::Write { path, source }
 }
 
 /// The output as the user knows it.

@@ -145,17 +145,21 @@ impl Show {
 /// The output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// Tables for people.
+    /// Tables for people (trivy's and grype's `table`).
+    #[value(alias = "table")]
     Human,
     /// One JSON document.
     Json,
     /// One JSON object per line, streamed.
+    #[value(alias = "jsonl")]
     Ndjson,
     /// SARIF 2.1.0 for GitHub code scanning.
     Sarif,
     /// nmap's XML, for DefectDojo, Faraday and Metasploit importers.
+    #[value(alias = "xml")]
     NmapXml,
     /// A Markdown summary for CI job pages and pull-request comments.
+    #[value(alias = "md")]
     Markdown,
 }
 

@@ -1,3 +1,4 @@
+mod cli_habits;
 mod cli_verdict;
 mod fakes;
 mod fingerprint;
@@ -23,4 +24,5 @@ mod scan_core;
 mod schema;
 mod servers;
 mod shards;
+mod terminal;
 mod verdict_e2e;

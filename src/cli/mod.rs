@@ -16,37 +16,246 @@ use crate::targets::{self, ListError, TargetSpec};
 /// The policy file read from the working directory when `--policy` is not given.
 pub const DEFAULT_POLICY: &str = "exposecheck.toml";
 use clap::Parser;
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const EXIT_HELP: &str = "EXIT CODES:
+pub mod habits;
+pub mod help;
+
+/// The exit-code table, printed under `--help` and in the man page.
+pub const EXIT_HELP: &str = "Exit codes:
   0    scan complete, no finding at or above --fail-on
   1    a finding at or above --fail-on
   2    usage or configuration error
   3    scan incomplete (unresolved ports or hosts)
   130  interrupted (Ctrl-C); output so far is still written";
 
-/// Audit a server the way an attacker sees it: sweep TCP ports, fingerprint
-/// what answers, flag what should be localhost-only.
+/// Help headings, in the order `--help` shows them.
+pub mod heading {
+    /// What to scan.
+    pub const TARGETS: &str = "Targets";
+    /// Which ports.
+    pub const PORTS: &str = "Ports";
+    /// Formats, files, the terminal.
+    pub const OUTPUT: &str = "Output";
+    /// Policy, baseline, exit code.
+    pub const POLICY: &str = "Policy & CI";
+    /// Pace and timeouts.
+    pub const TIMING: &str = "Timing";
+    /// Service identification.
+    pub const FINGERPRINT: &str = "Fingerprinting";
+    /// Shards and large scans.
+    pub const SCALE: &str = "Scale-out";
+}
+
+/// Audit a server the way an attacker sees it, from outside.
+///
+/// Sweeps TCP ports, fingerprints what answers, and reports every port that
+/// should be localhost-only or firewalled, with the reason, the severity and
+/// the fix.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "exposecheck", version, after_help = EXIT_HELP)]
+#[command(
+    name = "exposecheck",
+    version,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true,
+    after_help = "Run 'exposecheck --help' for every flag, the exit codes and examples.",
+    after_long_help = EXIT_HELP
+)]
+pub struct Cli {
+    /// A command other than a scan.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The scan (when no command is given).
+    #[command(flatten)]
+    pub scan: Args,
+}
+
+/// The commands besides a scan.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Combine the outputs of a sharded scan into one report.
+    #[command(after_long_help = EXIT_HELP)]
+    Merge(MergeArgs),
+    /// Policy files (`policy init`).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// The service catalogue: ports, exposure, what each probe sends.
+    Services(ServicesArgs),
+    /// What a rule means: rationale, severity, the fix, references.
+    Explain(ExplainArgs),
+    /// Print shell completions: bash, zsh, fish, powershell, elvish.
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command (--dir).
+    Man(ManArgs),
+}
+
+/// `policy` subcommands.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum PolicyCommand {
+    /// Write a policy expecting every open port a scan finds (review it).
+    #[command(after_long_help = EXIT_HELP)]
+    Init(Box<Args>),
+}
+
+/// `exposecheck merge` flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// The shard outputs (NDJSON or JSON), one per shard.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Refuse shards whose start times lie further apart than DURATION
+    /// (e.g. 90m, 36h, 7d; default 24h).
+    #[arg(long = "max-skew", value_name = "DURATION", value_parser = max_skew_value)]
+    pub max_skew: Option<String>,
+
+    /// Output and verdict.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `exposecheck services` flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServicesArgs {
+    /// A service id: show its whole definition.
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+    /// Also load services/*.toml definitions from DIR.
+    #[arg(long = "services-dir", value_name = "DIR")]
+    pub services_dir: Option<PathBuf>,
+}
+
+/// `exposecheck explain` flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExplainArgs {
+    /// A rule id, e.g. redis-unauthenticated (see --list).
+    #[arg(value_name = "RULE", required_unless_present = "list")]
+    pub rule: Option<String>,
+    /// List every rule id with its severity and title.
+    #[arg(long, conflicts_with = "rule")]
+    pub list: bool,
+    /// Also load services/*.toml definitions from DIR.
+    #[arg(long = "services-dir", value_name = "DIR")]
+    pub services_dir: Option<PathBuf>,
+}
+
+/// `exposecheck completions` flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, ignore_case = true)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `exposecheck man` flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ManArgs {
+    /// Write exposecheck.1 and one page per command (exposecheck-merge.1 ...) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Output and verdict flags, shared by scans and `merge`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ReportArgs {
+    /// Output format (any case; trivy's 'table' is human).
+    #[arg(short = 'f', long, value_enum, ignore_case = true, help_heading = heading::OUTPUT)]
+    pub format: Option<Format>,
+
+    /// Shorthand for --format json.
+    #[arg(long, conflicts_with_all = ["format", "ndjson"], help_heading = heading::OUTPUT)]
+    pub json: bool,
+
+    /// Shorthand for --format ndjson.
+    #[arg(long, conflicts_with = "format", help_heading = heading::OUTPUT)]
+    pub ndjson: bool,
+
+    /// Write output to FILE ('-': stdout). A regular file is replaced atomically.
+    #[arg(short = 'o', long = "output", value_name = "FILE", help_heading = heading::OUTPUT)]
+    pub output: Option<PathBuf>,
+
+    /// Also write FORMAT to FILE (repeatable). nmap's -oX FILE, -oN FILE and
+    /// -oA BASE are spellings of it.
+    #[arg(long = "write", value_name = "FORMAT=FILE", value_parser = write_value, help_heading = heading::OUTPUT)]
+    pub write: Vec<(Format, PathBuf)>,
+
+    /// Colour the terminal report: auto (a terminal, and NO_COLOR unset or empty), always, never.
+    #[arg(long, value_enum, ignore_case = true, value_name = "WHEN", default_value = "auto", help_heading = heading::OUTPUT)]
+    pub color: ColorChoice,
+
+    /// Also list these states: closed,filtered (they are always counted).
+    #[arg(long, value_name = "STATES", value_delimiter = ',', help_heading = heading::OUTPUT)]
+    pub show: Vec<String>,
+
+    /// Firewall whose commands the terminal report's fixes show (JSON keeps all).
+    #[arg(long, value_enum, ignore_case = true, value_name = "TOOL", default_value = "iptables", help_heading = heading::OUTPUT)]
+    pub firewall: FirewallTool,
+
+    /// Show every fix variant and the evidence in full. The terminal report
+    /// then gives all three firewall families and every note.
+    #[arg(short, long, action = clap::ArgAction::Count, help_heading = heading::OUTPUT)]
+    pub verbose: u8,
+
+    /// No progress or warnings on stderr (errors still print).
+    #[arg(short, long, help_heading = heading::OUTPUT)]
+    pub quiet: bool,
+
+    /// Policy file of expected exposures. Default: ./exposecheck.toml when present.
+    #[arg(long, value_name = "FILE", help_heading = heading::POLICY)]
+    pub policy: Option<PathBuf>,
+
+    /// Do not read ./exposecheck.toml.
+    #[arg(long = "no-policy", conflicts_with = "policy", help_heading = heading::POLICY)]
+    pub no_policy: bool,
+
+    /// Diff against a previous JSON or NDJSON output. Findings are marked new or
+    /// unchanged, and the ones gone are listed as resolved.
+    #[arg(long, value_name = "FILE", help_heading = heading::POLICY)]
+    pub baseline: Option<PathBuf>,
+
+    /// With --baseline: list, and fail on, new findings only.
+    #[arg(long = "only-new", requires = "baseline", help_heading = heading::POLICY)]
+    pub only_new: bool,
+
+    /// Exit 1 on a finding at or above LEVEL. LEVEL: critical, high, medium,
+    /// low, info, or none (any case); default: the policy's fail_on, else high.
+    #[arg(long = "fail-on", value_name = "LEVEL", help_heading = heading::POLICY)]
+    pub fail_on: Option<String>,
+}
+
+/// Scan flags.
+#[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Targets: IPv4/IPv6 addresses, CIDRs, hostnames.
-    #[arg(value_name = "TARGET")]
+    #[arg(value_name = "TARGET", help_heading = heading::TARGETS)]
     pub targets: Vec<String>,
 
     /// Read targets from FILE ('-' for stdin); '#' comments and blank lines allowed. Also -iL.
-    #[arg(long = "input-list", value_name = "FILE")]
+    #[arg(long = "input-list", value_name = "FILE", help_heading = heading::TARGETS)]
     pub input_list: Vec<PathBuf>,
 
     /// Addresses, CIDRs or names to leave out (comma-separated).
-    #[arg(long, value_name = "LIST")]
+    #[arg(long, value_name = "LIST", help_heading = heading::TARGETS)]
     pub exclude: Vec<String>,
 
     /// Read exclusions from FILE.
-    #[arg(long = "exclude-file", value_name = "FILE")]
+    #[arg(long = "exclude-file", value_name = "FILE", help_heading = heading::TARGETS)]
     pub exclude_file: Vec<PathBuf>,
+
+    /// DNS timeout per name, in milliseconds.
+    #[arg(long = "dns-timeout", value_name = "MS", default_value_t = 5000, help_heading = heading::TARGETS)]
+    pub dns_timeout: u64,
+
+    /// Most addresses kept per hostname.
+    #[arg(long = "max-addrs-per-name", value_name = "N", default_value_t = 64, help_heading = heading::TARGETS)]
+    pub max_addrs_per_name: usize,
+
+    /// Scan a name that resolves to this machine's loopback (127.0.0.0/8, ::1);
+    /// refused by default: loopback is not an outside view. Loopback addresses
+    /// given as addresses are always scanned.
+    #[arg(long = "allow-loopback", help_heading = heading::TARGETS)]
+    pub allow_loopback: bool,
 
     /// Ports: 22,80,8000-8100; '-' (or -p-) for all 65535. Default: every port
     /// a services/ definition names, plus 22, 80, 443.
@@ -54,198 +263,134 @@ pub struct Args {
         short = 'p',
         long = "ports",
         value_name = "SPEC",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        help_heading = heading::PORTS
     )]
     pub ports: Option<String>,
 
     /// Scan the N highest-ranked ports of exposecheck's own ranking.
-    #[arg(long = "top-ports", value_name = "N", conflicts_with = "ports")]
+    #[arg(long = "top-ports", value_name = "N", conflicts_with = "ports", help_heading = heading::PORTS)]
     pub top_ports: Option<usize>,
 
-    /// Output format.
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-
-    /// Shorthand for --format json.
-    #[arg(long, conflicts_with_all = ["format", "ndjson"])]
-    pub json: bool,
-
-    /// Shorthand for --format ndjson.
-    #[arg(long, conflicts_with = "format")]
-    pub ndjson: bool,
-
-    /// Colour human output: auto (a terminal, and NO_COLOR unset or empty), always, never.
-    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
-    pub color: ColorChoice,
+    /// Output and verdict.
+    #[command(flatten)]
+    pub report: ReportArgs,
 
     /// Print the JSON Schema of --format json or of one --format ndjson line, and exit.
-    #[arg(long = "print-schema", value_enum, value_name = "FORMAT")]
+    #[arg(long = "print-schema", value_enum, value_name = "FORMAT", help_heading = heading::OUTPUT)]
     pub print_schema: Option<SchemaKind>,
 
-    /// Write output to FILE (atomically: temporary file, then rename).
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    /// Also list these states: closed,filtered (they are always counted).
-    #[arg(long, value_name = "STATES", value_delimiter = ',')]
-    pub show: Vec<String>,
-
-    /// Firewall whose commands the terminal report's fixes show (JSON keeps all).
-    #[arg(long, value_enum, value_name = "TOOL", default_value = "iptables")]
-    pub firewall: FirewallTool,
-
-    /// Terminal report: every firewall family, every note, the evidence in full.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-
-    /// No progress bar or warnings on stderr (errors still print).
-    #[arg(short, long)]
-    pub quiet: bool,
-
-    /// Connects in flight at most (default: from the open-file limit).
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
-
-    /// Connects in flight at most to one host (default: the whole window).
-    #[arg(long = "max-per-host", value_name = "N")]
-    pub max_per_host: Option<usize>,
-
-    /// Sweep threads (default: one per CPU core, at most 8; sweeps of fewer
-    /// than 8,192 probes use one).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-
-    /// Timing profile: bounds for the adaptive timeout and retries.
-    #[arg(long, value_enum, default_value = "normal")]
+    /// Timing profile: bounds for the adaptive timeout and retries (nmap's -T0..-T5 map onto it).
+    #[arg(long, value_enum, ignore_case = true, default_value = "normal", help_heading = heading::TIMING)]
     pub timing: Timing,
 
     /// Ceiling on the adaptive connect timeout, in milliseconds.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", help_heading = heading::TIMING)]
     pub timeout: Option<u64>,
 
     /// Ceiling on retransmissions of a timed-out connect (the adaptive
     /// timing allows more only while they pay off).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = heading::TIMING)]
     pub retries: Option<u8>,
 
     /// Connect attempts per second, all hosts together.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = heading::TIMING)]
     pub rate: Option<f64>,
 
     /// Connect attempts per second to one host.
-    #[arg(long = "host-rate", value_name = "N")]
+    #[arg(long = "host-rate", value_name = "N", help_heading = heading::TIMING)]
     pub host_rate: Option<f64>,
 
+    /// Connects in flight at most (default: from the open-file limit).
+    #[arg(long, value_name = "N", help_heading = heading::TIMING)]
+    pub concurrency: Option<usize>,
+
+    /// Connects in flight at most to one host (default: the whole window).
+    #[arg(long = "max-per-host", value_name = "N", help_heading = heading::TIMING)]
+    pub max_per_host: Option<usize>,
+
+    /// Sweep threads (default: one per CPU core, at most 8; sweeps of fewer
+    /// than 8,192 probes use one).
+    #[arg(long, value_name = "N", help_heading = heading::TIMING)]
+    pub threads: Option<usize>,
+
     /// Sweep ports only; do not fingerprint open ports.
-    #[arg(long = "no-fingerprint")]
+    #[arg(long = "no-fingerprint", help_heading = heading::FINGERPRINT)]
     pub no_fingerprint: bool,
 
     /// Also load services/*.toml definitions from DIR; a file whose id matches
     /// a built-in service replaces it.
-    #[arg(long = "services-dir", value_name = "DIR")]
+    #[arg(long = "services-dir", value_name = "DIR", help_heading = heading::FINGERPRINT)]
     pub services_dir: Option<PathBuf>,
 
     /// Time budget to identify one open port, in milliseconds (all its
     /// connections and reads together).
-    #[arg(long = "probe-timeout", value_name = "MS", default_value_t = 5000)]
+    #[arg(long = "probe-timeout", value_name = "MS", default_value_t = 5000, help_heading = heading::FINGERPRINT)]
     pub probe_timeout: u64,
 
     /// Bytes read at most from one open port while identifying it.
-    #[arg(long = "probe-bytes", value_name = "N", default_value_t = 65536)]
+    #[arg(long = "probe-bytes", value_name = "N", default_value_t = 65536, help_heading = heading::FINGERPRINT)]
     pub probe_bytes: usize,
 
     /// Send probes to printer ports 9100-9107 too (by default they only get a
     /// greeting read: printers print whatever they receive).
-    #[arg(long = "probe-printers")]
+    #[arg(long = "probe-printers", help_heading = heading::FINGERPRINT)]
     pub probe_printers: bool,
 
-    /// Policy file of expected exposures (default: ./exposecheck.toml when present).
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-
-    /// Do not read ./exposecheck.toml.
-    #[arg(long = "no-policy", conflicts_with = "policy")]
-    pub no_policy: bool,
-
-    /// A previous JSON or NDJSON output: mark findings new or unchanged and list resolved ones.
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
-
-    /// With --baseline: list, and fail on, new findings only.
-    #[arg(long = "only-new", requires = "baseline")]
-    pub only_new: bool,
-
-    /// Exit 1 on a finding at or above LEVEL: critical, high, medium, low, info, or none
-    /// (default: the policy's fail_on, else high).
-    #[arg(long = "fail-on", value_name = "LEVEL")]
-    pub fail_on: Option<String>,
-
     /// Skip the canary-port check that spots hosts answering on every port.
-    #[arg(long = "no-canary")]
+    #[arg(long = "no-canary", help_heading = heading::FINGERPRINT)]
     pub no_canary: bool,
 
     /// Key for the scan order (required for reproducible order and shards).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = heading::SCALE)]
     pub seed: Option<u64>,
 
     /// Scan only shard K of N (0-based), e.g. 2/8. Shards of one scan need the
     /// same targets, ports and seed (derived from targets and ports when not given).
-    #[arg(long, value_name = "K/N")]
+    #[arg(long, value_name = "K/N", help_heading = heading::SCALE)]
     pub shard: Option<String>,
 
     /// Split the scan into N shards and take the one named by $JOB_COMPLETION_INDEX
     /// (as a Kubernetes Indexed Job sets it).
-    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    #[arg(long, value_name = "N", conflicts_with = "shard", help_heading = heading::SCALE)]
     pub shards: Option<u64>,
 
-    /// merge: refuse shards whose start times lie further apart than DURATION
-    /// (e.g. 90m, 36h, 7d; default 24h).
-    #[arg(long = "max-skew", value_name = "DURATION", value_parser = max_skew_value)]
-    pub max_skew: Option<String>,
-
     /// Allow scanning more than 65,536 addresses.
-    #[arg(long = "allow-large")]
+    #[arg(long = "allow-large", help_heading = heading::SCALE)]
     pub allow_large: bool,
+}
 
-    /// DNS timeout per name, in milliseconds.
-    #[arg(long = "dns-timeout", value_name = "MS", default_value_t = 5000)]
-    pub dns_timeout: u64,
-
-    /// Most addresses kept per hostname.
-    #[arg(long = "max-addrs-per-name", value_name = "N", default_value_t = 64)]
-    pub max_addrs_per_name: usize,
-
-    /// Scan a name that resolves to this machine's loopback (127.0.0.0/8, ::1);
-    /// refused by default: loopback is not an outside view. Loopback addresses
-    /// given as addresses are always scanned.
-    #[arg(long = "allow-loopback")]
-    pub allow_loopback: bool,
+/// Parses `FORMAT=FILE` of `--write`.
+fn write_value(s: &str) -> Result<(Format, PathBuf), String> {
+    use clap::ValueEnum;
+    let (f, path) = s
+        .split_once('=')
+        .filter(|(_, p)| !p.is_empty())
+        .ok_or_else(|| format!("expected FORMAT=FILE, e.g. nmap-xml=scan.xml, not '{s}'"))?;
+    let format = Format::from_str(f, true).map_err(|_| {
+        format!(
+            "unknown format '{f}': expected {}",
+            Format::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value())
+                .map(|v| v.get_name().to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    Ok((format, PathBuf::from(path)))
 }
 
 /// Timing profiles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Timing {
     /// Long timeouts, up to 10 retries, one host at a time at 100 connects.
     Polite,
     /// The default.
+    #[default]
     Normal,
     /// Short timeouts.
     Fast,
-}
-
-/// Rewrites nmap-style spellings clap cannot express: `-iL FILE` → `--input-list FILE`.
-pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    args.into_iter()
-        .map(|a| {
-            if a == "-iL" {
-                OsString::from("--input-list")
-            } else if let Some(rest) = a.to_str().and_then(|s| s.strip_prefix("-iL=")) {
-                OsString::from(format!("--input-list={rest}"))
-            } else {
-                a
-            }
-        })
-        .collect()
 }
 
 /// Where the port list comes from.
@@ -445,6 +590,8 @@ pub struct Reporting {
     pub only_new: bool,
     /// Explicit `--fail-on`.
     pub fail_on: Option<FailOn>,
+    /// More outputs: `--write FORMAT=FILE`, nmap's `-oX`, `-oN`, `-oA`.
+    pub also: Vec<(Format, PathBuf)>,
     /// The firewall family the human report's fixes are written in.
     pub firewall: FirewallTool,
     /// `-v`: the human report shows every variant and the evidence.
@@ -453,7 +600,7 @@ pub struct Reporting {
 
 impl Reporting {
     /// Checks the output and verdict flags.
-    pub fn from_args(a: &Args) -> Result<Reporting, Error> {
+    pub fn from_args(a: &ReportArgs) -> Result<Reporting, Error> {
         let format = if a.json {
             Format::Json
         } else if a.ndjson {
@@ -492,6 +639,7 @@ impl Reporting {
             },
             baseline: a.baseline.clone(),
             only_new: a.only_new,
+            also: a.write.clone(),
             firewall: a.firewall,
             verbose: a.verbose > 0,
             fail_on: match &a.fail_on {
@@ -610,7 +758,7 @@ impl Config {
             (None, Some(n)) => PortChoice::List(ports::top_ports(n)),
             (None, None) => PortChoice::Default,
         };
-        let report = Reporting::from_args(&a)?;
+        let report = Reporting::from_args(&a.report)?;
         let timing = timing_profile(&a)?;
         let mut max_per_host = a.max_per_host;
         if a.timing == Timing::Polite && max_per_host.is_none() {
@@ -645,7 +793,7 @@ impl Config {
             excludes,
             ports,
             report,
-            quiet: a.quiet,
+            quiet: a.report.quiet,
             sweep: SweepSettings {
                 concurrency: a.concurrency,
                 max_per_host,
@@ -675,12 +823,14 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Config, Error> {
-        let argv = normalize_args(
-            std::iter::once("exposecheck")
-                .chain(args.iter().copied())
-                .map(OsString::from),
-        );
-        Config::from_args(Args::try_parse_from(argv).map_err(|e| Error::Usage(e.to_string()))?)
+        use clap::CommandFactory;
+        let argv = std::iter::once("exposecheck")
+            .chain(args.iter().copied())
+            .map(std::ffi::OsString::from)
+            .collect();
+        let argv = habits::translate(argv, &Cli::command())?;
+        let cli = Cli::try_parse_from(argv).map_err(|e| Error::Usage(e.to_string()))?;
+        Config::from_args(cli.scan)
     }
 
     #[test]
