@@ -34,11 +34,22 @@ pub fn render(
     results: &[PortResult],
     summary: &Summary,
 ) -> String {
-    let buf = Buf::default();
     let style = crate::output::HumanStyle {
         color,
         ..Default::default()
     };
+    render_styled(format, show, style, results, summary)
+}
+
+/// [`render`] with the human report drawn in `style`.
+pub fn render_styled(
+    format: Format,
+    show: Show,
+    style: crate::output::HumanStyle,
+    results: &[PortResult],
+    summary: &Summary,
+) -> String {
+    let buf = Buf::default();
     let mut sink = sink_for(format, Box::new(buf.clone()), show, style);
     for r in results {
         sink.port(r).expect("port");

@@ -1,10 +1,11 @@
 //! Format tests: golden snapshots of the fixture scan in every format, schema
-//! validation of the machine-readable ones, XML structure checks, and one
-//! injection test per format.
+//! validation of the machine-readable ones, XML structure checks, one
+//! injection test per format, and the human report's layout (`human`).
 
 mod banners;
 mod fixtures;
 mod golden;
+mod human;
 mod injection;
 mod validate;
 
@@ -52,7 +53,8 @@ fn human_orders_hosts_and_findings_worst_first() {
     assert!(pos("mysql-reachable") < pos("dual-stack-mismatch"));
     assert!(text.contains("warning: answers every port"));
     assert!(text.ends_with(
-        "findings: 1 critical, 1 high, 2 medium, 2 low, 0 info (fail-on high: exit 1)\n"
+        "findings: 1 critical, 1 high, 2 medium, 2 low; fail-on high: exit 1; \
+         18 ports attempted: 6 open, 11 closed, 1 filtered\n"
     ));
 }
 
