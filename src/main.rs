@@ -65,7 +65,8 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp && short_help(&argv) => {
-            return app::docs::emit(&help::short(&root)).map_or_else(|e| failed(&e), ExitCode::from);
+            return app::docs::emit(&help::short(&root))
+                .map_or_else(|e| failed(&e), ExitCode::from);
         }
         // --help and --version go to stdout as clap renders them.
         Err(e) if !e.use_stderr() => {

@@ -126,6 +126,23 @@ pub struct PortResult {
 }
 
 impl PortResult {
+    /// A bare open result for `ip:port` (syn-ack, one try, nothing
+    /// identified yet).
+    pub fn open(ip: IpAddr, port: u16) -> PortResult {
+        PortResult {
+            ip,
+            host: None,
+            port,
+            proto: Proto::Tcp,
+            state: PortState::Open,
+            reason: Reason::SynAck,
+            rtt_ms: None,
+            tries: 1,
+            service: None,
+            finding: None,
+        }
+    }
+
     /// Sets a note on the port's service (an [`UNKNOWN_SERVICE`] one when
     /// nothing was identified).
     pub fn set_note(&mut self, note: ServiceNote) {
@@ -147,18 +164,7 @@ impl PortResult {
 impl PortResult {
     /// An open port on 198.18.0.2 with nothing identified (for tests).
     pub(crate) fn test_open(port: u16) -> PortResult {
-        PortResult {
-            ip: "198.18.0.2".parse().expect("valid address"),
-            host: None,
-            port,
-            proto: Proto::Tcp,
-            state: PortState::Open,
-            reason: Reason::SynAck,
-            rtt_ms: Some(0.2),
-            tries: 1,
-            service: None,
-            finding: None,
-        }
+        PortResult::open("198.18.0.2".parse().expect("valid address"), port)
     }
 }
 

@@ -52,17 +52,23 @@ pub fn per_second(r: f64) -> String {
     }
 }
 
-/// A duration for people: `0.4 ms`, `12 ms`, `1.2 s`, `45 s`, `3 min 20 s`, `2 h 5 min`.
+/// A duration for people: `0.3 ms`, `12 ms`, `1.2 s`, `14 s`, `3 min 20 s`,
+/// `2 h 5 min` (each unit from where rounding would reach the next).
 pub fn duration(d: std::time::Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    let s = d.as_secs();
-    match ms {
-        m if m < 10.0 => format!("{m:.1} ms"),
-        m if m < 1000.0 => format!("{m:.0} ms"),
-        m if m < 10_000.0 => format!("{:.1} s", m / 1000.0),
-        _ if s < 60 => format!("{s} s"),
-        _ if s < 3600 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    let s = (ms / 1000.0).round() as u64;
+    if ms < 9.95 {
+        format!("{ms:.1} ms")
+    } else if ms < 999.5 {
+        format!("{ms:.0} ms")
+    } else if ms < 9_950.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        format!("{} h {} min", s / 3600, s % 3600 / 60)
     }
 }
 
@@ -106,7 +112,10 @@ mod tests {
         assert_eq!(per_second(2757.3275), "2,757/s");
         assert_eq!(per_second(0.42), "0.4/s");
         assert_eq!(per_second(f64::NAN), "0/s");
-        assert_eq!(duration(Duration::from_micros(350)), "0.3 ms");
+        assert_eq!(duration(Duration::from_micros(310)), "0.3 ms");
+        assert_eq!(duration(Duration::from_micros(9_960)), "10 ms");
+        assert_eq!(duration(Duration::from_micros(999_600)), "1.0 s");
+        assert_eq!(duration(Duration::from_millis(14_200)), "14 s");
         assert_eq!(duration(Duration::from_millis(12)), "12 ms");
         assert_eq!(duration(Duration::from_millis(1234)), "1.2 s");
         assert_eq!(duration(Duration::from_secs(200)), "3 min 20 s");

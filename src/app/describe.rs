@@ -15,9 +15,7 @@
 use crate::catalog::format::MatchKind;
 use crate::catalog::{Catalog, ProbeKey, ServiceDef};
 use crate::error::Error;
-use crate::model::{
-    AuthState, Finding, PortResult, PortState, Proto, Reason, Remediation, Service, Severity,
-};
+use crate::model::{AuthState, Finding, PortResult, Remediation, Service, Severity};
 use crate::text::terminal_safe;
 use crate::verdict::rules::{self, Applied, Fix, RuleKind};
 use crate::verdict::{port, ServiceFacts};
@@ -548,18 +546,7 @@ fn unidentified(port: u16) -> Option<Finding> {
 
 /// An open port of a documentation address, nothing identified yet.
 fn open_port(port: u16) -> PortResult {
-    PortResult {
-        ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-        host: None,
-        port,
-        proto: Proto::Tcp,
-        state: PortState::Open,
-        reason: Reason::SynAck,
-        rtt_ms: None,
-        tries: 1,
-        service: None,
-        finding: None,
-    }
+    PortResult::open(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port)
 }
 
 /// The fix of a rule: which port it is written for, then each firewall

@@ -6,8 +6,8 @@
 
 use crate::catalog::Catalog;
 use crate::cli::{ExplainArgs, ServicesArgs};
-use crate::error::Error;
 use crate::error::exit;
+use crate::error::Error;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

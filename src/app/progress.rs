@@ -95,7 +95,10 @@ fn rate(done: u64, elapsed: Duration) -> f64 {
 
 /// The bar's message: open ports, rate, time left.
 fn message(p: &Progress, elapsed: Duration) -> String {
-    let (done, total) = (p.done.load(Ordering::Relaxed), p.total.load(Ordering::Relaxed));
+    let (done, total) = (
+        p.done.load(Ordering::Relaxed),
+        p.total.load(Ordering::Relaxed),
+    );
     let r = rate(done, elapsed);
     format!(
         "{} open · {} · {}",
@@ -119,8 +122,11 @@ fn left(done: u64, total: u64, r: f64) -> String {
 
 /// One status line: `12,345 of 65,535 ports (18%), 3 open, 2,757/s, about 21 s left, 10 s in`.
 pub fn status_line(p: &Progress, elapsed: Duration) -> String {
-    let (done, total) = (p.done.load(Ordering::Relaxed), p.total.load(Ordering::Relaxed));
-    let pct = if total == 0 { 0 } else { done * 100 / total };
+    let (done, total) = (
+        p.done.load(Ordering::Relaxed),
+        p.total.load(Ordering::Relaxed),
+    );
+    let pct = (done * 100).checked_div(total).unwrap_or(0);
     let r = rate(done, elapsed);
     format!(
         "{} of {} ports ({pct}%), {} open, {}, {}, {} in",

@@ -177,7 +177,13 @@ impl Reporter {
             in_scope: end.in_scope,
         };
         let decision = judge.finish(run_end, |rec| {
-            self.each(|s| if s.streams_hosts() { s.host(&rec) } else { Ok(()) });
+            self.each(|s| {
+                if s.streams_hosts() {
+                    s.host(&rec)
+                } else {
+                    Ok(())
+                }
+            });
             if collect {
                 match rec {
                     HostRecord::Verdict(h) => hosts.push(h),

@@ -154,7 +154,11 @@ fn format_words() -> Vec<String> {
     crate::output::Format::value_variants()
         .iter()
         .filter_map(|v| v.to_possible_value())
-        .flat_map(|v| v.get_name_and_aliases().map(str::to_owned).collect::<Vec<_>>())
+        .flat_map(|v| {
+            v.get_name_and_aliases()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -242,7 +246,11 @@ pub fn translate(argv: Vec<OsString>, root: &clap::Command) -> Result<Vec<OsStri
         };
         if flags.scan {
             if let Some(h) = HABITS.iter().find(|h| h.flag == name) {
-                let value = || inline.clone().or_else(|| rest.next().and_then(|v| v.into_string().ok()));
+                let value = || {
+                    inline
+                        .clone()
+                        .or_else(|| rest.next().and_then(|v| v.into_string().ok()))
+                };
                 out.extend(apply(h, value)?.into_iter().map(OsString::from));
                 continue;
             }
@@ -390,7 +398,16 @@ mod tests {
             ["198.18.0.1", "--format", "ndjson", "--quiet"]
         );
         assert_eq!(
-            run(&["-sV", "-Pn", "-T4", "--open", "--reason", "-n", "198.18.0.1"]).unwrap(),
+            run(&[
+                "-sV",
+                "-Pn",
+                "-T4",
+                "--open",
+                "--reason",
+                "-n",
+                "198.18.0.1"
+            ])
+            .unwrap(),
             ["--timing", "fast", "198.18.0.1"]
         );
         assert_eq!(

@@ -46,10 +46,19 @@ fn flag_text(a: &clap::Arg) -> String {
 
 /// Rows of two columns, the second cut to the width.
 fn rows(out: &mut Vec<String>, rows: &[(String, String)]) {
-    let w = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0) + 2;
+    let w = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
     for (left, right) in rows {
         let room = WIDTH.saturating_sub(w + 2);
-        out.push(format!("  {left:<w$}{}", one_line(right, room)).trim_end().to_owned());
+        out.push(
+            format!("  {left:<w$}{}", one_line(right, room))
+                .trim_end()
+                .to_owned(),
+        );
     }
 }
 
@@ -95,7 +104,9 @@ pub fn short(cmd: &Command) -> String {
         .collect();
     rows(&mut out, &flags);
     out.push(String::new());
-    out.push("'--help': every flag by topic and the exit codes; 'COMMAND --help': one command.".into());
+    out.push(
+        "'--help': every flag by topic and the exit codes; 'COMMAND --help': one command.".into(),
+    );
     let mut text = out.join("\n");
     text.push('\n');
     text
@@ -133,8 +144,8 @@ mod tests {
     }
 
     #[test]
-    fn clauses_are_cut_not_wrapped() {
-        assert_eq!(one_line("Ports: 22,80; more here. Next", 14), "Ports: 22,80…");
+    fn sentences_are_cut_at_a_word_not_wrapped() {
+        assert_eq!(one_line("alpha beta gamma. Next", 12), "alpha beta…");
         assert_eq!(one_line("abcdefghij", 5), "abcd…");
         assert_eq!(one_line("Fits.", 10), "Fits");
     }

@@ -42,6 +42,7 @@ use crate::model::{
     AuthState, BaselineStatus, FirewallTool, HostVerdict, PolicyStatus, PortResult, PortState,
     Remediation, Service, Severity,
 };
+use crate::text;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -185,33 +186,24 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// `n` with thousands separators: `65,535`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+/// `3 open, 65,532 closed, 0 filtered`.
+fn states(open: u64, closed: u64, filtered: u64) -> String {
+    format!(
+        "{} open, {} closed, {} filtered",
+        text::count(open),
+        text::count(closed),
+        text::count(filtered)
+    )
 }
 
-/// A round-trip time rounded for people: `0.3 ms`, `12 ms`, `1.2 s`, `14 s`.
+/// A round-trip time rounded for people: `<0.1 ms`, `0.3 ms`, `12 ms`, `1.2 s`.
 fn rtt(ms: f64) -> String {
     if !ms.is_finite() || ms < 0.0 {
         "-".into()
     } else if ms < 0.05 {
         "<0.1 ms".into()
-    } else if ms < 9.95 {
-        format!("{ms:.1} ms")
-    } else if ms < 999.5 {
-        format!("{ms:.0} ms")
-    } else if ms < 9_950.0 {
-        format!("{:.1} s", ms / 1000.0)
     } else {
-        format!("{:.0} s", ms / 1000.0)
+        text::duration(std::time::Duration::from_secs_f64(ms / 1000.0))
     }
 }
 
@@ -289,7 +281,8 @@ fn shows_fix(i: &Item<'_>, verbose: bool) -> bool {
 /// after them instead of under each one.
 #[derive(Debug, Default)]
 struct GroupNotes {
-    /// Notes held by two or more of the group's printed fixes, first seen first.
+    /// Notes held by two or more of the group's printed fixes (every note,
+    /// when only one fix is printed), first seen first.
     shared: Vec<String>,
     /// Whether some fix had its ip6tables lines folded into [`SAME_FOR_IPV6`].
     folded: bool,
@@ -308,10 +301,11 @@ impl GroupNotes {
             .map(|i| &i.finding.remediation)
             .collect();
         let mut shared: Vec<String> = Vec::new();
+        let enough = fixed.len().min(2);
         for r in &fixed {
             for n in &r.notes {
                 let held = fixed.iter().filter(|o| o.notes.contains(n)).count();
-                if held > 1 && !shared.contains(n) {
+                if held >= enough && !shared.contains(n) {
                     shared.push(n.clone());
                 }
             }
@@ -542,14 +536,15 @@ impl Page {
     /// "answers every port" warning.
     fn verdict(&mut self, v: &HostVerdict) {
         let mut line = format!(
-            "  firewall: {}; {} open, {} closed, {} filtered",
+            "  firewall: {}; {}",
             collect::firewall_text(v.firewall),
-            thousands(v.open),
-            thousands(v.closed),
-            thousands(v.filtered)
+            states(v.open, v.closed, v.filtered)
         );
         if v.rejected > 0 {
-            line.push_str(&format!(" ({} rejected with ICMP)", thousands(v.rejected)));
+            line.push_str(&format!(
+                " ({} rejected with ICMP)",
+                text::count(v.rejected)
+            ));
         }
         self.o.push(line);
         if v.answers_every_port {
@@ -624,7 +619,7 @@ impl Page {
         .collect();
         let plain: Vec<String> = counts
             .iter()
-            .map(|(k, sev)| format!("{} {}", thousands(*k), sev.as_str()))
+            .map(|(k, sev)| format!("{} {}", text::count(*k), sev.as_str()))
             .collect();
         let painted: Vec<String> = counts
             .iter()
@@ -642,14 +637,12 @@ impl Page {
             )
         };
         let mut cover = format!(
-            "{} ports attempted: {} open, {} closed, {} filtered",
-            thousands(c.attempted),
-            thousands(c.open),
-            thousands(c.closed),
-            thousands(c.filtered)
+            "{} ports attempted: {}",
+            text::count(c.attempted),
+            states(c.open, c.closed, c.filtered)
         );
         if c.unresolved > 0 {
-            cover.push_str(&format!(", {} unresolved", thousands(c.unresolved)));
+            cover.push_str(&format!(", {} unresolved", text::count(c.unresolved)));
         }
         if s.interrupted {
             cover.push_str(" (interrupted)");
@@ -734,19 +727,6 @@ mod tests {
         ];
         for (ms, want) in cases {
             assert_eq!(rtt(ms), want, "{ms}");
-        }
-    }
-
-    #[test]
-    fn counts_get_thousands_separators() {
-        for (n, want) in [
-            (0, "0"),
-            (999, "999"),
-            (1000, "1,000"),
-            (65_535, "65,535"),
-            (1_234_567, "1,234,567"),
-        ] {
-            assert_eq!(thousands(n), want);
         }
     }
 

@@ -8,9 +8,7 @@
 //! reference a real service's answer must differ from.
 
 use super::Identify;
-use crate::model::{
-    AuthState, Confidence, PortResult, PortState, Proto, Reason, Service, UNKNOWN_SERVICE,
-};
+use crate::model::{AuthState, Confidence, PortResult, Service, UNKNOWN_SERVICE};
 use crate::ports::PortList;
 use crate::scan::connect::{self, Attempt};
 use sha2::{Digest, Sha256};
@@ -99,7 +97,7 @@ pub async fn check(
     let looks = open
         .into_iter()
         .take(2)
-        .map(|(port, stream)| id.identify(stream, open_result(ip, port)));
+        .map(|(port, stream)| id.identify(stream, PortResult::open(ip, port)));
     let found = futures::future::join_all(looks).await;
     Some(
         found
@@ -107,22 +105,6 @@ pub async fn check(
             .map(|r| Identity::of(r.service.as_ref()))
             .collect(),
     )
-}
-
-/// A bare open-port result for a canary port, to fingerprint it.
-fn open_result(ip: IpAddr, port: u16) -> PortResult {
-    PortResult {
-        ip,
-        host: None,
-        port,
-        proto: Proto::Tcp,
-        state: PortState::Open,
-        reason: Reason::SynAck,
-        rtt_ms: None,
-        tries: 1,
-        service: None,
-        finding: None,
-    }
 }
 
 /// Timeout for canary connects: generous next to the host's measured RTT.

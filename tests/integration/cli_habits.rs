@@ -64,7 +64,11 @@ fn nmap_output_flags_write_the_files_they_name() {
     // stdout still gets the terminal report, as with nmap.
     assert!(text(&out.stdout).contains(&format!("{port}/tcp")));
     let xml = std::fs::read_to_string(dir.path().join("scan.xml")).expect("scan.xml");
-    let doc = roxmltree::Document::parse(&xml).expect("scan.xml is XML");
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&xml, opts).expect("scan.xml is XML");
     assert_eq!(doc.root_element().tag_name().name(), "nmaprun");
     assert!(xml.contains(&format!("portid=\"{port}\"")), "{xml}");
     let human = std::fs::read_to_string(dir.path().join("scan.txt")).expect("scan.txt");
@@ -91,7 +95,17 @@ fn accepted_habits_scan_the_target() {
     std::fs::write(&list, "127.0.0.1\n").expect("write");
     let list = list.to_string_lossy().into_owned();
     let cases: Vec<Vec<&str>> = vec![
-        vec!["-sV", "-sT", "-Pn", "-n", "-T4", "--open", "--reason", "-v", "127.0.0.1"],
+        vec![
+            "-sV",
+            "-sT",
+            "-Pn",
+            "-n",
+            "-T4",
+            "--open",
+            "--reason",
+            "-v",
+            "127.0.0.1",
+        ],
         vec!["-T", "2", "127.0.0.1"],
         vec!["-host", "127.0.0.1"],
         vec!["-list", &list],
@@ -103,7 +117,12 @@ fn accepted_habits_scan_the_target() {
         let mut args = vec!["-p", &port, "--no-canary", "--no-policy"];
         args.extend(&case);
         let out = run_in(dir.path(), &args);
-        assert_eq!(out.status.code(), Some(0), "{case:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{case:?}: {}",
+            text(&out.stderr)
+        );
         assert!(
             text(&out.stdout).contains(&format!("{port}/tcp")),
             "{case:?} printed no report: {}",
@@ -131,7 +150,11 @@ fn formats_in_any_case_and_stdout_dash() {
     for l in lines.lines() {
         serde_json::from_str::<serde_json::Value>(l).expect("one JSON object per line");
     }
-    let out = scan(dir.path(), &farm, &["--format", "Sarif", "--fail-on", "CRITICAL"]);
+    let out = scan(
+        dir.path(),
+        &farm,
+        &["--format", "Sarif", "--fail-on", "CRITICAL"],
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF");
     assert_eq!(v["version"], "2.1.0");
 }
@@ -178,6 +201,7 @@ fn nothing_that_is_not_a_scan_exits_zero() {
     for args in [
         &["merge", "-host", "x.ndjson"][..],
         &["merge"],
+        &["merge", "--max-skew", "soon", "a.ndjson"],
         &["explain"],
         &["explain", "no-such-rule"],
         &["services", "no-such-service"],
@@ -185,7 +209,12 @@ fn nothing_that_is_not_a_scan_exits_zero() {
         &[],
     ] {
         let out = run_in(dir.path(), args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         assert_eq!(text(&out.stderr).lines().count(), 1, "{args:?}");
     }
 }
@@ -194,7 +223,11 @@ fn nothing_that_is_not_a_scan_exits_zero() {
 fn help_fits_a_screen_and_each_command_has_its_own() {
     let dir = tempfile::tempdir().expect("tempdir");
     let short = text(&run_in(dir.path(), &["-h"]).stdout);
-    assert!(short.lines().count() <= 24, "-h is {} lines", short.lines().count());
+    assert!(
+        short.lines().count() <= 24,
+        "-h is {} lines",
+        short.lines().count()
+    );
     let long = text(&run_in(dir.path(), &["--help"]).stdout);
     for heading in [
         "Targets:",
@@ -208,12 +241,22 @@ fn help_fits_a_screen_and_each_command_has_its_own() {
     ] {
         assert!(long.contains(heading), "--help lacks {heading}");
     }
-    for cmd in ["merge", "policy init", "services", "explain", "completions", "man"] {
+    for cmd in [
+        "merge",
+        "policy init",
+        "services",
+        "explain",
+        "completions",
+        "man",
+    ] {
         assert!(short.contains(cmd) && long.contains(cmd.split(' ').next().unwrap_or(cmd)));
     }
     let merge = text(&run_in(dir.path(), &["merge", "--help"]).stdout);
     assert!(merge.contains("exposecheck merge") && merge.contains("--max-skew"));
-    assert!(!merge.contains("--top-ports"), "merge --help is the scan help");
+    assert!(
+        !merge.contains("--top-ports"),
+        "merge --help is the scan help"
+    );
     let init = text(&run_in(dir.path(), &["policy", "init", "--help"]).stdout);
     assert!(init.contains("exposecheck policy init") && init.contains("--top-ports"));
 }
@@ -225,11 +268,18 @@ fn completions_and_man_pages_are_generated() {
         let out = run_in(dir.path(), &["completions", shell]);
         assert_eq!(out.status.code(), Some(0), "{shell}");
         let script = text(&out.stdout);
-        assert!(script.contains("--fail-on") && script.contains("explain"), "{shell}");
+        assert!(
+            script.contains("fail-on") && script.contains("explain"),
+            "{shell}"
+        );
     }
     let bash = dir.path().join("exposecheck.bash");
     std::fs::write(&bash, run_in(dir.path(), &["completions", "bash"]).stdout).expect("write");
-    let check = Command::new("bash").arg("-n").arg(&bash).output().expect("bash");
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&bash)
+        .output()
+        .expect("bash");
     assert!(check.status.success(), "{}", text(&check.stderr));
     let man = text(&run_in(dir.path(), &["man"]).stdout);
     assert!(man.contains(".TH exposecheck 1") && man.contains("Exit codes"));
@@ -237,7 +287,59 @@ fn completions_and_man_pages_are_generated() {
     std::fs::create_dir(&pages).expect("mkdir");
     let out = run_in(dir.path(), &["man", "--dir", &pages.to_string_lossy()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    for page in ["exposecheck.1", "exposecheck-merge.1", "exposecheck-explain.1"] {
+    for page in [
+        "exposecheck.1",
+        "exposecheck-merge.1",
+        "exposecheck-explain.1",
+    ] {
         assert!(pages.join(page).is_file(), "man --dir wrote no {page}");
     }
+}
+
+#[test]
+fn services_and_explain_read_the_catalogue_and_the_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = run_in(dir.path(), &["services"]);
+    assert_eq!(table.status.code(), Some(0));
+    let table = text(&table.stdout);
+    for (id, port) in [("redis", "6379"), ("memcached", "11211"), ("mysql", "3306")] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("no {id} row:\n{table}"));
+        assert!(row.contains(port), "{row}");
+    }
+    assert!(
+        table.contains(r"PING\r\n"),
+        "payloads are not shown escaped"
+    );
+    assert!(!table.chars().any(|c| c.is_control() && c != '\n'));
+    let redis = text(&run_in(dir.path(), &["services", "redis"]).stdout);
+    assert!(redis.contains("redis-unauthenticated") && redis.contains("INFO"));
+    let out = run_in(dir.path(), &["explain", "redis-unauthenticated"]);
+    assert_eq!(out.status.code(), Some(0));
+    let why = text(&out.stdout);
+    for needle in [
+        "critical",
+        "iptables -I INPUT",
+        "nft ",
+        "ufw deny 6379/tcp",
+        "bind 127.0.0.1",
+    ] {
+        assert!(why.contains(needle), "explain lacks {needle}:\n{why}");
+    }
+    let list = text(&run_in(dir.path(), &["explain", "--list"]).stdout);
+    for id in [
+        "unexpected-open-port",
+        "no-default-deny-firewall",
+        "mongodb-unauthenticated",
+    ] {
+        assert!(list.contains(id), "explain --list lacks {id}");
+    }
+    let typo = run_in(dir.path(), &["explain", "redis-unauthenticatd"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        text(&typo.stderr).contains("redis-unauthenticated"),
+        "no suggestion"
+    );
 }

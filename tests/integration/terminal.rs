@@ -60,7 +60,9 @@ fn openpty() -> (OwnedFd, OwnedFd) {
 fn run(args: &[&str], env: &[(&str, &str)], on: OnPty, limit: Duration) -> Run {
     let (master, slave) = openpty();
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("NO_COLOR").envs(env.iter().copied());
+    cmd.args(args)
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied());
     cmd.stdin(Stdio::from(slave.try_clone().expect("dup")));
     cmd.stdout(if on.stdout {
         Stdio::from(slave.try_clone().expect("dup"))
@@ -82,6 +84,9 @@ fn run(args: &[&str], env: &[(&str, &str)], on: OnPty, limit: Duration) -> Run {
         });
     }
     let mut child = cmd.spawn().expect("spawn");
+    // The command holds copies of the terminal's slave side: closed here,
+    // the master reads EIO once the child's copies close too.
+    drop(cmd);
     drop(slave);
     let mut master = File::from(master);
     let reader = std::thread::spawn(move || {
@@ -149,21 +154,35 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 const ESC: char = '\x1b';
 
+/// stderr on the terminal (where the bar goes), stdout piped.
+const BAR_ON_PTY: OnPty = OnPty {
+    stdout: false,
+    stderr: true,
+};
+
 #[test]
 fn the_bar_is_drawn_on_a_terminal_and_never_into_a_pipe() {
     let farm = hs::loopback(Kind::Fin, 1);
     let args = paced_scan(farm.ports[0], &[]);
     let limit = Duration::from_secs(60);
-    let r = run(&strs(&args), &[], OnPty { stdout: false, stderr: true }, limit);
+    let r = run(&strs(&args), &[], BAR_ON_PTY, limit);
     assert_eq!(r.code, Some(0), "{}", r.pty);
-    assert!(r.pty.contains("ports ·"), "no bar on the terminal: {:?}", r.pty);
+    assert!(
+        r.pty.contains("ports ·"),
+        "no bar on the terminal: {:?}",
+        r.pty
+    );
     assert!(r.pty.contains("/s"), "the bar shows no rate: {:?}", r.pty);
     assert!(!r.stdout.contains("ports ·"), "bar in stdout");
-    assert!(!r.stdout.contains(ESC), "escapes in piped stdout: {:?}", r.stdout);
+    assert!(
+        !r.stdout.contains(ESC),
+        "escapes in piped stdout: {:?}",
+        r.stdout
+    );
     assert!(r.stdout.contains(&format!("{}/tcp", farm.ports[0])));
     // -q: a terminal stderr, and still no bar.
     let args = paced_scan(farm.ports[0], &["-q"]);
-    let r = run(&strs(&args), &[], OnPty { stdout: false, stderr: true }, limit);
+    let r = run(&strs(&args), &[], BAR_ON_PTY, limit);
     assert!(!r.pty.contains("ports ·"), "-q drew the bar: {:?}", r.pty);
 }
 
@@ -172,8 +191,14 @@ fn colour_follows_the_terminal_the_flag_and_no_color() {
     let farm = hs::loopback(Kind::Fin, 1);
     let port = farm.ports[0].to_string();
     let base = ["--no-canary", "--no-policy", "-p", &port, "127.0.0.1"];
-    let on_tty = OnPty { stdout: true, stderr: false };
-    let piped = OnPty { stdout: false, stderr: false };
+    let on_tty = OnPty {
+        stdout: true,
+        stderr: false,
+    };
+    let piped = OnPty {
+        stdout: false,
+        stderr: false,
+    };
     let limit = Duration::from_secs(30);
     let with = |extra: &[&str], env: &[(&str, &str)], on: OnPty| {
         let mut a: Vec<&str> = extra.to_vec();
@@ -184,11 +209,23 @@ fn colour_follows_the_terminal_the_flag_and_no_color() {
         assert!(report.contains(&format!("{port}/tcp")), "{report:?}");
         report
     };
-    assert!(with(&[], &[], on_tty).contains(ESC), "auto on a terminal: no colour");
-    assert!(!with(&[], &[("NO_COLOR", "1")], on_tty).contains(ESC), "NO_COLOR ignored");
-    assert!(with(&[], &[("NO_COLOR", "")], on_tty).contains(ESC), "empty NO_COLOR disabled colour");
+    assert!(
+        with(&[], &[], on_tty).contains(ESC),
+        "auto on a terminal: no colour"
+    );
+    assert!(
+        !with(&[], &[("NO_COLOR", "1")], on_tty).contains(ESC),
+        "NO_COLOR ignored"
+    );
+    assert!(
+        with(&[], &[("NO_COLOR", "")], on_tty).contains(ESC),
+        "empty NO_COLOR disabled colour"
+    );
     assert!(!with(&["--color", "never"], &[], on_tty).contains(ESC));
-    assert!(!with(&[], &[], piped).contains(ESC), "auto into a pipe coloured");
+    assert!(
+        !with(&[], &[], piped).contains(ESC),
+        "auto into a pipe coloured"
+    );
     assert!(with(&["--color", "always"], &[], piped).contains(ESC));
     assert!(with(&["--color", "ALWAYS"], &[("NO_COLOR", "1")], piped).contains(ESC));
 }
@@ -210,7 +247,10 @@ fn a_piped_stderr_gets_status_lines_not_redraws() {
     let r = run(
         &strs(&args),
         &[],
-        OnPty { stdout: true, stderr: false },
+        OnPty {
+            stdout: true,
+            stderr: false,
+        },
         Duration::from_secs(90),
     );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
@@ -222,6 +262,10 @@ fn a_piped_stderr_gets_status_lines_not_redraws() {
     assert!(!status.is_empty(), "no status line: {:?}", r.stderr);
     assert!(status.len() <= 2, "status lines too often: {status:?}");
     assert!(status[0].contains(" of 2,601 ports"), "{status:?}");
-    assert!(!r.stderr.contains('\r') && !r.stderr.contains(ESC), "{:?}", r.stderr);
+    assert!(
+        !r.stderr.contains('\r') && !r.stderr.contains(ESC),
+        "{:?}",
+        r.stderr
+    );
     assert!(!r.pty.contains(" ports ("), "status line on stdout");
 }
