@@ -27,12 +27,13 @@ use crate::output::{parse_rfc3339, terminal_safe, ScanMeta};
 use crate::ports;
 use crate::reader::{ReadError, Source};
 use crate::scan::order::{Shard, MAX_SHARDS};
+use crate::targets::TargetSpec;
 use crate::verdict::policy::{Entry, HostMatch};
 use crate::verdict::{Context, Judge, Settings};
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -437,6 +438,7 @@ pub fn run(a: MergeArgs) -> Result<u8, Error> {
     };
     let mut judge = Judge::new(&Catalog::builtin(), policy, baseline, settings);
     let mut scope = Scope::new(&entries);
+    let mut seen_ips: HashSet<IpAddr> = HashSet::new();
     let mut coverage = Coverage::default();
     for &i in &chosen {
         coverage.add(&files[i].summary.coverage);
@@ -450,6 +452,7 @@ pub fn run(a: MergeArgs) -> Result<u8, Error> {
             match rec.map_err(|e| read_error(&f.file, e))? {
                 Record::Port(mut r) => {
                     scope.see(r.ip, r.host.as_deref());
+                    seen_ips.insert(r.ip);
                     // The shard judged this port on an every-port host as such.
                     let every_port = r.service.as_ref().and_then(|s| s.note)
                         == Some(ServiceNote::HostAnswersEveryPort);
@@ -466,6 +469,7 @@ pub fn run(a: MergeArgs) -> Result<u8, Error> {
                 }
                 Record::Host(h) => {
                     scope.see(h.ip, h.host.as_deref());
+                    seen_ips.insert(h.ip);
                     judge.host_counts(&h);
                 }
                 Record::Summary(_) | Record::Other => {}
@@ -480,6 +484,19 @@ pub fn run(a: MergeArgs) -> Result<u8, Error> {
     }
     let ports = ports::parse_ports(&meta.ports).unwrap_or_default();
     let in_scope = |e: &Entry| ports.contains(e.port) && scope.covers(e);
+    // Every shard is here: a baseline finding on the scan's ports of an
+    // address the targets name (or a shard reported) was probed.
+    judge.probed_where(|ip, port| {
+        port.is_none_or(|p| ports.contains(p))
+            && (seen_ips.contains(&ip)
+                || specs.iter().any(|t| match t {
+                    TargetSpec::Addr(a) => {
+                        crate::targets::canonical(*a) == crate::targets::canonical(ip)
+                    }
+                    TargetSpec::Net(n) => n.contains(&ip),
+                    TargetSpec::Name(_) => false,
+                }))
+    });
     meta.shard = format!("all/{}", chosen.len());
     meta.interrupted = false;
     reporter.finish(

@@ -202,6 +202,7 @@ impl Reporter {
         let mut streamed = Summary::new(meta, end.coverage);
         streamed.counts = decision.counts;
         streamed.resolved = decision.resolved;
+        streamed.not_scanned = decision.not_scanned;
         streamed.fail_on = decision.fail_on;
         streamed.exit_code = code;
         streamed.policy = policy;

@@ -40,7 +40,7 @@ use super::collect::{self, Collector, HostRows, Item};
 use super::{terminal_safe, HumanStyle, Show, Sink, Summary};
 use crate::model::{
     AuthState, BaselineStatus, FirewallTool, HostVerdict, PolicyStatus, PortResult, PortState,
-    Remediation, Service, Severity,
+    Remediation, ResolvedFinding, Service, Severity,
 };
 use crate::text;
 use std::collections::BTreeMap;
@@ -195,6 +195,9 @@ fn states(open: u64, closed: u64, filtered: u64) -> String {
         text::count(filtered)
     )
 }
+
+/// Baseline findings listed at most per section.
+const BASELINE_LISTED: usize = 20;
 
 /// A round-trip time rounded for people: `<0.1 ms`, `0.3 ms`, `12 ms`, `1.2 s`.
 fn rtt(ms: f64) -> String {
@@ -584,15 +587,30 @@ impl Page {
             self.group(&orphans);
             self.o.push(String::new());
         }
-        if !s.resolved.is_empty() {
-            self.o
-                .push(self.p.paint("1", "resolved since the baseline"));
-            for r in &s.resolved {
-                let [rule, ip, port] = r.parts().map(|s| fit(&terminal_safe(&s), NAME_MAX));
-                self.o.push(format!("  {rule} on {ip}:{port}"));
-            }
-            self.o.push(String::new());
+        self.baseline_list("resolved since the baseline", &s.resolved);
+        self.baseline_list(
+            "not scanned this run (baseline findings outside its ports or hosts: not known fixed)",
+            &s.not_scanned,
+        );
+    }
+
+    /// A titled list of baseline findings, at most [`BASELINE_LISTED`] lines.
+    fn baseline_list(&mut self, title: &str, list: &[ResolvedFinding]) {
+        if list.is_empty() {
+            return;
         }
+        self.o.push(self.p.paint("1", title));
+        for r in list.iter().take(BASELINE_LISTED) {
+            let [rule, ip, port] = r.parts().map(|s| fit(&terminal_safe(&s), NAME_MAX));
+            self.o.push(format!("  {rule} on {ip}:{port}"));
+        }
+        if list.len() > BASELINE_LISTED {
+            self.o.push(format!(
+                "  ... and {} more (JSON lists them all)",
+                text::count((list.len() - BASELINE_LISTED) as u64)
+            ));
+        }
+        self.o.push(String::new());
     }
 
     /// The closing line: findings per severity, the `--fail-on` outcome and

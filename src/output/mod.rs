@@ -74,7 +74,7 @@ pub struct Summary {
     /// Findings per severity, port and host findings together, expected ones excluded.
     #[serde(default)]
     pub counts: FindingCounts,
-    /// Baseline findings no longer present.
+    /// Baseline findings gone from places this run probed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolved: Vec<ResolvedFinding>,
     /// The `--fail-on` threshold in force (`none` never fails).
@@ -86,6 +86,10 @@ pub struct Summary {
     /// The policy file in force, as given (SARIF results point into it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// Baseline findings at places this run never probed: not seen, and
+    /// not known to be fixed either.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_scanned: Vec<ResolvedFinding>,
 }
 
 impl Summary {

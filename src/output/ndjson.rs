@@ -8,7 +8,10 @@
 //! - `finding`: one [`HostFinding`] (dual-stack mismatch, stale policy entry...),
 //!   when the scan ends;
 //! - `summary`: always last and exactly once: `schema`, `scan`, `coverage`,
-//!   `interrupted`, `counts`, `resolved`, `fail_on`, `exit_code`, `policy`.
+//!   `interrupted`, `counts`, `resolved`, `not_scanned`, `fail_on`,
+//!   `exit_code`, `policy`.
+//!
+//! Every line also has a `time`: when it was written (RFC 3339, UTC).
 //!
 //! Every string is JSON-escaped by serde_json, so a banner holding a newline
 //! and a JSON object cannot forge a record.
@@ -31,7 +34,6 @@ pub struct Ndjson {
 /// One `--format ndjson` line, told apart by its `type`.
 #[derive(Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
-#[schemars(title = "exposecheck --format ndjson (one line)")]
 pub enum Line<'a> {
     /// A listed port result, as it completes.
     Port(&'a PortResult),
@@ -41,6 +43,17 @@ pub enum Line<'a> {
     Finding(&'a HostFinding),
     /// The closing line, always last and exactly once.
     Summary(SummaryLine<'a>),
+}
+
+/// A line as written: the record and when it was written.
+#[derive(Serialize, JsonSchema)]
+#[schemars(title = "exposecheck --format ndjson (one line)")]
+pub struct Stamped<'a> {
+    /// The record.
+    #[serde(flatten)]
+    pub line: Line<'a>,
+    /// When the line was written, RFC 3339 UTC.
+    pub time: String,
 }
 
 /// The closing line's fields.
@@ -56,8 +69,11 @@ pub struct SummaryLine<'a> {
     pub interrupted: bool,
     /// Findings per severity, expected ones excluded.
     pub counts: &'a FindingCounts,
-    /// Baseline findings no longer present.
+    /// Baseline findings gone from places this run probed.
     pub resolved: &'a [ResolvedFinding],
+    /// Baseline findings at places this run never probed (not known fixed).
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub not_scanned: &'a [ResolvedFinding],
     /// The `--fail-on` threshold in force.
     pub fail_on: FailOn,
     /// The exit code this run ends with.
@@ -73,8 +89,9 @@ impl Ndjson {
         Ndjson { out, show }
     }
 
-    fn line(&mut self, line: &Line<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, line)?;
+    fn line(&mut self, line: Line<'_>) -> io::Result<()> {
+        let time = crate::text::rfc3339(std::time::SystemTime::now());
+        serde_json::to_writer(&mut self.out, &Stamped { line, time })?;
         self.out.write_all(b"\n")
     }
 }
@@ -82,7 +99,7 @@ impl Ndjson {
 impl Sink for Ndjson {
     fn port(&mut self, r: &PortResult) -> io::Result<()> {
         if self.show.lists(r) {
-            self.line(&Line::Port(r))?;
+            self.line(Line::Port(r))?;
             self.out.flush()?;
         }
         Ok(())
@@ -94,17 +111,17 @@ impl Sink for Ndjson {
 
     fn host(&mut self, record: &HostRecord) -> io::Result<()> {
         match record {
-            HostRecord::Verdict(h) => self.line(&Line::Host(h)),
-            HostRecord::Finding(f) => self.line(&Line::Finding(f)),
+            HostRecord::Verdict(h) => self.line(Line::Host(h)),
+            HostRecord::Finding(f) => self.line(Line::Finding(f)),
         }
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         for h in &s.hosts {
-            self.line(&Line::Host(h))?;
+            self.line(Line::Host(h))?;
         }
         for f in &s.findings {
-            self.line(&Line::Finding(f))?;
+            self.line(Line::Finding(f))?;
         }
         let summary = SummaryLine {
             schema: &s.schema,
@@ -113,11 +130,12 @@ impl Sink for Ndjson {
             interrupted: s.interrupted,
             counts: &s.counts,
             resolved: &s.resolved,
+            not_scanned: &s.not_scanned,
             fail_on: s.fail_on,
             exit_code: s.exit_code,
             policy: s.policy.as_deref(),
         };
-        self.line(&Line::Summary(summary))?;
+        self.line(Line::Summary(summary))?;
         self.out.flush()
     }
 }

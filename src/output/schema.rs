@@ -1,6 +1,6 @@
 //! The JSON Schemas (draft 2020-12) of the machine-readable formats, derived
 //! from the types those formats serialise ([`json::Document`] and
-//! [`ndjson::Line`]) by schemars, so a field added to the model is in the
+//! [`ndjson::Stamped`]) by schemars, so a field added to the model is in the
 //! schema at once. `--print-schema json|ndjson` prints what the tests
 //! validate against.
 
@@ -22,7 +22,7 @@ impl SchemaKind {
     pub fn text(self) -> String {
         let value = match self {
             SchemaKind::Json => schema_of::<json::Document<'static>>(),
-            SchemaKind::Ndjson => schema_of::<ndjson::Line<'static>>(),
+            SchemaKind::Ndjson => schema_of::<ndjson::Stamped<'static>>(),
         };
         let mut text = serde_json::to_string_pretty(&value).expect("a schema serialises");
         text.push('\n');

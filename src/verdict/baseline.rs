@@ -36,12 +36,37 @@ struct FindingKey {
 }
 
 /// A port result or host finding, as far as a baseline needs it.
+/// A result, or a finding: nested (`{"ip", "finding": {...}}`, results and
+/// NDJSON) or flat (the JSON document's `findings`, fields at the top).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Item {
     ip: Option<IpAddr>,
     port: Option<u16>,
     finding: Option<FindingKey>,
+    fingerprint: Option<String>,
+    rule: Option<String>,
+    severity: Option<String>,
+}
+
+impl Item {
+    /// The finding, nested or flat.
+    fn key(self) -> Item {
+        match (&self.finding, &self.fingerprint) {
+            (None, Some(_)) => Item {
+                finding: Some(FindingKey {
+                    fingerprint: self.fingerprint,
+                    rule: self.rule,
+                    severity: self.severity,
+                }),
+                fingerprint: None,
+                rule: None,
+                severity: None,
+                ..self
+            },
+            _ => self,
+        }
+    }
 }
 
 /// One top-level value of the file: an NDJSON record, or a whole JSON
@@ -74,6 +99,7 @@ impl<'de> Deserialize<'de> for Items {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
                 let mut kept = Vec::new();
                 while let Some(item) = seq.next_element::<Item>()? {
+                    let item = item.key();
                     if item
                         .finding
                         .as_ref()
@@ -158,6 +184,7 @@ impl Loader {
                     ip: v.ip,
                     port: v.port,
                     finding: v.finding,
+                    ..Item::default()
                 });
             }
             Some("summary") | Some("host") => self.recognised = true,
@@ -245,22 +272,40 @@ impl Baseline {
         known
     }
 
-    /// The baseline's findings whose index is not set in `seen`, by
-    /// fingerprint.
-    pub fn resolved(&self, seen: &[bool]) -> Vec<ResolvedFinding> {
+    /// Where finding `i` was: its address and port (no port for a host
+    /// finding; no address for a policy finding).
+    pub fn place(&self, i: usize) -> (Option<IpAddr>, Option<u16>) {
+        self.known.get(i).map_or((None, None), |k| (k.ip, k.port))
+    }
+
+    /// The baseline's findings not `seen` this run, split in two: those
+    /// whose place this run `probed` and found without them (resolved), and
+    /// those it never probed (not scanned: they are not known to be fixed).
+    pub fn unseen(
+        &self,
+        seen: &[bool],
+        probed: &[bool],
+    ) -> (Vec<ResolvedFinding>, Vec<ResolvedFinding>) {
         let name = |i: u32| self.names.get(i as usize).map(|s| s.to_string());
-        self.known
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !seen.get(*i).copied().unwrap_or(false))
-            .map(|(_, k)| ResolvedFinding {
+        let (mut resolved, mut not_scanned) = (Vec::new(), Vec::new());
+        for (i, k) in self.known.iter().enumerate() {
+            if seen.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let r = ResolvedFinding {
                 fingerprint: k.fingerprint.to_string(),
                 rule: name(k.rule),
                 severity: name(k.severity).and_then(|s| Severity::parse(&s)),
                 ip: k.ip,
                 port: k.port,
-            })
-            .collect()
+            };
+            if probed.get(i).copied().unwrap_or(false) {
+                resolved.push(r);
+            } else {
+                not_scanned.push(r);
+            }
+        }
+        (resolved, not_scanned)
     }
 }
 
@@ -290,9 +335,16 @@ mod tests {
         assert_eq!(g.baseline, Some(BaselineStatus::New));
         let mut seen = vec![false; b.len()];
         seen[seen_aa.unwrap()] = true;
-        let resolved = b.resolved(&seen);
+        // bb's port was probed; cc's (another address) was not.
+        let probed: Vec<bool> = (0..b.len())
+            .map(|i| b.place(i).0 == Some("198.18.0.2".parse().unwrap()))
+            .collect();
+        let (resolved, not_scanned) = b.unseen(&seen, &probed);
         let fps: Vec<&str> = resolved.iter().map(|v| v.fingerprint.as_str()).collect();
-        assert_eq!(fps, vec!["bb", "cc"]);
+        assert_eq!(fps, vec!["bb"]);
+        assert_eq!(not_scanned.len(), 1);
+        assert_eq!(not_scanned[0].fingerprint, "cc");
+        let (resolved, _) = b.unseen(&seen, &[true; 3]);
         assert_eq!(resolved[0].rule.as_deref(), Some("ssh-public"));
         assert_eq!(resolved[0].severity, Some(Severity::Info));
         assert_eq!(resolved[0].ip, Some("198.18.0.2".parse().unwrap()));
@@ -303,11 +355,29 @@ mod tests {
   "findings":[{"ip":"198.18.0.3","finding":{"fingerprint":"dd","rule":"x"}}]}"#;
         let b = Baseline::parse(doc).unwrap();
         assert_eq!(b.known.len(), 2);
-        assert_eq!(b.resolved(&[])[1].rule.as_deref(), Some("x"));
+        assert_eq!(b.unseen(&[], &[true, true]).0[1].rule.as_deref(), Some("x"));
         assert!(Baseline::parse("hello\n").is_err());
         assert!(Baseline::parse("{\"a\":1}\n").is_err());
         assert!(Baseline::parse("").is_err());
         assert!(Baseline::parse("[1,2]\n").is_err());
+    }
+
+    #[test]
+    fn flat_json_findings_are_read_too() {
+        let doc = r#"{"schema":"exposecheck/1","results":[],
+  "findings":[{"ip":"198.18.0.3","port":6379,"service":"redis","rule":"redis-unauthenticated","severity":"critical","fingerprint":"ff","remediation":{}}]}"#;
+        let b = Baseline::parse(doc).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(
+            b.place(0),
+            (Some("198.18.0.3".parse().unwrap()), Some(6379))
+        );
+        let (_, not_scanned) = b.unseen(&[false], &[false]);
+        assert_eq!(
+            not_scanned[0].rule.as_deref(),
+            Some("redis-unauthenticated")
+        );
+        assert_eq!(not_scanned[0].severity, Some(Severity::Critical));
     }
 
     #[test]
@@ -317,7 +387,7 @@ mod tests {
 "#;
         let b = Baseline::parse(nd).unwrap();
         assert_eq!(b.known.len(), 1);
-        assert_eq!(b.resolved(&[])[0].rule.as_deref(), Some("new"));
+        assert_eq!(b.unseen(&[], &[]).1[0].rule.as_deref(), Some("new"));
         let cut = &nd[..nd.len() - 20];
         let e = Baseline::parse(cut).unwrap_err();
         assert!(e.contains("line 2") && e.contains("cut short"), "{e}");

@@ -53,8 +53,10 @@ pub struct RunEnd<'a> {
 pub struct Decision {
     /// Counted findings per severity (port and host findings).
     pub counts: FindingCounts,
-    /// Baseline findings gone since.
+    /// Baseline findings gone from places this run probed.
     pub resolved: Vec<ResolvedFinding>,
+    /// Baseline findings at places this run never probed (not known fixed).
+    pub not_scanned: Vec<ResolvedFinding>,
     /// The threshold in force.
     pub fail_on: FailOn,
     /// A counted finding reached it.
@@ -74,6 +76,11 @@ pub struct Judge {
     matched: HashSet<usize>,
     baseline: Option<Baseline>,
     seen: Vec<bool>,
+    /// Per baseline finding: this run probed its place.
+    probed: Vec<bool>,
+    /// Baseline findings by place: `(ip, Some(port))` for a port,
+    /// `(ip, None)` for a host finding.
+    places: HashMap<(IpAddr, Option<u16>), Vec<usize>>,
     tally: Tally,
     fail_on: FailOn,
 }
@@ -102,10 +109,23 @@ impl Judge {
             .unwrap_or(FailOn::At(crate::model::Severity::High));
         let mut tally = Tally::new(fail_on, settings.only_new, settings.all_hosts);
         tally.pairs(settings.pairs);
+        let n = baseline.as_ref().map_or(0, Baseline::len);
+        let mut places: HashMap<(IpAddr, Option<u16>), Vec<usize>> = HashMap::new();
+        // A finding with no address (a policy entry's) is judged afresh by
+        // every run: in scope.
+        let mut probed = vec![false; n];
+        for i in 0..n {
+            match baseline.as_ref().map(|b| b.place(i)) {
+                Some((Some(ip), port)) => places.entry((ip, port)).or_default().push(i),
+                _ => probed[i] = true,
+            }
+        }
         Judge {
             facts,
             by_port,
-            seen: vec![false; baseline.as_ref().map_or(0, Baseline::len)],
+            seen: vec![false; n],
+            probed,
+            places,
             policy,
             matched: HashSet::new(),
             baseline,
@@ -123,7 +143,31 @@ impl Judge {
     /// it is listed (`--only-new` drops unchanged findings).
     pub fn port(&mut self, r: &mut PortResult, cx: Context) -> bool {
         r.finding = self.finding(r, cx);
+        if r.state != PortState::Unresolved {
+            self.probed_at(r.ip, Some(r.port));
+            self.probed_at(r.ip, None);
+        }
         self.tally.add(r)
+    }
+
+    /// Marks the baseline findings at a place as in this run's scope.
+    fn probed_at(&mut self, ip: IpAddr, port: Option<u16>) {
+        if let Some(list) = self.places.get(&(ip, port)) {
+            for &i in list {
+                self.probed[i] = true;
+            }
+        }
+    }
+
+    /// Marks as probed every baseline finding whose place `scanned` says
+    /// this run covered (`merge`, whose shards list only what they show).
+    pub fn probed_where(&mut self, scanned: impl Fn(IpAddr, Option<u16>) -> bool) {
+        let places: Vec<(IpAddr, Option<u16>)> = self.places.keys().copied().collect();
+        for (ip, port) in places {
+            if scanned(ip, port) {
+                self.probed_at(ip, port);
+            }
+        }
     }
 
     /// The finding of an open port, policy and baseline applied.
@@ -181,6 +225,7 @@ impl Judge {
             matched,
             baseline,
             mut seen,
+            probed,
             tally,
             fail_on,
             ..
@@ -208,9 +253,13 @@ impl Judge {
         } else {
             Exit::Clean
         };
+        let (resolved, not_scanned) = baseline
+            .map(|b| b.unseen(&seen, &probed))
+            .unwrap_or_default();
         Decision {
             counts: t.counts,
-            resolved: baseline.map(|b| b.resolved(&seen)).unwrap_or_default(),
+            resolved,
+            not_scanned,
             fail_on,
             fails: t.fails,
             exit,
@@ -304,7 +353,13 @@ mod tests {
     #[test]
     fn finish_decides_stale_resolved_and_the_exit_code() {
         let policy = "[[expect]]\nhost = \"198.18.0.2\"\nport = 22\nreason = \"bastion\"\n\n[severity]\nno-default-deny-firewall = \"info\"\n";
-        let baseline = "{\"type\":\"port\",\"ip\":\"198.18.0.2\",\"port\":1,\"finding\":{\"rule\":\"x\",\"fingerprint\":\"gone\"}}\n";
+        // Port 1 is probed (closed) below; port 9999 and 198.18.0.9 never are.
+        let baseline = concat!(
+            "{\"type\":\"port\",\"ip\":\"198.18.0.2\",\"port\":1,\"finding\":{\"rule\":\"x\",\"fingerprint\":\"gone\"}}\n",
+            "{\"type\":\"port\",\"ip\":\"198.18.0.2\",\"port\":9999,\"finding\":{\"rule\":\"x\",\"fingerprint\":\"other-port\"}}\n",
+            "{\"type\":\"finding\",\"ip\":\"198.18.0.9\",\"finding\":{\"rule\":\"y\",\"fingerprint\":\"other-host\"}}\n",
+            "{\"type\":\"finding\",\"ip\":\"198.18.0.2\",\"finding\":{\"rule\":\"z\",\"fingerprint\":\"this-host\"}}\n",
+        );
         let mut j = judge(Some(policy), Some(baseline));
         let mut r = redis(6379);
         j.port(&mut r, Context::Plain);
@@ -346,8 +401,13 @@ mod tests {
             Severity::Info,
             "[severity] reaches host findings"
         );
-        assert_eq!(d.resolved.len(), 1);
-        assert_eq!(d.resolved[0].fingerprint, "gone");
+        let fps = |l: &[ResolvedFinding]| {
+            let mut v: Vec<String> = l.iter().map(|r| r.fingerprint.clone()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(fps(&d.resolved), ["gone", "this-host"]);
+        assert_eq!(fps(&d.not_scanned), ["other-host", "other-port"]);
         assert!(d.fails);
         assert_eq!(d.exit, Exit::Findings);
     }

@@ -20,6 +20,7 @@ mod never_harm;
 mod no_hang;
 mod output_safety;
 mod props_cli;
+mod recipes;
 mod scan_core;
 mod schema;
 mod servers;

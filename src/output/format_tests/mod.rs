@@ -88,7 +88,23 @@ fn json_golden_and_schema() {
         "open ports only by default"
     );
     assert_eq!(doc["hosts"].as_array().map(Vec::len), Some(3));
-    assert_eq!(doc["findings"].as_array().map(Vec::len), Some(2));
+    // Every finding, port (6) and host (2) ones, flat and worst first.
+    let findings = doc["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 8);
+    let critical: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["severity"] == "critical")
+        .collect();
+    assert_eq!(critical.len(), 1);
+    assert_eq!(critical[0]["port"], 6379);
+    assert_eq!(critical[0]["service"], "redis");
+    assert!(critical[0]["remediation"]["iptables"].is_array());
+    let rank =
+        |f: &Value| crate::model::Severity::parse(f["severity"].as_str().unwrap_or_default());
+    assert!(
+        findings.windows(2).all(|w| rank(&w[0]) >= rank(&w[1])),
+        "worst first"
+    );
     assert_eq!(doc["counts"]["medium"], 2);
 }
 
@@ -107,8 +123,19 @@ fn record_types(text: &str) -> Vec<String> {
 #[test]
 fn ndjson_golden_and_schema() {
     let text = fixture(Format::Ndjson);
-    golden::check("fixture.ndjson", &text);
     validate::validate_ndjson(&text);
+    // Each line's `time` is when it was written: checked here, fixed for the golden.
+    let time = regex::Regex::new(r#","time":"([0-9T:Z-]+)"\}$"#).expect("regex");
+    let mut fixed = String::new();
+    for line in text.lines() {
+        let at = time
+            .captures(line)
+            .unwrap_or_else(|| panic!("no time last: {line}"));
+        assert!(crate::text::parse_rfc3339(&at[1]).is_some(), "{line}");
+        fixed.push_str(&time.replace(line, r#","time":"2026-01-01T00:00:00Z"}"#));
+        fixed.push('\n');
+    }
+    golden::check("fixture.ndjson", &fixed);
     let types = record_types(&text);
     let n = |t: &str| types.iter().filter(|x| *x == t).count();
     assert_eq!(
