@@ -114,10 +114,10 @@ impl Judge {
         // A finding with no address (a policy entry's) is judged afresh by
         // every run: in scope.
         let mut probed = vec![false; n];
-        for i in 0..n {
+        for (i, p) in probed.iter_mut().enumerate() {
             match baseline.as_ref().map(|b| b.place(i)) {
                 Some((Some(ip), port)) => places.entry((ip, port)).or_default().push(i),
-                _ => probed[i] = true,
+                _ => *p = true,
             }
         }
         Judge {
