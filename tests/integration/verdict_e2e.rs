@@ -220,13 +220,13 @@ fn policy_gate_remediation_and_dual_stack_parity() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["finding"]["rule"] == "dual-stack-mismatch")
+        .filter(|f| f["rule"] == "dual-stack-mismatch")
         .collect();
     assert_eq!(parity.len(), 1, "exactly the Redis port: {parity:?}");
     assert_eq!(parity[0]["ip"], v6.as_str());
     assert_eq!(parity[0]["port"], 6379);
-    assert_eq!(parity[0]["finding"]["severity"], "critical");
-    let fix: Vec<&str> = parity[0]["finding"]["remediation"]["iptables"]
+    assert_eq!(parity[0]["severity"], "critical");
+    let fix: Vec<&str> = parity[0]["remediation"]["iptables"]
         .as_array()
         .unwrap()
         .iter()
@@ -237,7 +237,7 @@ fn policy_gate_remediation_and_dual_stack_parity() {
         "{fix:?}"
     );
     assert!(
-        parity[0]["finding"]["remediation"]["nftables"]
+        parity[0]["remediation"]["nftables"]
             .as_array()
             .unwrap()
             .iter()
