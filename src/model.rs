@@ -262,6 +262,12 @@ pub struct Service {
     /// Product version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The product as a CPE 2.3 formatted string
+    /// (`cpe:2.3:a:redis:redis:7.2.4:*:*:*:*:*:*:*`; the version is `*` when
+    /// unknown), from the `cpe` of the service's `services/` file; absent
+    /// when no product was identified or the file names no CPE for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpe: Option<String>,
     /// Extra facts (mode, plugin, cluster name...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<String>,

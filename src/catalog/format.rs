@@ -6,6 +6,7 @@
 
 use crate::model::AuthState;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use toml::Spanned;
 
 /// What kind of thing a service is; the verdict keys severity on it.
@@ -139,6 +140,8 @@ pub struct ServiceFile {
     /// name, its match only narrows probing and a more specific service wins.
     #[serde(default)]
     pub generic: bool,
+    /// CPE 2.3 name prefixes of the products it identifies.
+    pub cpe: Option<Spanned<CpeDef>>,
     /// Probes.
     #[serde(default, rename = "probe")]
     pub probes: Vec<ProbeDef>,
@@ -155,6 +158,18 @@ pub struct ServiceFile {
 
 fn default_priority() -> i32 {
     50
+}
+
+/// `cpe`: the CPE 2.3 formatted-string prefix (`cpe:2.3:a:VENDOR:PRODUCT`) of
+/// what the service identifies; the engine appends the version.
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum CpeDef {
+    /// One prefix, for whatever product the service identifies.
+    One(String),
+    /// A prefix per product name (as the rules or the dialogue report it,
+    /// compared without regard to ASCII case); other products get none.
+    ByProduct(BTreeMap<String, String>),
 }
 
 /// A `[[probe]]` table.

@@ -2,8 +2,8 @@
 //! validated into a [`Catalog`]. Every problem is collected (not just the
 //! first) and reported as `file:line: reason`.
 
-use super::format::{FixtureDef, MatchDef, MatchKind, ProbeDef, ServiceFile};
-use super::{Catalog, Probe, ProbeKey, Rule, ServiceDef};
+use super::format::{CpeDef, FixtureDef, MatchDef, MatchKind, ProbeDef, ServiceFile};
+use super::{cpe_prefix_error, Catalog, Cpe, Probe, ProbeKey, Rule, ServiceDef};
 use crate::model::Remediation;
 use regex::bytes::{Regex, RegexBuilder};
 use std::collections::{BTreeSet, HashMap};
@@ -302,6 +302,7 @@ impl Builder {
                 "a service needs match rules or a code dialogue",
             );
         }
+        let cpe = self.cpe(p);
         self.services.push(ServiceDef {
             id: f.id.get_ref().clone(),
             name: f.name.clone(),
@@ -321,7 +322,39 @@ impl Builder {
             },
             source: p.src.name.clone(),
             server_first: f.matches.iter().any(|m| m.probe.get_ref() == "greeting"),
+            cpe,
         });
+    }
+
+    /// Checks a file's `cpe` prefixes and compiles them.
+    fn cpe(&mut self, p: &Parsed) -> Cpe {
+        let Some(def) = &p.file.cpe else {
+            return Cpe::None;
+        };
+        let prefixes: Vec<&String> = match def.get_ref() {
+            CpeDef::One(prefix) => vec![prefix],
+            CpeDef::ByProduct(map) => map.values().collect(),
+        };
+        let mut ok = true;
+        for prefix in prefixes {
+            if let Some(e) = cpe_prefix_error(prefix) {
+                self.at(&p.src, def, e);
+                ok = false;
+            }
+        }
+        match def.get_ref() {
+            _ if !ok => Cpe::None,
+            CpeDef::One(prefix) => Cpe::Any(prefix.clone()),
+            CpeDef::ByProduct(map) if map.is_empty() => {
+                self.at(&p.src, def, "cpe names no product");
+                Cpe::None
+            }
+            CpeDef::ByProduct(map) => Cpe::ByProduct(
+                map.iter()
+                    .map(|(name, prefix)| (name.clone(), prefix.clone()))
+                    .collect(),
+            ),
+        }
     }
 
     /// Checks and adds the probe `pd` of service `si` (guards come later).
@@ -652,5 +685,47 @@ mod tests {
         assert!(s.contains("code_note"), "{s}");
         let ok = format!("{text}code_note = \"n\"\n").replace("zz", "mysql");
         assert!(compile(vec![src("z.toml", &ok, false)], &["mysql"]).is_ok());
+    }
+
+    #[test]
+    fn cpe_prefixes_load_per_product_and_bad_ones_name_the_line() {
+        let one = OK.replace(
+            "exposure = \"public-ok\"\n",
+            "exposure = \"public-ok\"\ncpe = \"cpe:2.3:a:x_project:x\"\n",
+        );
+        let c = compile(vec![src("x.toml", &one, false)], &[]).unwrap();
+        let x = c.service("x").unwrap();
+        assert_eq!(
+            x.cpe_name(Some("X"), Some("1.2")).as_deref(),
+            Some("cpe:2.3:a:x_project:x:1.2:*:*:*:*:*:*:*")
+        );
+        assert_eq!(x.cpe_name(None, Some("1.2")), None, "no product, no CPE");
+        let table = OK.replace(
+            "exposure = \"public-ok\"\n",
+            "exposure = \"public-ok\"\ncpe = { XServer = \"cpe:2.3:a:x:x_server\" }\n",
+        );
+        let c = compile(vec![src("x.toml", &table, false)], &[]).unwrap();
+        let x = c.service("x").unwrap();
+        assert_eq!(
+            x.cpe_name(Some("xserver"), None).as_deref(),
+            Some("cpe:2.3:a:x:x_server:*:*:*:*:*:*:*:*")
+        );
+        assert_eq!(x.cpe_name(Some("Other"), None), None);
+        for bad in [
+            "cpe = \"cpe:/a:x:x\"",
+            "cpe = \"cpe:2.3:a:X:x\"",
+            "cpe = \"cpe:2.3:a:x:x:1.0\"",
+            "cpe = \"cpe:2.3:q:x:x\"",
+            "cpe = { X = \"cpe:2.3:a:x\" }",
+            "cpe = {}",
+        ] {
+            let text = OK.replace(
+                "exposure = \"public-ok\"\n",
+                &format!("exposure = \"public-ok\"\n{bad}\n"),
+            );
+            let e = compile(vec![src("x.toml", &text, false)], &[]).unwrap_err();
+            assert_eq!(e.0.len(), 1, "{bad}: {e}");
+            assert_eq!(e.0[0].line, Some(5), "{bad}: {e}");
+        }
     }
 }

@@ -9,6 +9,10 @@
 //!   dialogues, in `fingerprint`, so that this module knows nothing of them.
 //! - [`matcher`]: replies → identification ([`matcher::Ident`]), and fixture
 //!   replay.
+//!
+//! A service's `cpe` ([`Cpe`]) names its products in CPE 2.3 (NISTIR 7695):
+//! [`ServiceDef::cpe_name`] completes the prefix with the identified version
+//! into a formatted string (`cpe:2.3:a:redis:redis:7.2.4:*:*:*:*:*:*:*`).
 
 pub mod format;
 pub mod load;
@@ -53,6 +57,128 @@ pub struct ServiceDef {
     pub source: String,
     /// Whether it has rules on the greeting (the server speaks first).
     pub server_first: bool,
+    /// CPE 2.3 name prefixes of its products.
+    pub cpe: Cpe,
+}
+
+/// The CPE 2.3 name prefixes (`cpe:2.3:a:VENDOR:PRODUCT`) of what a service
+/// identifies, from its file's `cpe`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Cpe {
+    /// The file names none.
+    #[default]
+    None,
+    /// One prefix, for whatever product the service identifies.
+    Any(String),
+    /// A prefix per product name, compared without regard to ASCII case.
+    ByProduct(Vec<(String, String)>),
+}
+
+impl ServiceDef {
+    /// The CPE 2.3 formatted string of `product` at `version`, when a product
+    /// was identified and this service names a CPE for it.
+    pub fn cpe_name(&self, product: Option<&str>, version: Option<&str>) -> Option<String> {
+        let product = product.filter(|p| !p.is_empty())?;
+        let prefix = match &self.cpe {
+            Cpe::None => return None,
+            Cpe::Any(prefix) => prefix,
+            Cpe::ByProduct(list) => {
+                &list
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(product))?
+                    .1
+            }
+        };
+        Some(cpe_name(prefix, version))
+    }
+}
+
+/// `prefix` (part, vendor and product) completed into the 13 components of
+/// a CPE 2.3 formatted string: the version (`*`, ANY, when unknown or not
+/// expressible) and ANY for the other eight attributes.
+pub fn cpe_name(prefix: &str, version: Option<&str>) -> String {
+    let v = version.and_then(cpe_value).unwrap_or_else(|| "*".into());
+    format!("{prefix}:{v}:*:*:*:*:*:*:*")
+}
+
+/// A version as a CPE 2.3 formatted-string value (NISTIR 7695 §6.2.2.2):
+/// letters lower-cased, `.` `-` `_` as they are, every other printable ASCII
+/// character quoted with `\` (so a `*`, `?` or `:` from the network is never
+/// a wildcard or a separator), a lone `-` quoted (it would mean NA). A
+/// leading `v` before a digit goes (`v1.29.0` is release 1.29.0, as NVD
+/// writes it). `None` for an empty value or one holding a space, a control
+/// or a non-ASCII character, which no CPE value may hold.
+pub fn cpe_value(v: &str) -> Option<String> {
+    let v = v
+        .strip_prefix(['v', 'V'])
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(v);
+    if v.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(v.len() + 4);
+    for c in v.chars() {
+        match c {
+            c if c.is_ascii_alphanumeric() => out.push(c.to_ascii_lowercase()),
+            '.' | '-' | '_' => out.push(c),
+            c if c.is_ascii_punctuation() => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => return None,
+        }
+    }
+    if out == "-" {
+        out.insert(0, '\\');
+    }
+    Some(out)
+}
+
+/// Why `s` is not a CPE 2.3 formatted-string prefix `cpe:2.3:PART:VENDOR:PRODUCT`
+/// (part `a`, `o` or `h`; vendor and product lower-case letters, digits,
+/// `.` `-` `_` and `\`-quoted punctuation), if it is not.
+pub fn cpe_prefix_error(s: &str) -> Option<String> {
+    let Some(rest) = s.strip_prefix("cpe:2.3:") else {
+        return Some(format!("cpe '{s}' must start with cpe:2.3:"));
+    };
+    let mut parts = vec![String::new()];
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ':' => parts.push(String::new()),
+            '\\' => {
+                let Some(q) = chars.next().filter(char::is_ascii_punctuation) else {
+                    return Some(format!(
+                        "cpe '{s}': '\\' must quote a punctuation character"
+                    ));
+                };
+                let last = parts.last_mut().expect("one part at least");
+                last.push('\\');
+                last.push(q);
+            }
+            c if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_') => {
+                parts.last_mut().expect("one part at least").push(c);
+            }
+            c => {
+                return Some(format!(
+                    "cpe '{s}': character {c:?} must be quoted or lower-case"
+                ))
+            }
+        }
+    }
+    match parts.as_slice() {
+        [part, vendor, product]
+            if ["a", "o", "h"].contains(&part.as_str())
+                && ![vendor, product]
+                    .iter()
+                    .any(|v| v.is_empty() || v.as_str() == "-") =>
+        {
+            None
+        }
+        _ => Some(format!(
+            "cpe '{s}' must be cpe:2.3:PART:VENDOR:PRODUCT (part a, o or h; the engine adds the version)"
+        )),
+    }
 }
 
 /// A probe: bytes to send and when.
@@ -267,5 +393,90 @@ mod tests {
             cat.probes()[cat.probe_index("http-get").unwrap()].guard
                 == cat.probe_index("redis-ping")
         );
+    }
+
+    #[test]
+    fn cpe_values_follow_the_formatted_string_rules() {
+        assert_eq!(cpe_value("7.2.4").as_deref(), Some("7.2.4"));
+        assert_eq!(cpe_value("v1.29.0").as_deref(), Some("1.29.0"));
+        assert_eq!(cpe_value("vnext").as_deref(), Some("vnext"));
+        assert_eq!(cpe_value("9.6p1").as_deref(), Some("9.6p1"));
+        assert_eq!(
+            cpe_value("10.11.6-MariaDB").as_deref(),
+            Some("10.11.6-mariadb")
+        );
+        assert_eq!(cpe_value("1.2+dfsg_1").as_deref(), Some("1.2\\+dfsg_1"));
+        assert_eq!(cpe_value("*:?\\").as_deref(), Some("\\*\\:\\?\\\\"));
+        assert_eq!(cpe_value("-").as_deref(), Some("\\-"));
+        for bad in ["", "1.0 beta", "1.0\n", "1.0\u{e9}"] {
+            assert_eq!(cpe_value(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            cpe_name("cpe:2.3:a:redis:redis", Some("7.2 4")),
+            "cpe:2.3:a:redis:redis:*:*:*:*:*:*:*:*"
+        );
+        assert!(cpe_prefix_error("cpe:2.3:a:linuxfoundation:nats-server").is_none());
+        assert!(cpe_prefix_error("cpe:2.3:a:vendor\\!:p").is_none());
+        assert!(cpe_prefix_error("cpe:2.3:a:vendor\\").is_some());
+        assert!(cpe_prefix_error("cpe:2.3:a:-:p").is_some());
+    }
+
+    #[test]
+    fn built_in_services_name_their_products_cpe() {
+        let cat = Catalog::builtin();
+        let name = |id: &str, product: &str, version: Option<&str>| {
+            cat.service(id)
+                .unwrap_or_else(|| panic!("{id}"))
+                .cpe_name(Some(product), version)
+        };
+        let cases = [
+            (
+                "redis",
+                "Redis",
+                Some("7.2.4"),
+                Some("cpe:2.3:a:redis:redis:7.2.4"),
+            ),
+            (
+                "memcached",
+                "Memcached",
+                Some("1.6.21"),
+                Some("cpe:2.3:a:memcached:memcached:1.6.21"),
+            ),
+            (
+                "mysql",
+                "MariaDB",
+                Some("10.11.6"),
+                Some("cpe:2.3:a:mariadb:mariadb:10.11.6"),
+            ),
+            ("mysql", "MySQL", None, Some("cpe:2.3:a:oracle:mysql:*")),
+            (
+                "ssh",
+                "OpenSSH",
+                Some("9.6p1"),
+                Some("cpe:2.3:a:openbsd:openssh:9.6p1"),
+            ),
+            ("ssh", "Dropbear", Some("2022.83"), None),
+            (
+                "http",
+                "nginx",
+                Some("1.24.0"),
+                Some("cpe:2.3:a:f5:nginx:1.24.0"),
+            ),
+            (
+                "kube-apiserver",
+                "Kubernetes",
+                Some("v1.29.0"),
+                Some("cpe:2.3:a:kubernetes:kubernetes:1.29.0"),
+            ),
+        ];
+        for (id, product, version, want) in cases {
+            let want = want.map(|w| format!("{w}{}", ":*".repeat(7)));
+            assert_eq!(name(id, product, version), want, "{id} {product}");
+        }
+        for s in cat.services() {
+            if let Cpe::Any(p) = &s.cpe {
+                assert!(cpe_prefix_error(p).is_none(), "{}", s.id);
+            }
+        }
     }
 }

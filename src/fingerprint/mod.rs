@@ -11,7 +11,9 @@
 //! more precisely, on the same keep-alive connection ([`walk`]). Every port
 //! has a byte budget and an absolute deadline; running out is a result
 //! (`budget-exhausted`), never an error. Connections are reused where the
-//! stream is still clean ([`conn`]) and every connection is counted.
+//! stream is still clean ([`conn`]) and every connection is counted. An
+//! identified product gets its CPE 2.3 name from the service's catalogue
+//! entry ([`crate::catalog::ServiceDef::cpe_name`]).
 
 mod conn;
 pub mod dialogue;
@@ -302,7 +304,11 @@ impl<'a> Session<'a> {
             connections: self.connections,
             ..Service::default()
         };
+        let cat = self.cat;
         let set = |svc: &mut Service, id: Ident| {
+            svc.cpe = cat
+                .service(&id.service)
+                .and_then(|d| d.cpe_name(id.product.as_deref(), id.version.as_deref()));
             svc.name = id.service;
             svc.product = id.product;
             svc.version = id.version;

@@ -12,6 +12,7 @@ mod hostile_readonly;
 mod hostile_servers;
 mod http_fakes;
 mod identify;
+mod importers;
 mod inputs;
 mod lockout;
 mod merge_hardening;

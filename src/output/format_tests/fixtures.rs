@@ -428,6 +428,7 @@ pub fn hostile_with(payload: &str) -> (Vec<PortResult>, Summary) {
         name: payload.into(),
         product: Some(payload.into()),
         version: Some(payload.into()),
+        cpe: Some(payload.into()),
         info: Some(payload.into()),
         auth: AuthState::None,
         auth_evidence: Some(payload.into()),

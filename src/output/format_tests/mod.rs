@@ -307,10 +307,38 @@ fn sarif_schema_rejects_a_broken_log() {
     assert!(r.is_err(), "the SARIF schema must reject level \"fatal\"");
 }
 
+/// The fixture scan with the CPE names the fingerprint engine gives its
+/// products (only nmap XML's golden shows them).
+fn results_with_cpe() -> Vec<crate::model::PortResult> {
+    let mut rs = results();
+    for r in &mut rs {
+        if let Some(s) = &mut r.service {
+            let prefix = match s.product.as_deref() {
+                Some("Redis") => "cpe:2.3:a:redis:redis",
+                Some("MariaDB") => "cpe:2.3:a:mariadb:mariadb",
+                Some("OpenSSH") => "cpe:2.3:a:openbsd:openssh",
+                _ => continue,
+            };
+            s.cpe = Some(crate::catalog::cpe_name(prefix, s.version.as_deref()));
+        }
+    }
+    rs
+}
+
 #[test]
 fn nmap_xml_golden_and_structure() {
-    let text = fixture(Format::NmapXml);
+    let text = render(
+        Format::NmapXml,
+        Show::default(),
+        false,
+        &results_with_cpe(),
+        &summary(),
+    );
     golden::check("fixture.xml", &text);
+    assert!(text.contains(
+        "\n<?xml-stylesheet href=\"file:///usr/share/nmap/nmap.xsl\" type=\"text/xsl\"?>\n"
+    ));
+    assert!(!text.contains("Nmap 7."), "no claim to be nmap");
     let doc = parse_xml(&text);
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "nmaprun");
@@ -324,9 +352,15 @@ fn nmap_xml_golden_and_structure() {
     ] {
         assert!(root.attribute(a).is_some(), "nmaprun@{a}");
     }
-    assert_eq!(root.attribute("scanner"), Some("nmap"));
+    assert_eq!(root.attribute("scanner"), Some("exposecheck"));
+    assert_eq!(
+        root.attribute("version"),
+        Some(summary().scan.version.as_str())
+    );
     let required: &[(&str, &[&str])] = &[
         ("scaninfo", &["type", "protocol", "numservices", "services"]),
+        ("host", &["starttime", "endtime"]),
+        ("times", &["srtt", "rttvar", "to"]),
         ("status", &["state", "reason", "reason_ttl"]),
         ("address", &["addr", "addrtype"]),
         ("extraports", &["state", "count"]),
@@ -363,7 +397,40 @@ fn nmap_xml_golden_and_structure() {
         .descendants()
         .filter(|n| n.has_tag_name("extraports"))
         .collect();
-    assert_eq!(extra.len(), 2, "closed and filtered extraports");
+    assert_eq!(extra.len(), 1, "one <extraports> (libnmap keeps the last)");
+    assert_eq!(extra[0].attribute("state"), Some("closed"));
+    let listed: Vec<_> = v6
+        .descendants()
+        .filter(|n| n.has_tag_name("state"))
+        .filter_map(|n| n.attribute("state"))
+        .collect();
+    assert_eq!(
+        listed,
+        ["open", "filtered"],
+        "the lone filtered port is listed"
+    );
+    let cpes: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("cpe"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(cpes.contains(&"cpe:/a:redis:redis:7.2.4"), "{cpes:?}");
+    assert!(cpes.contains(&"cpe:/a:openbsd:openssh:9.6p1"), "{cpes:?}");
+    let scripts: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("script"))
+        .collect();
+    assert!(scripts
+        .iter()
+        .all(|n| n.attribute("id") != Some("exposecheck")));
+    let dual = scripts
+        .iter()
+        .find(|n| n.attribute("id") == Some("dual-stack-mismatch"))
+        .expect("the dual-stack finding");
+    assert!(
+        dual.parent().is_some_and(|p| p.has_tag_name("port")),
+        "a host finding about a listed port sits on that port"
+    );
     assert_eq!(
         doc.descendants()
             .filter(|n| n.has_tag_name("postscript"))
