@@ -72,7 +72,10 @@ fn every_format_is_valid_end_to_end() {
     };
     let tree = roxmltree::Document::parse_with_options(&xml, opt)
         .unwrap_or_else(|e| panic!("XML: {e}\n{xml}"));
-    assert_eq!(tree.root_element().attribute("scanner"), Some("nmap"));
+    assert_eq!(
+        tree.root_element().attribute("scanner"),
+        Some("exposecheck")
+    );
     assert!(scan_loopback(&["--format", "markdown"], &[]).starts_with("## exposecheck report"));
 }
 
