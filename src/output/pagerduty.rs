@@ -158,7 +158,11 @@ fn custom_details(item: &Item<'_>) -> Map<String, Value> {
     }
     let mut fix = Map::new();
     for (label, lines) in families(&f.remediation) {
-        let lines: Vec<Value> = lines.iter().take(MAX_FIX_LINES).map(|l| detail(l)).collect();
+        let lines: Vec<Value> = lines
+            .iter()
+            .take(MAX_FIX_LINES)
+            .map(|l| detail(l))
+            .collect();
         fix.insert(label.to_lowercase(), Value::Array(lines));
     }
     if !fix.is_empty() {

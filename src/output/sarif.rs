@@ -278,7 +278,10 @@ pub struct Anchor {
 pub fn run_anchor(s: &Summary, checkout: &Checkout) -> Anchor {
     let at = |path: String, why| Anchor { path, line: 1, why };
     if let Some(p) = s.policy.as_deref().and_then(|p| checkout.repo_path(p)) {
-        return at(p, "The policy file in force; no entry in it covers this finding.");
+        return at(
+            p,
+            "The policy file in force; no entry in it covers this finding.",
+        );
     }
     if let Some(p) = target_lists(&s.scan.targets)
         .into_iter()
@@ -760,7 +763,11 @@ pub fn log(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, checkout: &Checkout)
         g.worst = g.worst.max(item.finding.severity);
         g.items.push(item);
     }
-    let index: BTreeMap<&str, usize> = groups.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = groups
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
     let rules: Vec<Value> = groups.values().map(rule).collect();
     let run_at = run_anchor(s, checkout);
     let results: Vec<Value> = items

@@ -129,7 +129,23 @@ fn code_block(lines: &[String]) -> String {
 pub fn is_prose(s: &str) -> bool {
     !s.is_empty()
         && s.chars().all(|c| {
-            c.is_alphanumeric() || matches!(c, ' ' | ',' | ';' | '(' | ')' | '\'' | '"' | '/' | '-' | '+' | '=' | '%' | '!' | '?')
+            c.is_alphanumeric()
+                || matches!(
+                    c,
+                    ' ' | ','
+                        | ';'
+                        | '('
+                        | ')'
+                        | '\''
+                        | '"'
+                        | '/'
+                        | '-'
+                        | '+'
+                        | '='
+                        | '%'
+                        | '!'
+                        | '?'
+                )
         })
 }
 
@@ -241,7 +257,11 @@ fn summary_text(s: &Summary) -> String {
         t.push_str(&format!(
             "\n:warning: *Incomplete:* {} ports unresolved{}",
             c.unresolved,
-            if s.interrupted { ", scan interrupted" } else { "" }
+            if s.interrupted {
+                ", scan interrupted"
+            } else {
+                ""
+            }
         ));
     }
     t
@@ -308,7 +328,11 @@ pub fn message(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, firewall: Firewa
     let (known, new): (Vec<&Item<'_>>, Vec<&Item<'_>>) = items
         .iter()
         .partition(|i| i.finding.baseline == Some(BaselineStatus::Unchanged));
-    let mut blocks = vec![header(&items), section(summary_text(s)), json!({ "type": "divider" })];
+    let mut blocks = vec![
+        header(&items),
+        section(summary_text(s)),
+        json!({ "type": "divider" }),
+    ];
     let mut tail = Vec::new();
     if !known.is_empty() {
         let places = known
@@ -330,7 +354,11 @@ pub fn message(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, firewall: Firewa
     )));
     // One block is kept for the "more" line when the findings do not fit.
     let room = MAX_BLOCKS - blocks.len() - tail.len();
-    let shown = if new.len() > room { room - 1 } else { new.len() };
+    let shown = if new.len() > room {
+        room - 1
+    } else {
+        new.len()
+    };
     if new.is_empty() {
         blocks.push(section(if items.is_empty() {
             "No findings.".to_string()

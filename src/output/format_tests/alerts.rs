@@ -7,9 +7,7 @@
 
 use super::fixtures::{hostile_with, render, render_styled, results, summary, ROUTING_KEY};
 use super::golden;
-use crate::model::{
-    FirewallTool, PortResult, ResolvedFinding, Severity, SourceLine, PolicyStatus,
-};
+use crate::model::{FirewallTool, PolicyStatus, PortResult, ResolvedFinding, Severity, SourceLine};
 use crate::output::collect::Item;
 use crate::output::{alertmanager, pagerduty, slack, Format, HumanStyle, Show, Summary};
 use serde_json::Value;
@@ -50,7 +48,9 @@ fn check_mrkdwn(s: &str) {
     for (i, _) in s.match_indices('&') {
         let rest = &s[i..];
         assert!(
-            ["&amp;", "&lt;", "&gt;"].iter().any(|e| rest.starts_with(e)),
+            ["&amp;", "&lt;", "&gt;"]
+                .iter()
+                .any(|e| rest.starts_with(e)),
             "a bare & in {s:?}"
         );
     }
@@ -81,11 +81,17 @@ pub fn check_slack(text: &str) -> Value {
         match b["type"].as_str().expect("block type") {
             "header" => {
                 assert_eq!(b["text"]["type"], "plain_text", "{b}");
-                assert!((1..=slack::MAX_HEADER).contains(&chars(&b["text"]["text"])), "{b}");
+                assert!(
+                    (1..=slack::MAX_HEADER).contains(&chars(&b["text"]["text"])),
+                    "{b}"
+                );
             }
             "section" => {
                 assert_eq!(b["text"]["type"], "mrkdwn", "{b}");
-                assert!((1..=slack::MAX_SECTION).contains(&chars(&b["text"]["text"])), "{b}");
+                assert!(
+                    (1..=slack::MAX_SECTION).contains(&chars(&b["text"]["text"])),
+                    "{b}"
+                );
                 check_mrkdwn(b["text"]["text"].as_str().expect("text"));
             }
             "context" => {
@@ -116,7 +122,11 @@ pub fn check_pagerduty(text: &str) -> Vec<Value> {
     assert!(text.is_empty() || text.ends_with('\n'), "{text:?}");
     let mut out = Vec::new();
     for line in text.lines() {
-        assert!(line.len() <= pagerduty::MAX_EVENT_BYTES, "{} bytes", line.len());
+        assert!(
+            line.len() <= pagerduty::MAX_EVENT_BYTES,
+            "{} bytes",
+            line.len()
+        );
         let ev: Value = serde_json::from_str(line).expect("one JSON event per line");
         assert!(chars(&ev["routing_key"]) > 0, "{ev}");
         assert!(
@@ -126,10 +136,14 @@ pub fn check_pagerduty(text: &str) -> Vec<Value> {
         match ev["event_action"].as_str() {
             Some("trigger") => {
                 let p = &ev["payload"];
-                assert!((1..=pagerduty::MAX_SUMMARY).contains(&chars(&p["summary"])), "{ev}");
+                assert!(
+                    (1..=pagerduty::MAX_SUMMARY).contains(&chars(&p["summary"])),
+                    "{ev}"
+                );
                 assert!(chars(&p["source"]) > 0, "{ev}");
                 assert!(
-                    ["critical", "error", "warning", "info"].contains(&p["severity"].as_str().expect("severity")),
+                    ["critical", "error", "warning", "info"]
+                        .contains(&p["severity"].as_str().expect("severity")),
                     "{ev}"
                 );
                 if !p["timestamp"].is_null() {
@@ -147,7 +161,8 @@ pub fn check_pagerduty(text: &str) -> Vec<Value> {
 /// Whether `name` is a classic Prometheus label name.
 fn label_name(name: &str) -> bool {
     let mut c = name.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
@@ -162,7 +177,10 @@ pub fn check_alertmanager(text: &str) -> Vec<Value> {
         for (k, v) in labels {
             assert!(label_name(k), "label name {k:?}");
             assert!(chars(v) > 0, "empty label {k}");
-            assert!(!v.as_str().unwrap_or_default().chars().any(char::is_control), "{k}={v}");
+            assert!(
+                !v.as_str().unwrap_or_default().chars().any(char::is_control),
+                "{k}={v}"
+            );
         }
         for (k, v) in a["annotations"].as_object().expect("annotations") {
             assert!(label_name(k), "annotation name {k:?}");
@@ -193,26 +211,52 @@ fn slack_golden_and_limits() {
     golden::check("fixture.slack.json", &text);
     let msg = check_slack(&text);
     let blocks = msg["blocks"].as_array().expect("blocks");
-    assert_eq!(blocks[0]["text"]["text"], "exposecheck: 6 findings, worst critical");
+    assert_eq!(
+        blocks[0]["text"]["text"],
+        "exposecheck: 6 findings, worst critical"
+    );
     let sections: Vec<&str> = blocks
         .iter()
         .filter(|b| b["type"] == "section")
         .skip(1)
         .map(|b| b["text"]["text"].as_str().expect("text"))
         .collect();
-    assert_eq!(sections.len(), 5, "one per new finding: the baseline had mysql");
-    assert!(sections[0].contains("`redis-unauthenticated`"), "{}", sections[0]);
+    assert_eq!(
+        sections.len(),
+        5,
+        "one per new finding: the baseline had mysql"
+    );
+    assert!(
+        sections[0].contains("`redis-unauthenticated`"),
+        "{}",
+        sections[0]
+    );
     assert!(sections[0].contains("iptables -I INPUT -p tcp --dport 6379"));
-    assert!(!sections[0].contains("ufw deny"), "only the --firewall family");
-    assert!(!text.contains("ssh-exposed"), "expected findings are not alerts");
+    assert!(
+        !sections[0].contains("ufw deny"),
+        "only the --firewall family"
+    );
+    assert!(
+        !text.contains("ssh-exposed"),
+        "expected findings are not alerts"
+    );
     let tail: Vec<&str> = blocks
         .iter()
         .filter(|b| b["type"] == "context")
         .map(|b| b["elements"][0]["text"].as_str().expect("text"))
         .collect();
-    assert!(tail[0].starts_with("*Already in the baseline (1):* `mysql-reachable on 203.0.113.7:3306`"), "{tail:?}");
-    assert!(tail[1].contains("`memcached-unauthenticated on 198.51.100.20:11211`"), "{tail:?}");
-    assert!(msg["text"].as_str().expect("text").starts_with("exposecheck: 6 findings (1 critical"));
+    assert!(
+        tail[0].starts_with("*Already in the baseline (1):* `mysql-reachable on 203.0.113.7:3306`"),
+        "{tail:?}"
+    );
+    assert!(
+        tail[1].contains("`memcached-unauthenticated on 198.51.100.20:11211`"),
+        "{tail:?}"
+    );
+    assert!(msg["text"]
+        .as_str()
+        .expect("text")
+        .starts_with("exposecheck: 6 findings (1 critical"));
 }
 
 #[test]
@@ -221,7 +265,13 @@ fn slack_fix_follows_the_firewall_family() {
         firewall: FirewallTool::Ufw,
         ..HumanStyle::default()
     };
-    let text = render_styled(Format::Slack, Show::default(), style, &results(), &summary());
+    let text = render_styled(
+        Format::Slack,
+        Show::default(),
+        style,
+        &results(),
+        &summary(),
+    );
     let msg = check_slack(&text);
     let section = |rule: &str| {
         msg["blocks"]
@@ -234,7 +284,10 @@ fn slack_fix_follows_the_firewall_family() {
             .to_string()
     };
     let redis = section("redis-unauthenticated");
-    assert!(redis.contains("ufw deny 6379/tcp") && !redis.contains("iptables -I"), "{redis}");
+    assert!(
+        redis.contains("ufw deny 6379/tcp") && !redis.contains("iptables -I"),
+        "{redis}"
+    );
     // The dual-stack fix has iptables lines only: they stand in.
     assert!(section("dual-stack-mismatch").contains("iptables -I INPUT -p tcp --dport 6379"));
 }
@@ -250,7 +303,11 @@ fn many(n: u16) -> (Vec<PortResult>, Summary) {
             r.port = 1000 + i;
             if let Some(f) = r.finding.as_mut() {
                 f.fingerprint = format!("{i:016x}");
-                f.severity = if i % 2 == 0 { Severity::Critical } else { Severity::Low };
+                f.severity = if i % 2 == 0 {
+                    Severity::Critical
+                } else {
+                    Severity::Low
+                };
             }
             r
         })
@@ -267,15 +324,24 @@ fn slack_stops_at_fifty_blocks_and_says_how_many_more() {
     let shown = blocks.iter().filter(|b| b["type"] == "section").count() - 1;
     let more = blocks
         .iter()
-        .find_map(|b| b["elements"][0]["text"].as_str().filter(|t| t.starts_with("… and")))
+        .find_map(|b| {
+            b["elements"][0]["text"]
+                .as_str()
+                .filter(|t| t.starts_with("… and"))
+        })
         .expect("a more line");
-    assert!(more.starts_with(&format!("… and {} more new findings", 120 - shown)), "{more}");
+    assert!(
+        more.starts_with(&format!("… and {} more new findings", 120 - shown)),
+        "{more}"
+    );
     // Worst first: every shown finding is critical, the low ones wait.
     assert!(blocks
         .iter()
         .filter(|b| b["type"] == "section")
         .skip(1)
-        .all(|b| b["text"]["text"].as_str().is_some_and(|t| t.contains("CRITICAL"))));
+        .all(|b| b["text"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("CRITICAL"))));
 }
 
 #[test]
@@ -294,16 +360,29 @@ fn pagerduty_golden_and_fields() {
     assert_eq!(events.len(), 7, "six triggers, one resolve");
     let (triggers, resolves): (Vec<&Value>, Vec<&Value>) =
         events.iter().partition(|e| e["event_action"] == "trigger");
-    let keys: Vec<&str> = triggers.iter().map(|e| e["dedup_key"].as_str().expect("key")).collect();
-    assert_eq!(keys, unexpected_fingerprints(), "dedup_key = fingerprint, worst first");
+    let keys: Vec<&str> = triggers
+        .iter()
+        .map(|e| e["dedup_key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(
+        keys,
+        unexpected_fingerprints(),
+        "dedup_key = fingerprint, worst first"
+    );
     assert_eq!(resolves.len(), 1);
-    assert_eq!(resolves[0]["dedup_key"], "9a8b7c6d5e4f3021", "the baseline's resolved finding");
+    assert_eq!(
+        resolves[0]["dedup_key"], "9a8b7c6d5e4f3021",
+        "the baseline's resolved finding"
+    );
     assert!(events.iter().all(|e| e["routing_key"] == ROUTING_KEY));
     let sev: Vec<&str> = triggers
         .iter()
         .map(|e| e["payload"]["severity"].as_str().expect("severity"))
         .collect();
-    assert_eq!(sev, ["critical", "error", "warning", "warning", "info", "info"]);
+    assert_eq!(
+        sev,
+        ["critical", "error", "warning", "warning", "info", "info"]
+    );
     let redis = &triggers[0]["payload"];
     assert_eq!(redis["source"], "db1.example.com");
     assert_eq!(redis["component"], "redis");
@@ -311,7 +390,10 @@ fn pagerduty_golden_and_fields() {
         redis["summary"],
         "[CRITICAL] Redis accepts commands without authentication on 203.0.113.7:6379"
     );
-    assert_eq!(redis["custom_details"]["fix"]["configuration"][0], "bind 127.0.0.1 -::1");
+    assert_eq!(
+        redis["custom_details"]["fix"]["configuration"][0],
+        "bind 127.0.0.1 -::1"
+    );
 }
 
 #[test]
@@ -320,13 +402,22 @@ fn pagerduty_routing_key_comes_from_the_variable_or_a_placeholder() {
     assert_eq!(routing_key(None), ROUTING_KEY_PLACEHOLDER);
     assert_eq!(routing_key(Some("  ".into())), ROUTING_KEY_PLACEHOLDER);
     assert_eq!(routing_key(Some(" abc123 ".into())), "abc123");
-    let text = render(Format::Pagerduty, Show::default(), false, &[], &Summary::default());
+    let text = render(
+        Format::Pagerduty,
+        Show::default(),
+        false,
+        &[],
+        &Summary::default(),
+    );
     assert_eq!(text, "", "nothing to send, nothing written");
 }
 
 /// The fixture's redis result as an [`Item`].
 fn redis_item(rs: &[PortResult]) -> Item<'_> {
-    let r = rs.iter().find(|r| r.port == 6379 && r.finding.is_some()).expect("redis");
+    let r = rs
+        .iter()
+        .find(|r| r.port == 6379 && r.finding.is_some())
+        .expect("redis");
     Item {
         ip: Some(r.ip),
         host: r.host.as_deref(),
@@ -372,14 +463,23 @@ fn alertmanager_golden_and_fields() {
     let end = rfc3339(&Value::from("2026-11-25T10:00:42Z"));
     let (firing, resolved) = alerts.split_at(6);
     for a in firing {
-        assert!(rfc3339(&a["endsAt"]) >= end + alertmanager::HOLD_HOURS * 3600, "{a}");
+        assert!(
+            rfc3339(&a["endsAt"]) >= end + alertmanager::HOLD_HOURS * 3600,
+            "{a}"
+        );
         assert_eq!(a["startsAt"], "2026-11-25T10:00:00Z");
         assert!(a["annotations"]["summary"].is_string(), "{a}");
     }
-    let fps: Vec<&str> = firing.iter().map(|a| a["labels"]["fingerprint"].as_str().expect("fp")).collect();
+    let fps: Vec<&str> = firing
+        .iter()
+        .map(|a| a["labels"]["fingerprint"].as_str().expect("fp"))
+        .collect();
     assert_eq!(fps, unexpected_fingerprints());
     let gone = &resolved[0];
-    assert!(rfc3339(&gone["endsAt"]) <= now, "a resolved alert ends now or before");
+    assert!(
+        rfc3339(&gone["endsAt"]) <= now,
+        "a resolved alert ends now or before"
+    );
     assert_eq!(rfc3339(&gone["endsAt"]), end);
     assert_eq!(gone["labels"]["fingerprint"], "9a8b7c6d5e4f3021");
     assert_eq!(gone["labels"]["alertname"], "MemcachedUnauthenticated");
@@ -387,9 +487,17 @@ fn alertmanager_golden_and_fields() {
     assert_eq!(firing[0]["labels"]["severity"], "critical");
     assert_eq!(
         firing[0]["annotations"]["runbook_url"],
-        crate::verdict::rules::RuleKind::ServiceUnauthenticated.rule().references[0]
+        crate::verdict::rules::RuleKind::ServiceUnauthenticated
+            .rule()
+            .references[0]
     );
-    let empty = render(Format::Alertmanager, Show::default(), false, &[], &Summary::default());
+    let empty = render(
+        Format::Alertmanager,
+        Show::default(),
+        false,
+        &[],
+        &Summary::default(),
+    );
     assert_eq!(empty, "[]\n");
 }
 
@@ -407,7 +515,13 @@ fn a_policy_only_finding_is_a_valid_alert() {
     });
     let pd = check_pagerduty(&render(Format::Pagerduty, Show::default(), false, &rs, &s));
     assert_eq!(pd[0]["payload"]["source"], "../elsewhere/policy.toml:3");
-    let am = check_alertmanager(&render(Format::Alertmanager, Show::default(), false, &rs, &s));
+    let am = check_alertmanager(&render(
+        Format::Alertmanager,
+        Show::default(),
+        false,
+        &rs,
+        &s,
+    ));
     assert!(am[0]["labels"].get("instance").is_none());
     check_slack(&render(Format::Slack, Show::default(), false, &rs, &s));
 }
@@ -435,7 +549,14 @@ fn slack_keeps_a_loud_banner_quiet() {
     }
     for s in &strings {
         let p = prose(s);
-        for bad in ["*bold*", "_it_", "~strike~", ":rocket:", "evil.test", "AAAA"] {
+        for bad in [
+            "*bold*",
+            "_it_",
+            "~strike~",
+            ":rocket:",
+            "evil.test",
+            "AAAA",
+        ] {
             assert!(!p.contains(bad), "{bad:?} outside code in {s:?}");
         }
     }
@@ -449,7 +570,11 @@ fn pagerduty_keeps_a_loud_banner_in_its_fields() {
     let (rs, s) = hostile_with(&banner);
     let text = render(Format::Pagerduty, Show::default(), false, &rs, &s);
     let events = check_pagerduty(&text);
-    assert_eq!(text.lines().count(), 2, "the banner's newline forged no event");
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "the banner's newline forged no event"
+    );
     assert!(events.iter().all(|e| e["event_action"] == "trigger"));
     for e in &events {
         let d = e["payload"]["custom_details"].as_object().expect("details");
@@ -460,7 +585,10 @@ fn pagerduty_keeps_a_loud_banner_in_its_fields() {
             }
         }
         let summary = e["payload"]["summary"].as_str().expect("summary");
-        assert!(!summary.contains('\n') && summary.ends_with('…'), "{summary:?}");
+        assert!(
+            !summary.contains('\n') && summary.ends_with('…'),
+            "{summary:?}"
+        );
     }
 }
 
@@ -468,15 +596,26 @@ fn pagerduty_keeps_a_loud_banner_in_its_fields() {
 fn alertmanager_keeps_a_loud_banner_in_its_annotations() {
     let banner = loud_banner();
     let (rs, s) = hostile_with(&banner);
-    let alerts = check_alertmanager(&render(Format::Alertmanager, Show::default(), false, &rs, &s));
+    let alerts = check_alertmanager(&render(
+        Format::Alertmanager,
+        Show::default(),
+        false,
+        &rs,
+        &s,
+    ));
     assert_eq!(alerts.len(), 2);
     for a in &alerts {
         let ann = a["annotations"].as_object().expect("annotations");
-        assert!(ann["description"].as_str().is_some_and(|d| d.ends_with('…')));
+        assert!(ann["description"]
+            .as_str()
+            .is_some_and(|d| d.ends_with('…')));
         for (k, v) in ann {
             let v = v.as_str().expect("string");
             let allowed = |c: char| k == "fix" && c == '\n';
-            assert!(!v.chars().any(|c| c.is_control() && !allowed(c)), "{k}: {v:?}");
+            assert!(
+                !v.chars().any(|c| c.is_control() && !allowed(c)),
+                "{k}: {v:?}"
+            );
         }
     }
     let rules: Vec<&Value> = alerts.iter().map(|a| &a["labels"]["rule"]).collect();

@@ -74,7 +74,10 @@ fn test_sink(
 ) -> Box<dyn crate::output::Sink> {
     use crate::output::{pagerduty::PagerDuty, sarif::Sarif};
     match format {
-        Format::Sarif => Box::new(Sarif::with_checkout(out, checkout(&["exposecheck.toml"], None))),
+        Format::Sarif => Box::new(Sarif::with_checkout(
+            out,
+            checkout(&["exposecheck.toml"], None),
+        )),
         Format::Pagerduty => Box::new(PagerDuty::new(out, ROUTING_KEY.into())),
         _ => sink_for(format, out, show, style),
     }

@@ -249,13 +249,22 @@ fn sarif_golden_and_schema() {
         redis["message"]["text"],
         "Redis accepts commands without authentication on 203.0.113.7:6379 (db1.example.com)"
     );
-    let fix = redis["fixes"][0]["description"]["text"].as_str().expect("fix");
-    assert!(fix.starts_with("Configuration:\n  bind 127.0.0.1 -::1\n"), "{fix}");
+    let fix = redis["fixes"][0]["description"]["text"]
+        .as_str()
+        .expect("fix");
+    assert!(
+        fix.starts_with("Configuration:\n  bind 127.0.0.1 -::1\n"),
+        "{fix}"
+    );
     let help = redis_rule["help"]["text"].as_str().expect("help");
-    assert!(help.contains("  bind 127.0.0.1 -::1"), "the fix is in the rule's help: {help}");
+    assert!(
+        help.contains("  bind 127.0.0.1 -::1"),
+        "the fix is in the rule's help: {help}"
+    );
     assert!(redis_rule["help"]["markdown"]
         .as_str()
-        .is_some_and(|m| m.contains("**Fix** for ` 203.0.113.7:6379 `:") && m.contains("```\nbind 127.0.0.1 -::1\n")));
+        .is_some_and(|m| m.contains("**Fix** for ` 203.0.113.7:6379 `:")
+            && m.contains("```\nbind 127.0.0.1 -::1\n")));
 }
 
 #[test]

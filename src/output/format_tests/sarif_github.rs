@@ -35,7 +35,10 @@ fn places(log: &Value) -> Vec<(String, u64)> {
             let a = &loc["artifactLocation"];
             assert_eq!(a["uriBaseId"], "%SRCROOT%", "{a}");
             let uri = a["uri"].as_str().expect("uri").to_string();
-            assert!(!uri.contains(':') && !uri.starts_with('/'), "relative: {uri}");
+            assert!(
+                !uri.contains(':') && !uri.starts_with('/'),
+                "relative: {uri}"
+            );
             (uri, loc["region"]["startLine"].as_u64().expect("line"))
         })
         .collect()
@@ -54,12 +57,23 @@ fn run_uris(log: &Value) -> Vec<String> {
 
 #[test]
 fn results_point_at_the_policy_file_in_force_and_its_entries() {
-    let log = log(&results(), &summary(), &checkout(&["exposecheck.toml"], None));
+    let log = log(
+        &results(),
+        &summary(),
+        &checkout(&["exposecheck.toml"], None),
+    );
     let p = places(&log);
-    assert!(p.contains(&("exposecheck.toml".into(), 12)), "the stale entry's line: {p:?}");
+    assert!(
+        p.contains(&("exposecheck.toml".into(), 12)),
+        "the stale entry's line: {p:?}"
+    );
     assert_eq!(run_uris(&log), ["exposecheck.toml"]);
     let why = &log["runs"][0]["results"][0]["locations"][0]["message"]["text"];
-    assert!(why.as_str().is_some_and(|w| w.starts_with("The policy file in force")), "{why}");
+    assert!(
+        why.as_str()
+            .is_some_and(|w| w.starts_with("The policy file in force")),
+        "{why}"
+    );
 }
 
 #[test]
@@ -67,11 +81,17 @@ fn an_absolute_policy_path_inside_the_checkout_becomes_relative() {
     let mut s = summary();
     s.policy = Some("/repo/conf/prod policy.toml".into());
     let c = checkout(&["conf/prod policy.toml"], None);
-    assert_eq!(run_uris(&log(&results(), &s, &c)), ["conf/prod%20policy.toml"]);
+    assert_eq!(
+        run_uris(&log(&results(), &s, &c)),
+        ["conf/prod%20policy.toml"]
+    );
     // From a subdirectory, paths the user gave are taken from there.
     s.policy = Some("../conf/./prod policy.toml".into());
     let c = checkout_at("/repo/infra", &["conf/prod policy.toml"], None);
-    assert_eq!(run_uris(&log(&results(), &s, &c)), ["conf/prod%20policy.toml"]);
+    assert_eq!(
+        run_uris(&log(&results(), &s, &c)),
+        ["conf/prod%20policy.toml"]
+    );
 }
 
 #[test]
@@ -87,7 +107,10 @@ fn a_missing_or_outside_policy_falls_through_to_the_target_list() {
     assert_eq!(run_uris(&l), ["lists/hosts.txt"]);
     // stdin is no file.
     s.scan.targets = vec!["@- (sha256:0011223344556677)".into()];
-    assert_eq!(run_uris(&log(&results(), &s, &c)), [".github/workflows/scan.yml"]);
+    assert_eq!(
+        run_uris(&log(&results(), &s, &c)),
+        [".github/workflows/scan.yml"]
+    );
 }
 
 #[test]
@@ -98,7 +121,10 @@ fn without_policy_or_list_results_point_at_the_workflow_then_the_readme() {
         f.finding.policy_entry = None;
     }
     let wf = checkout(&["README.md"], Some(".github/workflows/scan.yml"));
-    assert_eq!(run_uris(&log(&results(), &s, &wf)), [".github/workflows/scan.yml"]);
+    assert_eq!(
+        run_uris(&log(&results(), &s, &wf)),
+        [".github/workflows/scan.yml"]
+    );
     let readme = checkout(&["README.md", "exposecheck.toml"], None);
     assert_eq!(run_uris(&log(&results(), &s, &readme)), ["README.md"]);
     let bare = checkout(&[], None);
@@ -107,7 +133,10 @@ fn without_policy_or_list_results_point_at_the_workflow_then_the_readme() {
     let why = l["runs"][0]["results"][0]["locations"][0]["message"]["text"]
         .as_str()
         .expect("why");
-    assert!(why.contains("no policy file, target list, workflow file or README"), "{why}");
+    assert!(
+        why.contains("no policy file, target list, workflow file or README"),
+        "{why}"
+    );
 }
 
 #[test]
@@ -118,7 +147,11 @@ fn a_policy_entry_outside_the_checkout_is_not_pointed_at() {
         line: 3,
     });
     let l = log(&results(), &s, &checkout(&["exposecheck.toml"], None));
-    assert!(places(&l).iter().all(|(u, _)| u == "exposecheck.toml"), "{:?}", places(&l));
+    assert!(
+        places(&l).iter().all(|(u, _)| u == "exposecheck.toml"),
+        "{:?}",
+        places(&l)
+    );
 }
 
 #[test]
@@ -149,7 +182,11 @@ fn each_target_set_is_its_own_category() {
     let mut same = base.clone();
     same.targets = vec!["198.51.100.20".into(), "DB1.example.com".into()];
     same.ports = "1-65535".into();
-    assert_eq!(automation_id(&same), id, "order, case and ports do not matter");
+    assert_eq!(
+        automation_id(&same),
+        id,
+        "order, case and ports do not matter"
+    );
     let mut other = base.clone();
     other.targets.push("192.0.2.1".into());
     assert_ne!(automation_id(&other), id);
@@ -157,7 +194,11 @@ fn each_target_set_is_its_own_category() {
     shard.shard = "2/4".into();
     assert_eq!(automation_id(&shard), format!("{id}shard-2-of-4/"));
     shard.shard = "all/4".into();
-    assert_eq!(automation_id(&shard), id, "a merge of every shard is the whole set");
+    assert_eq!(
+        automation_id(&shard),
+        id,
+        "a merge of every shard is the whole set"
+    );
 }
 
 /// GitHub's reading of a `security-severity` (sarif-support.md).
@@ -206,7 +247,10 @@ fn as_defectdojo(log: &Value) -> Vec<(String, String, String, String)> {
         .expect("results")
         .iter()
         .map(|r| {
-            let rule = rules.iter().find(|x| x["id"] == r["ruleId"]).expect("its rule");
+            let rule = rules
+                .iter()
+                .find(|x| x["id"] == r["ruleId"])
+                .expect("its rule");
             let cvss: f64 = rule["properties"]["security-severity"]
                 .as_str()
                 .expect("security-severity")
@@ -214,7 +258,11 @@ fn as_defectdojo(log: &Value) -> Vec<(String, String, String, String)> {
                 .expect("float");
             let mitigation: Vec<&str> = r["fixes"]
                 .as_array()
-                .map(|fx| fx.iter().filter_map(|f| f["description"]["text"].as_str()).collect())
+                .map(|fx| {
+                    fx.iter()
+                        .filter_map(|f| f["description"]["text"].as_str())
+                        .collect()
+                })
                 .unwrap_or_default();
             let mut fps: Vec<String> = r["partialFingerprints"]
                 .as_object()
@@ -238,7 +286,11 @@ fn as_defectdojo(log: &Value) -> Vec<(String, String, String, String)> {
 
 #[test]
 fn defectdojo_gets_each_findings_severity_and_fix() {
-    let l = log(&results(), &summary(), &checkout(&["exposecheck.toml"], None));
+    let l = log(
+        &results(),
+        &summary(),
+        &checkout(&["exposecheck.toml"], None),
+    );
     let dd = as_defectdojo(&l);
     let sev: Vec<&str> = dd.iter().map(|d| d.0.as_str()).collect();
     assert_eq!(sev, ["Critical", "High", "Medium", "Medium", "Low", "Low"]);
@@ -249,7 +301,10 @@ fn defectdojo_gets_each_findings_severity_and_fix() {
         "iptables -I INPUT -p tcp --dport 6379 ! -s 127.0.0.1 -j DROP",
         "ufw deny 6379/tcp",
     ] {
-        assert!(mitigation.contains(line), "{line} missing from {mitigation}");
+        assert!(
+            mitigation.contains(line),
+            "{line} missing from {mitigation}"
+        );
     }
     assert!(id.contains("3b1f0c9a7d2e4f60"), "{id}");
     assert!(dd[5].1.is_empty(), "a policy entry has nothing to close");
@@ -268,7 +323,9 @@ fn a_dual_stack_finding_keeps_its_own_severity() {
     crit.port = Some(5173);
     s.findings.extend([low, crit]);
     let l = log(&results(), &s, &checkout(&["exposecheck.toml"], None));
-    let rules = l["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules");
+    let rules = l["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
     let sev = |id: &str| {
         rules
             .iter()
@@ -296,7 +353,11 @@ fn at_most_25000_results_the_worst_kept() {
             r.ip = std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i as u32));
             let f = r.finding.as_mut().expect("finding");
             f.fingerprint = format!("{i:016x}");
-            f.severity = if i < 7 { Severity::Low } else { Severity::Critical };
+            f.severity = if i < 7 {
+                Severity::Low
+            } else {
+                Severity::Critical
+            };
             f.remediation = Default::default();
             r
         })
@@ -308,7 +369,15 @@ fn at_most_25000_results_the_worst_kept() {
     let l = sarif::log(&hosts.take(), &s, &checkout(&[], None));
     let results = l["runs"][0]["results"].as_array().expect("results");
     assert_eq!(results.len(), sarif::MAX_RESULTS);
-    assert!(results.iter().all(|r| r["level"] == "error"), "the low ones are left out");
+    assert!(
+        results.iter().all(|r| r["level"] == "error"),
+        "the low ones are left out"
+    );
     let note = &l["runs"][0]["invocations"][0]["toolExecutionNotifications"][0];
-    assert!(note["message"]["text"].as_str().is_some_and(|t| t.starts_with("7 findings")), "{note}");
+    assert!(
+        note["message"]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("7 findings")),
+        "{note}"
+    );
 }
