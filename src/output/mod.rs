@@ -7,6 +7,7 @@
 //! evidence) is escaped for the format it lands in, so it can never forge a
 //! record, a line, an element or a table row.
 
+pub mod alertmanager;
 pub mod collect;
 pub mod file;
 #[cfg(test)]
@@ -16,8 +17,10 @@ pub mod json;
 pub mod markdown;
 pub mod ndjson;
 pub mod nmap_xml;
+pub mod pagerduty;
 pub mod sarif;
 pub mod schema;
+pub mod slack;
 
 pub use file::OutputFile;
 
@@ -165,6 +168,14 @@ pub enum Format {
     /// A Markdown summary for CI job pages and pull-request comments.
     #[value(alias = "md")]
     Markdown,
+    /// A Slack incoming-webhook message (Block Kit), ready to POST.
+    Slack,
+    /// PagerDuty Events API v2 events, one per line, ready to POST
+    /// (routing key from $PAGERDUTY_ROUTING_KEY).
+    #[value(alias = "pagerduty-events")]
+    Pagerduty,
+    /// The Alertmanager POST /api/v2/alerts body.
+    Alertmanager,
 }
 
 /// How the human report is drawn (the other formats ignore it).
@@ -192,6 +203,9 @@ pub fn sink_for(
         Format::Sarif => Box::new(sarif::Sarif::new(out)),
         Format::NmapXml => Box::new(nmap_xml::NmapXml::new(out, show)),
         Format::Markdown => Box::new(markdown::Markdown::new(out, show)),
+        Format::Slack => Box::new(slack::Slack::new(out, style.firewall)),
+        Format::Pagerduty => Box::new(pagerduty::PagerDuty::from_env(out)),
+        Format::Alertmanager => Box::new(alertmanager::Alertmanager::new(out)),
     }
 }
 

@@ -39,6 +39,9 @@ fn outputs(banner: &str) -> Vec<(Format, String)> {
         Format::Sarif,
         Format::NmapXml,
         Format::Markdown,
+        Format::Slack,
+        Format::Pagerduty,
+        Format::Alertmanager,
     ]
     .into_iter()
     .map(|f| (f, render(f, Show::default(), false, &results, &summary)))
@@ -127,6 +130,11 @@ fn check_sarif(banner: &str, text: &str) {
     let mut strings = Vec::new();
     for r in run["results"].as_array().expect("results") {
         strings.push(r["message"]["text"].as_str().expect("message").to_string());
+        if let Some(fix) = r["fixes"][0]["description"]["text"].as_str() {
+            if let Err(e) = sarif_literal(fix) {
+                panic!("{e} in a fix for banner {banner:?}");
+            }
+        }
     }
     for rule in run["tool"]["driver"]["rules"].as_array().expect("rules") {
         for k in ["shortDescription", "fullDescription", "help"] {
@@ -163,6 +171,17 @@ fn every_format_stays_valid_and_literal_for_every_banner() {
                     assert_eq!(hosts, 1, "{banner:?}");
                 }
                 Format::Markdown => check_markdown(banner, &text),
+                Format::Slack => {
+                    super::alerts::check_slack(&text);
+                }
+                Format::Pagerduty => {
+                    let events = super::alerts::check_pagerduty(&text);
+                    assert_eq!(events.len(), 2, "{banner:?}");
+                }
+                Format::Alertmanager => {
+                    let alerts = super::alerts::check_alertmanager(&text);
+                    assert_eq!(alerts.len(), 2, "{banner:?}");
+                }
                 Format::Human => {
                     assert!(
                         !text.contains('\x1b')

@@ -50,7 +50,7 @@ pub fn render_styled(
     summary: &Summary,
 ) -> String {
     let buf = Buf::default();
-    let mut sink = sink_for(format, Box::new(buf.clone()), show, style);
+    let mut sink = test_sink(format, Box::new(buf.clone()), show, style);
     for r in results {
         sink.port(r).expect("port");
     }
@@ -58,6 +58,55 @@ pub fn render_styled(
     drop(sink);
     let bytes = buf.0.lock().expect("unpoisoned").clone();
     String::from_utf8(bytes).expect("output is UTF-8")
+}
+
+/// The routing key the PagerDuty goldens carry.
+pub const ROUTING_KEY: &str = "R0123456789abcdef0123456789abcdef";
+
+/// The sink for `format`, with what it would read from the process (the
+/// checkout, `$PAGERDUTY_ROUTING_KEY`) fixed, so that tests do not depend on
+/// where or how they run.
+fn test_sink(
+    format: Format,
+    out: Box<dyn Write>,
+    show: Show,
+    style: crate::output::HumanStyle,
+) -> Box<dyn crate::output::Sink> {
+    use crate::output::{pagerduty::PagerDuty, sarif::Sarif};
+    match format {
+        Format::Sarif => Box::new(Sarif::with_checkout(
+            out,
+            checkout(&["exposecheck.toml"], None),
+        )),
+        Format::Pagerduty => Box::new(PagerDuty::new(out, ROUTING_KEY.into())),
+        _ => sink_for(format, out, show, style),
+    }
+}
+
+/// A checkout at `/repo` (entered there) holding `files` (paths relative to
+/// it), with `workflow` as the GitHub Actions workflow file.
+pub fn checkout(files: &[&str], workflow: Option<&str>) -> crate::output::sarif::Checkout {
+    checkout_at("/repo", files, workflow)
+}
+
+/// [`checkout`] entered at `cwd` (absolute, inside `/repo`).
+pub fn checkout_at(
+    cwd: &str,
+    files: &[&str],
+    workflow: Option<&str>,
+) -> crate::output::sarif::Checkout {
+    use crate::output::sarif::{normalize, Checkout};
+    use std::path::{Path, PathBuf};
+    let files: Vec<PathBuf> = files.iter().map(|f| Path::new("/repo").join(f)).collect();
+    Checkout::new(
+        PathBuf::from(cwd),
+        PathBuf::from("/repo"),
+        workflow.map(str::to_string),
+        Box::new(move |p| {
+            let p = normalize(p);
+            files.contains(&p).then_some(p)
+        }),
+    )
 }
 
 fn ip(s: &str) -> IpAddr {

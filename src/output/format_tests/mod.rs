@@ -2,11 +2,13 @@
 //! validation of the machine-readable ones, XML structure checks, one
 //! injection test per format, and the human report's layout (`human`).
 
+mod alerts;
 mod banners;
 mod fixtures;
 mod golden;
 mod human;
 mod injection;
+mod sarif_github;
 mod validate;
 
 use super::{Format, Show};
@@ -262,41 +264,34 @@ fn sarif_golden_and_schema() {
     assert_eq!(sev("mysql-reachable"), "8.0");
     assert_eq!(sev("dev-server-exposed"), "5.5");
     assert_eq!(sev("unknown-open-port"), "3.0");
-}
-
-#[test]
-fn sarif_location_falls_back_to_default_policy_file() {
-    let mut s = summary();
-    s.policy = None;
-    let log: Value = serde_json::from_str(&render(
-        Format::Sarif,
-        Show::default(),
-        false,
-        &results(),
-        &s,
-    ))
-    .expect("JSON");
-    validate::validate_sarif(&log);
-    let uris: Vec<&Value> = log["runs"][0]["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| &r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
-        .collect();
-    assert!(uris.iter().all(|u| *u == "exposecheck.toml"), "{uris:?}");
-    s.policy = Some("/etc/exposecheck/prod policy.toml".into());
-    let log: Value = serde_json::from_str(&render(
-        Format::Sarif,
-        Show::default(),
-        false,
-        &results(),
-        &s,
-    ))
-    .expect("JSON");
-    validate::validate_sarif(&log);
-    let first =
-        &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
-    assert_eq!(first["uri"], "file:///etc/exposecheck/prod%20policy.toml");
+    assert_eq!(
+        run["automationDetails"]["id"],
+        crate::output::sarif::automation_id(&summary().scan)
+    );
+    for r in results {
+        let m = r["message"]["text"].as_str().expect("message");
+        assert!(!m.contains('\n'), "one line: {m:?}");
+    }
+    assert_eq!(
+        redis["message"]["text"],
+        "Redis accepts commands without authentication on 203.0.113.7:6379 (db1.example.com)"
+    );
+    let fix = redis["fixes"][0]["description"]["text"]
+        .as_str()
+        .expect("fix");
+    assert!(
+        fix.starts_with("Configuration:\n  bind 127.0.0.1 -::1\n"),
+        "{fix}"
+    );
+    let help = redis_rule["help"]["text"].as_str().expect("help");
+    assert!(
+        help.contains("  bind 127.0.0.1 -::1"),
+        "the fix is in the rule's help: {help}"
+    );
+    assert!(redis_rule["help"]["markdown"]
+        .as_str()
+        .is_some_and(|m| m.contains("**Fix** for ` 203.0.113.7:6379 `:")
+            && m.contains("```\nbind 127.0.0.1 -::1\n")));
 }
 
 #[test]
