@@ -610,6 +610,22 @@ fn rule(group: &RuleGroup<'_, '_>) -> Value {
     r
 }
 
+/// The tool object; `informationUri` is the crate's `homepage` when
+/// Cargo.toml names one (the validator's SARIF2005 asks for it).
+fn driver(version: &str, rules: Vec<Value>) -> Value {
+    let mut d = json!({ "name": "exposecheck", "semanticVersion": version, "rules": rules });
+    if let Some(home) = HOMEPAGE {
+        d["informationUri"] = json!(home);
+    }
+    d
+}
+
+/// Cargo.toml's `homepage`, when set.
+const HOMEPAGE: Option<&str> = match env!("CARGO_PKG_HOMEPAGE").as_bytes() {
+    [] => None,
+    _ => Some(env!("CARGO_PKG_HOMEPAGE")),
+};
+
 /// A table rule's full description: its rationale and default severity.
 fn table_description(known: &Rule, worst: Severity) -> String {
     let mut full = format!(
@@ -782,11 +798,7 @@ pub fn log(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, checkout: &Checkout)
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
         "runs": [{
-            "tool": { "driver": {
-                "name": "exposecheck",
-                "semanticVersion": s.scan.version,
-                "rules": rules,
-            } },
+            "tool": { "driver": driver(&s.scan.version, rules) },
             "automationDetails": {
                 "id": automation_id(&s.scan),
                 "description": { "text": format!("exposecheck scan of {targets}") },

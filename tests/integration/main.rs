@@ -23,6 +23,7 @@ mod output_safety;
 mod props_cli;
 mod recipes;
 mod scan_core;
+mod sarif_validator;
 mod schema;
 mod servers;
 mod shards;
