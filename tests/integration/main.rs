@@ -1,3 +1,4 @@
+mod alert_recipes;
 mod cli_habits;
 mod cli_verdict;
 mod fakes;

@@ -32,15 +32,23 @@ fn venv(tool: &str) -> PathBuf {
 
 /// The shell lines between the README's recipe markers.
 fn readme_recipes() -> Vec<String> {
+    readme_block("recipes", "jq ")
+}
+
+/// The lines starting with `prefix` between the README's `<!-- NAME: ... -->`
+/// and `<!-- /NAME -->` markers.
+pub fn readme_block(name: &str, prefix: &str) -> Vec<String> {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let start = readme.find("<!-- recipes:").expect("recipes marker");
+    let start = readme
+        .find(&format!("<!-- {name}:"))
+        .unwrap_or_else(|| panic!("README has no {name} marker"));
     let end = readme[start..]
-        .find("<!-- /recipes -->")
-        .expect("recipes end")
+        .find(&format!("<!-- /{name} -->"))
+        .unwrap_or_else(|| panic!("README's {name} block has no end"))
         + start;
     readme[start..end]
         .lines()
-        .filter(|l| l.starts_with("jq "))
+        .filter(|l| l.starts_with(prefix))
         .map(str::to_owned)
         .collect()
 }
