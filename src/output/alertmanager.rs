@@ -33,14 +33,14 @@
 //! more ends by itself a day later. A resolved alert has `endsAt` = the
 //! scan's end, which is past by the time it is posted.
 
-use super::collect::{self, Collector, HostRows, Item};
+use super::collect::{self, AtEnd, HostRows, Item, Render, Rendered};
 use super::sarif::{clip, fix_lines, rule_name};
-use super::{parse_rfc3339, terminal_safe, Show, Sink, Summary};
-use crate::model::{PortResult, ResolvedFinding};
+use super::{parse_rfc3339, terminal_safe, Summary};
+use crate::model::ResolvedFinding;
 use crate::verdict::rules;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::IpAddr;
 
 /// The `alertname` of a resolved finding whose rule the baseline lacks.
@@ -50,35 +50,19 @@ pub const MAX_ANNOTATION: usize = 4000;
 /// How long past the scan's end a firing alert lasts unless re-sent.
 pub const HOLD_HOURS: i64 = 25;
 
-/// Buffering Alertmanager body writer.
-pub struct Alertmanager {
-    out: Box<dyn Write>,
-    hosts: Collector,
-}
+/// The Alertmanager alerts format.
+pub struct Alertmanager;
 
 impl Alertmanager {
     /// A writer over `out`.
-    pub fn new(out: Box<dyn Write>) -> Alertmanager {
-        Alertmanager {
-            out,
-            hosts: Collector::new(Show::default()),
-        }
+    pub fn new(out: Box<dyn Write>) -> AtEnd<Alertmanager> {
+        AtEnd::new(out, Alertmanager)
     }
 }
 
-impl Sink for Alertmanager {
-    fn port(&mut self, r: &PortResult) -> io::Result<()> {
-        if r.finding.is_some() {
-            self.hosts.add(r);
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        let hosts = self.hosts.take();
-        serde_json::to_writer_pretty(&mut self.out, &alerts(&hosts, s))?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+impl Render for Alertmanager {
+    fn render(&self, hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> Rendered {
+        Rendered::Document(alerts(hosts, s))
     }
 }
 
@@ -209,16 +193,10 @@ pub fn resolved(r: &ResolvedFinding, s: &Summary) -> Value {
 
 /// The whole body: firing alerts (worst first), then resolved ones.
 pub fn alerts(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> Value {
-    let mut out: Vec<Value> = collect::findings(hosts, s)
-        .iter()
-        .filter(|i| !i.expected())
-        .map(|i| firing(i, s))
-        .collect();
-    out.extend(
-        s.resolved
-            .iter()
-            .filter(|r| !r.fingerprint.is_empty())
-            .map(|r| resolved(r, s)),
-    );
-    Value::Array(out)
+    let (firing_items, gone) = collect::alerts(hosts, s);
+    let out = firing_items.iter().map(|i| firing(i, s));
+    Value::Array(
+        out.chain(gone.into_iter().map(|r| resolved(r, s)))
+            .collect(),
+    )
 }

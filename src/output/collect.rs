@@ -1,11 +1,76 @@
 //! Buffering shared by the formats written when the scan ends (human,
-//! markdown, nmap-xml, SARIF): the listed results per host, counts of the
-//! unlisted ones, and every finding (port and host findings) in report order.
+//! markdown, nmap-xml, SARIF, the alert bodies): the listed results per host,
+//! counts of the unlisted ones, every finding (port and host findings) in
+//! report order, and [`AtEnd`], the sink of the JSON formats that only need
+//! the ports with a finding.
 
-use super::{Show, Summary};
-use crate::model::{Finding, HostVerdict, PolicyStatus, PortResult, PortState, Service, Severity};
+use super::{Show, Sink, Summary};
+use crate::model::{
+    Finding, HostVerdict, PolicyStatus, PortResult, PortState, ResolvedFinding, Service, Severity,
+};
+use serde_json::Value;
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 use std::net::IpAddr;
+
+/// What a findings-only JSON format makes of a finished scan.
+pub trait Render {
+    /// The body to write, from the ports with a finding and the summary.
+    fn render(&self, hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> Rendered;
+}
+
+/// A rendered body.
+pub enum Rendered {
+    /// One document, pretty-printed.
+    Document(Value),
+    /// One compact document per line (NDJSON); nothing when empty.
+    Lines(Vec<Value>),
+}
+
+/// A sink that keeps the ports with a finding and writes `R`'s body when
+/// the scan ends (SARIF, Slack, PagerDuty, Alertmanager).
+pub struct AtEnd<R> {
+    out: Box<dyn Write>,
+    hosts: Collector,
+    /// The format.
+    pub render: R,
+}
+
+impl<R: Render> AtEnd<R> {
+    /// `render` written to `out`.
+    pub fn new(out: Box<dyn Write>, render: R) -> AtEnd<R> {
+        AtEnd {
+            out,
+            hosts: Collector::new(Show::default()),
+            render,
+        }
+    }
+}
+
+impl<R: Render> Sink for AtEnd<R> {
+    fn port(&mut self, r: &PortResult) -> io::Result<()> {
+        if r.finding.is_some() {
+            self.hosts.add(r);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        match self.render.render(&self.hosts.take(), s) {
+            Rendered::Document(v) => {
+                serde_json::to_writer_pretty(&mut self.out, &v)?;
+                self.out.write_all(b"\n")?;
+            }
+            Rendered::Lines(lines) => {
+                for v in lines {
+                    serde_json::to_writer(&mut self.out, &v)?;
+                    self.out.write_all(b"\n")?;
+                }
+            }
+        }
+        self.out.flush()
+    }
+}
 
 /// What was seen of one address.
 #[derive(Clone, Debug, Default)]
@@ -136,6 +201,25 @@ impl Item<'_> {
     pub fn expected(&self) -> bool {
         self.finding.is_expected()
     }
+}
+
+/// What the alert formats send: the findings the policy does not expect
+/// (worst first), and the baseline findings now resolved; both only with a
+/// fingerprint, the key an alert is matched by.
+pub fn alerts<'a>(
+    hosts: &'a BTreeMap<IpAddr, HostRows>,
+    s: &'a Summary,
+) -> (Vec<Item<'a>>, Vec<&'a ResolvedFinding>) {
+    let firing = findings(hosts, s)
+        .into_iter()
+        .filter(|i| !i.expected() && !i.finding.fingerprint.is_empty())
+        .collect();
+    let resolved = s
+        .resolved
+        .iter()
+        .filter(|r| !r.fingerprint.is_empty())
+        .collect();
+    (firing, resolved)
 }
 
 /// Every finding, port findings and host findings together, worst first, then

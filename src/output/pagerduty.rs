@@ -37,14 +37,14 @@
 //! `custom_details`) can never push an event over; serde_json escapes it, so
 //! it can never break a line.
 
-use super::collect::{self, Collector, HostRows, Item};
+use super::collect::{self, AtEnd, HostRows, Item, Render, Rendered};
 use super::sarif::{clip, families};
-use super::{terminal_safe, Show, Sink, Summary};
-use crate::model::{PortResult, ResolvedFinding, Severity};
+use super::{terminal_safe, Summary};
+use crate::model::{ResolvedFinding, Severity};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::IpAddr;
 
 /// The variable the routing key is read from.
@@ -62,27 +62,21 @@ pub const MAX_DETAIL: usize = 2000;
 /// Lines of one fix family in `custom_details`.
 const MAX_FIX_LINES: usize = 20;
 
-/// Buffering PagerDuty event writer.
+/// The PagerDuty events format.
 pub struct PagerDuty {
-    out: Box<dyn Write>,
-    hosts: Collector,
     routing_key: String,
 }
 
 impl PagerDuty {
     /// A writer over `out` with the routing key from
     /// `$PAGERDUTY_ROUTING_KEY`.
-    pub fn from_env(out: Box<dyn Write>) -> PagerDuty {
+    pub fn from_env(out: Box<dyn Write>) -> AtEnd<PagerDuty> {
         PagerDuty::new(out, routing_key(std::env::var_os(ROUTING_KEY_VAR)))
     }
 
     /// A writer over `out` whose events carry `routing_key`.
-    pub fn new(out: Box<dyn Write>, routing_key: String) -> PagerDuty {
-        PagerDuty {
-            out,
-            hosts: Collector::new(Show::default()),
-            routing_key,
-        }
+    pub fn new(out: Box<dyn Write>, routing_key: String) -> AtEnd<PagerDuty> {
+        AtEnd::new(out, PagerDuty { routing_key })
     }
 }
 
@@ -93,21 +87,9 @@ pub fn routing_key(var: Option<OsString>) -> String {
         .unwrap_or_else(|| ROUTING_KEY_PLACEHOLDER.to_string())
 }
 
-impl Sink for PagerDuty {
-    fn port(&mut self, r: &PortResult) -> io::Result<()> {
-        if r.finding.is_some() {
-            self.hosts.add(r);
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        let hosts = self.hosts.take();
-        for ev in events(&hosts, s, &self.routing_key) {
-            serde_json::to_writer(&mut self.out, &ev)?;
-            self.out.write_all(b"\n")?;
-        }
-        self.out.flush()
+impl Render for PagerDuty {
+    fn render(&self, hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> Rendered {
+        Rendered::Lines(events(hosts, s, &self.routing_key))
     }
 }
 
@@ -221,16 +203,8 @@ pub fn resolve(r: &ResolvedFinding, routing_key: &str) -> Value {
 
 /// Every event of the run, triggers (worst first) then resolves.
 pub fn events(hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary, routing_key: &str) -> Vec<Value> {
-    let mut out: Vec<Value> = collect::findings(hosts, s)
-        .iter()
-        .filter(|i| !i.expected() && !i.finding.fingerprint.is_empty())
-        .map(|i| trigger(i, s, routing_key))
-        .collect();
-    out.extend(
-        s.resolved
-            .iter()
-            .filter(|r| !r.fingerprint.is_empty())
-            .map(|r| resolve(r, routing_key)),
-    );
-    out
+    let (firing, gone) = collect::alerts(hosts, s);
+    let out = firing.iter().map(|i| trigger(i, s, routing_key));
+    out.chain(gone.into_iter().map(|r| resolve(r, routing_key)))
+        .collect()
 }

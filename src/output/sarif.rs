@@ -71,15 +71,15 @@
 //! viewer substitutes). `help.markdown` escapes network text with
 //! [`super::markdown::md_escape`] and puts commands in fenced blocks.
 
-use super::collect::{self, Collector, HostRows, Item};
+use super::collect::{self, AtEnd, HostRows, Item, Render, Rendered};
 use super::markdown::{fenced, md_escape};
-use super::{terminal_safe, ScanMeta, Show, Sink, Summary};
-use crate::model::{Finding, PortResult, Remediation, Severity};
+use super::{terminal_safe, ScanMeta, Summary};
+use crate::model::{Finding, Remediation, Severity};
 use crate::verdict::rules::{self, Rule, RuleKind};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 
@@ -101,42 +101,26 @@ const MAX_PLACES: usize = 5;
 /// Characters of evidence kept in a result's properties.
 const MAX_EVIDENCE: usize = 1000;
 
-/// Buffering SARIF writer.
+/// The SARIF format.
 pub struct Sarif {
-    out: Box<dyn Write>,
-    hosts: Collector,
     checkout: Checkout,
 }
 
 impl Sarif {
     /// A writer over `out`, for the repository around the working directory.
-    pub fn new(out: Box<dyn Write>) -> Sarif {
+    pub fn new(out: Box<dyn Write>) -> AtEnd<Sarif> {
         Sarif::with_checkout(out, Checkout::from_env())
     }
 
     /// A writer over `out` whose locations are resolved in `checkout`.
-    pub fn with_checkout(out: Box<dyn Write>, checkout: Checkout) -> Sarif {
-        Sarif {
-            out,
-            hosts: Collector::new(Show::default()),
-            checkout,
-        }
+    pub fn with_checkout(out: Box<dyn Write>, checkout: Checkout) -> AtEnd<Sarif> {
+        AtEnd::new(out, Sarif { checkout })
     }
 }
 
-impl Sink for Sarif {
-    fn port(&mut self, r: &PortResult) -> io::Result<()> {
-        if r.finding.is_some() {
-            self.hosts.add(r);
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        let hosts = self.hosts.take();
-        serde_json::to_writer_pretty(&mut self.out, &log(&hosts, s, &self.checkout))?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+impl Render for Sarif {
+    fn render(&self, hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> Rendered {
+        Rendered::Document(log(hosts, s, &self.checkout))
     }
 }
 
@@ -503,10 +487,15 @@ fn fix_variants<'a>(items: &[&Item<'a>]) -> Vec<(&'a Remediation, Vec<String>)> 
 
 /// `a, b, c and 4 more`.
 fn places_text(places: &[String]) -> String {
+    places_list(places, terminal_safe)
+}
+
+/// The first [`MAX_PLACES`] places, each written by `show`, then how many more.
+fn places_list(places: &[String], show: impl Fn(&str) -> String) -> String {
     let mut s = places
         .iter()
         .take(MAX_PLACES)
-        .map(|p| terminal_safe(p))
+        .map(|p| show(p))
         .collect::<Vec<_>>()
         .join(", ");
     if places.len() > MAX_PLACES {
@@ -526,16 +515,7 @@ fn md_code(s: &str) -> String {
 
 /// `a`, `b` and 4 more, as Markdown.
 fn places_markdown(places: &[String]) -> String {
-    let mut s = places
-        .iter()
-        .take(MAX_PLACES)
-        .map(|p| md_code(p))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if places.len() > MAX_PLACES {
-        s.push_str(&format!(" and {} more", places.len() - MAX_PLACES));
-    }
-    s
+    places_list(places, md_code)
 }
 
 /// A rule's `help`: (text, markdown).

@@ -39,13 +39,13 @@
 //! commands when that one has none), at most [`MAX_FIX_LINES`] lines; the
 //! other formats have every family.
 
-use super::collect::{self, Collector, HostRows, Item};
+use super::collect::{self, AtEnd, HostRows, Item, Render, Rendered};
 use super::sarif::clip;
-use super::{terminal_safe, Show, Sink, Summary};
-use crate::model::{BaselineStatus, FirewallTool, PortResult, Severity};
+use super::{terminal_safe, Summary};
+use crate::model::{BaselineStatus, FirewallTool, Severity};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::IpAddr;
 
 /// Blocks in one message.
@@ -63,37 +63,21 @@ pub const MAX_FIX_LINES: usize = 8;
 /// Places listed in the baseline and resolved lines.
 const MAX_LISTED: usize = 20;
 
-/// Buffering Slack message writer.
+/// The Slack message format.
 pub struct Slack {
-    out: Box<dyn Write>,
-    hosts: Collector,
     firewall: FirewallTool,
 }
 
 impl Slack {
     /// A writer over `out` whose fixes use `firewall`'s commands.
-    pub fn new(out: Box<dyn Write>, firewall: FirewallTool) -> Slack {
-        Slack {
-            out,
-            hosts: Collector::new(Show::default()),
-            firewall,
-        }
+    pub fn new(out: Box<dyn Write>, firewall: FirewallTool) -> AtEnd<Slack> {
+        AtEnd::new(out, Slack { firewall })
     }
 }
 
-impl Sink for Slack {
-    fn port(&mut self, r: &PortResult) -> io::Result<()> {
-        if r.finding.is_some() {
-            self.hosts.add(r);
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        let hosts = self.hosts.take();
-        serde_json::to_writer_pretty(&mut self.out, &message(&hosts, s, self.firewall))?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+impl Render for Slack {
+    fn render(&self, hosts: &BTreeMap<IpAddr, HostRows>, s: &Summary) -> Rendered {
+        Rendered::Document(message(hosts, s, self.firewall))
     }
 }
 

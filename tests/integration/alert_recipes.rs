@@ -10,7 +10,7 @@
 use super::hostile_servers::{self as hs, Kind};
 use super::netns::BIN;
 use super::recipes::readme_block;
-use super::servers::{Place, RedisMode, Servers};
+use super::servers::{free_port, Place, RedisMode, Servers};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -24,14 +24,6 @@ use std::time::{Duration, Instant};
 
 /// The Debian package's binary.
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
-
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 /// A loopback HTTP endpoint that answers every request `202` and keeps
 /// `(path, body)` of each, standing in for Slack's and PagerDuty's
@@ -181,11 +173,23 @@ fn get_ok(url: &str) -> bool {
 /// Runs `exposecheck --json` on `ports` of loopback.
 fn scan_json(ports: &str) -> Value {
     let out = Command::new(BIN)
-        .args(["--json", "-q", "--no-canary", "--fail-on", "none", "-p", ports])
+        .args([
+            "--json",
+            "-q",
+            "--no-canary",
+            "--fail-on",
+            "none",
+            "-p",
+            ports,
+        ])
         .arg("127.0.0.1")
         .output()
         .expect("run exposecheck");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
@@ -219,7 +223,10 @@ fn the_readme_alert_recipes_post_what_each_service_keeps() {
     let now = scan_json(&ports);
     let firing = fingerprints(&now);
     let resolved: BTreeSet<String> = fingerprints(&last).difference(&firing).cloned().collect();
-    assert!(firing.len() >= 2 && resolved.len() == 1, "{now:#}\n{last:#}");
+    assert!(
+        firing.len() >= 2 && resolved.len() == 1,
+        "{now:#}\n{last:#}"
+    );
 
     // `exposecheck` on PATH: the binary under test, on the test's ports.
     let bin = dir.join("bin");
@@ -237,7 +244,11 @@ fn the_readme_alert_recipes_post_what_each_service_keeps() {
     let am = Alertmanager::start(&dir);
     let recipes = readme_block("alerts", "exposecheck ");
     assert_eq!(recipes.len(), 3, "{recipes:?}");
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     for r in &recipes {
         let run = Command::new("sh")
             .arg("-c")
@@ -262,8 +273,14 @@ fn the_readme_alert_recipes_post_what_each_service_keeps() {
     let slack = hooks.bodies("/slack");
     assert_eq!(slack.len(), 1, "one message: {slack:#?}");
     let blocks = slack[0]["blocks"].as_array().expect("blocks");
-    assert!(blocks.len() >= 3 && slack[0]["text"].is_string(), "{slack:#?}");
-    assert!(slack[0].to_string().contains("redis-unauthenticated"), "{slack:#?}");
+    assert!(
+        blocks.len() >= 3 && slack[0]["text"].is_string(),
+        "{slack:#?}"
+    );
+    assert!(
+        slack[0].to_string().contains("redis-unauthenticated"),
+        "{slack:#?}"
+    );
 
     let events = hooks.bodies("/v2/enqueue");
     let keyed = |action: &str| -> BTreeSet<String> {
@@ -305,5 +322,8 @@ fn the_readme_alert_recipes_post_what_each_service_keeps() {
         .unwrap_or_else(|| panic!("no alert for the open Redis: {held:#}"));
     assert_eq!(redis["labels"]["rule"], "redis-unauthenticated", "{held:#}");
     assert_eq!(redis["labels"]["severity"], "critical", "{held:#}");
-    assert_eq!(redis["labels"]["alertname"], "RedisUnauthenticated", "{held:#}");
+    assert_eq!(
+        redis["labels"]["alertname"], "RedisUnauthenticated",
+        "{held:#}"
+    );
 }

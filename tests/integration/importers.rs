@@ -9,7 +9,7 @@
 
 use super::hostile_servers::{self as hs, Kind};
 use super::netns::BIN;
-use super::servers::{Place, RedisMode, Servers};
+use super::servers::{free_port, Place, RedisMode, Servers};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
@@ -52,14 +52,6 @@ out["libnmap"] = {"scanner": report._nmaprun.get("scanner"), "version": report.v
 } for h in report.hosts]}
 print(json.dumps(out))
 "#;
-
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 /// An nginx-like HTTP/1.1 server on loopback: `GET` gets 200, anything else
 /// 400, both with `Server: nginx/1.24.0`; stops when the flag is dropped.

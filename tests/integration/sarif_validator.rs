@@ -11,9 +11,9 @@
 
 use super::hostile_servers::{self as hs, Kind};
 use super::netns::BIN;
-use super::servers::{Place, RedisMode, Servers};
+use super::servers::{free_port, Place, RedisMode, Servers};
 use serde_json::Value;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,14 +22,6 @@ const MULTITOOL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/target/sarif-multitool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"
 );
-
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 /// What the validator said about one file: `(rule id, level, message)`
 /// for every result, from its own SARIF report.
@@ -41,7 +33,13 @@ fn validate(file: &Path) -> Vec<(String, String, String)> {
     );
     let report = file.with_extension("validation.sarif");
     let out = Command::new(MULTITOOL)
-        .args(["validate", "--rule-kind", "Sarif;Ghas", "--log", "ForceOverwrite"])
+        .args([
+            "validate",
+            "--rule-kind",
+            "Sarif;Ghas",
+            "--log",
+            "ForceOverwrite",
+        ])
         .arg("--output")
         .arg(&report)
         .arg(file)
@@ -57,8 +55,7 @@ fn validate(file: &Path) -> Vec<(String, String, String)> {
     let v: Value = serde_json::from_str(&text).expect("the validator's report is JSON");
     let run = &v["runs"][0];
     assert_ne!(
-        run["invocations"][0]["executionSuccessful"],
-        false,
+        run["invocations"][0]["executionSuccessful"], false,
         "the validator did not run to the end:\n{text}"
     );
     run["results"]
@@ -167,8 +164,7 @@ fn microsoft_validator_accepts_every_sarif_shape() {
     // error (SARIF1004), a location without a region a warning (SARIF2017).
     for rule in ["SARIF1004", "SARIF2017"] {
         let mut doc: Value =
-            serde_json::from_str(&std::fs::read_to_string(&files[0]).expect("read"))
-                .expect("JSON");
+            serde_json::from_str(&std::fs::read_to_string(&files[0]).expect("read")).expect("JSON");
         let place = &mut doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
         if rule == "SARIF1004" {
             place["artifactLocation"]["uri"] = "file:///abs/policy.toml".into();

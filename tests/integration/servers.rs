@@ -598,6 +598,14 @@ impl Servers {
 /// Common name and SAN of the nginx test certificate.
 pub const TLS_NAME: &str = "exposecheck-fixture.test";
 
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
 /// The interpreter used for `python3 -m http.server`.
 pub const PYTHON: &str = "/usr/bin/python3";
 
