@@ -1078,9 +1078,10 @@ notes = ["a note \u202e reversed"]
     #[test]
     fn severities_come_from_the_verdict_for_each_service() {
         let cat = Catalog::builtin();
-        // epmd is internal-only and not a data store: high, not critical.
+        // epmd is internal-only and discloses: medium, with the why.
         let epmd = explain(&cat, "epmd-unauthenticated").unwrap();
-        assert!(epmd.contains("severity  high for epmd"), "{epmd}");
+        assert!(epmd.contains("severity  medium for epmd"), "{epmd}");
+        assert!(epmd.contains("Why medium: it tells anyone"), "{epmd}");
         assert!(
             epmd.contains("<internal-cidr>"),
             "internal-only fix:\n{epmd}"
@@ -1101,9 +1102,13 @@ notes = ["a note \u202e reversed"]
             line.split_whitespace().nth(1).unwrap().to_owned()
         };
         assert_eq!(sev("redis-unauthenticated"), "critical");
-        assert_eq!(sev("epmd-unauthenticated"), "high");
+        assert_eq!(sev("epmd-unauthenticated"), "medium");
         assert_eq!(sev("werkzeug-exposed"), "medium");
-        assert_eq!(sev("werkzeug-unauthenticated"), "-");
+        assert_eq!(sev("werkzeug-unauthenticated"), "critical");
+        assert_eq!(sev("jupyter-unauthenticated"), "critical");
+        assert_eq!(sev("jupyter-exposed"), "medium");
+        assert_eq!(sev("smb-exposed"), "high");
+        assert_eq!(sev("vnc-unauthenticated"), "critical");
         assert_eq!(sev("no-default-deny-firewall"), "low");
     }
 

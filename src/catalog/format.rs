@@ -94,6 +94,37 @@ impl Exposure {
     }
 }
 
+/// What anyone who reaches the service gets from it, beyond its category:
+/// the rules table ([`crate::verdict::rules::IMPACTS`]) turns it into a
+/// severity and a rationale.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Impact {
+    /// Runs code for whoever it lets in (a notebook, a debugger console, a
+    /// compile farm, an X server, a FastCGI backend).
+    CodeExecution,
+    /// Relays connections for whoever it lets in (an open proxy).
+    Relay,
+    /// A login surface for guessing and pre-authentication bugs (SMB, RDP,
+    /// VNC).
+    RemoteLogin,
+    /// Tells its reader about the host and its software (a port mapper, a
+    /// directory read anonymously, a monitoring agent, a source server).
+    Disclosure,
+}
+
+impl Impact {
+    /// Kebab-case name, as in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::CodeExecution => "code-execution",
+            Impact::Relay => "relay",
+            Impact::RemoteLogin => "remote-login",
+            Impact::Disclosure => "disclosure",
+        }
+    }
+}
+
 /// How a match rule counts.
 #[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -121,6 +152,8 @@ pub struct ServiceFile {
     pub category: Category,
     /// Exposure class.
     pub exposure: Exposure,
+    /// What an attacker gets from it, when more than its category says.
+    pub impact: Option<Impact>,
     /// Default ports.
     #[serde(default)]
     pub ports: Vec<u16>,

@@ -308,6 +308,7 @@ impl Builder {
             name: f.name.clone(),
             category: f.category,
             exposure: f.exposure,
+            impact: f.impact,
             ports: f.ports.clone(),
             tls_ports: f.tls_ports.clone(),
             priority: f.priority,

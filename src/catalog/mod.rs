@@ -19,7 +19,7 @@ pub mod load;
 pub mod matcher;
 
 use crate::model::{AuthState, Remediation};
-use format::{Category, Exposure, FixtureDef, MatchKind};
+use format::{Category, Exposure, FixtureDef, Impact, MatchKind};
 use regex::bytes::Regex;
 use std::collections::{BTreeSet, HashMap};
 
@@ -36,6 +36,8 @@ pub struct ServiceDef {
     pub category: Category,
     /// Exposure class.
     pub exposure: Exposure,
+    /// What an attacker gets from it, when more than its category says.
+    pub impact: Option<Impact>,
     /// Default ports.
     pub ports: Vec<u16>,
     /// Ports where TLS is spoken first.

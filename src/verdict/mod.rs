@@ -17,7 +17,7 @@ pub mod remedy;
 pub mod rules;
 pub mod tally;
 
-use crate::catalog::format::Category;
+use crate::catalog::format::{Category, Impact};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 
@@ -35,6 +35,8 @@ pub struct ServiceFacts {
     pub category: Category,
     /// Exposure class.
     pub exposure: Exposure,
+    /// What an attacker gets from it, beyond its category.
+    pub impact: Option<Impact>,
     /// Configuration lines that close the exposure.
     pub config: Vec<String>,
     /// Caveats.
@@ -48,6 +50,7 @@ impl From<&crate::catalog::ServiceDef> for ServiceFacts {
             name: d.name.clone(),
             category: d.category,
             exposure: d.exposure,
+            impact: d.impact,
             config: d.remediation.config.clone(),
             notes: d.remediation.notes.clone(),
         }

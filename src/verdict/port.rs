@@ -3,7 +3,7 @@
 
 use super::rules::{self, RuleKind, ServiceFix};
 use super::{finding_key, ServiceFacts};
-use crate::catalog::format::Exposure;
+use crate::catalog::format::{Exposure, Impact};
 use crate::model::{AuthState, Finding, PortResult, PortState, UNKNOWN_SERVICE};
 
 /// The finding for one open port, before policy and baseline; `facts` are the
@@ -59,7 +59,21 @@ fn unidentified(r: &PortResult) -> Finding {
 /// An open port where a catalogue service answers (or is guessed).
 fn service(r: &PortResult, f: &ServiceFacts) -> Finding {
     let auth = r.service.as_ref().map_or(AuthState::Unknown, |s| s.auth);
+    let open = auth == AuthState::None;
     let (kind, exposure) = match (f.exposure, auth) {
+        // A service whose impact it gives away without credentials.
+        (exp, AuthState::None)
+            if f.impact.is_some() && (exp != Exposure::PublicOk || rules::is_dev(f.category)) =>
+        {
+            (
+                RuleKind::ServiceUnauthenticated,
+                if rules::is_dev(f.category) && exp == Exposure::PublicOk {
+                    Exposure::LocalhostOnly
+                } else {
+                    exp
+                },
+            )
+        }
         // A development server closes to loopback even where its catalogue
         // entry calls it public-ok.
         (exp, _) if rules::is_dev(f.category) => (
@@ -84,9 +98,21 @@ fn service(r: &PortResult, f: &ServiceFacts) -> Finding {
         RuleKind::ServiceExposed if rules::is_dev(f.category) => crate::model::Severity::Medium,
         _ => rule.severity,
     };
+    let impact = f.impact.filter(|_| kind != RuleKind::ServicePublic);
+    let severity = impact.map_or(severity, |i| i.rule().severity(open, severity));
+    let mut notes = f.notes.clone();
+    if let Some(i) = impact {
+        notes.insert(
+            0,
+            format!("Why {}: {}.", severity.as_str(), i.rule().rationale),
+        );
+    }
     let name = &f.name;
     let title = match (kind, auth) {
         (RuleKind::ServicePublic, _) => format!("{name} is public"),
+        (RuleKind::ServiceUnauthenticated, _) if impact == Some(Impact::CodeExecution) => {
+            format!("{name} runs code for anyone, without authentication")
+        }
         (RuleKind::ServiceUnauthenticated, _) => {
             format!("{name} answers anyone, without authentication")
         }
@@ -104,7 +130,7 @@ fn service(r: &PortResult, f: &ServiceFacts) -> Finding {
     let fix = ServiceFix {
         exposure,
         config: &f.config,
-        notes: &f.notes,
+        notes: &notes,
     };
     let id = kind.id(&f.id);
     Finding {
@@ -161,6 +187,7 @@ mod tests {
             name: id.to_uppercase(),
             category,
             exposure,
+            impact: None,
             config: vec![format!("{id}.conf: bind 127.0.0.1")],
             notes: vec![],
         }
@@ -301,6 +328,133 @@ mod tests {
         .unwrap();
         assert!(public.remediation.iptables.is_empty());
         assert_eq!(public.remediation.config, vec!["ssh.conf: bind 127.0.0.1"]);
+    }
+
+    #[test]
+    fn impact_sets_severity_and_opens_the_notes() {
+        use AuthState as A;
+        use Category as C;
+        use Exposure as E;
+        use Impact as I;
+        let cases = [
+            (
+                C::DevServer,
+                E::LocalhostOnly,
+                I::CodeExecution,
+                A::None,
+                "-unauthenticated",
+                Severity::Critical,
+            ),
+            (
+                C::DevServer,
+                E::LocalhostOnly,
+                I::CodeExecution,
+                A::Required,
+                "-exposed",
+                Severity::Medium,
+            ),
+            (
+                C::DevServer,
+                E::PublicOk,
+                I::CodeExecution,
+                A::None,
+                "-unauthenticated",
+                Severity::Critical,
+            ),
+            (
+                C::Other,
+                E::InternalOnly,
+                I::CodeExecution,
+                A::Protected,
+                "-exposed",
+                Severity::High,
+            ),
+            (
+                C::RemoteAccess,
+                E::InternalOnly,
+                I::RemoteLogin,
+                A::Required,
+                "-exposed",
+                Severity::High,
+            ),
+            (
+                C::RemoteAccess,
+                E::LocalhostOnly,
+                I::RemoteLogin,
+                A::None,
+                "-unauthenticated",
+                Severity::Critical,
+            ),
+            (
+                C::Web,
+                E::InternalOnly,
+                I::Relay,
+                A::None,
+                "-unauthenticated",
+                Severity::High,
+            ),
+            (
+                C::Web,
+                E::InternalOnly,
+                I::Relay,
+                A::Protected,
+                "-exposed",
+                Severity::Medium,
+            ),
+            (
+                C::Other,
+                E::InternalOnly,
+                I::Disclosure,
+                A::None,
+                "-unauthenticated",
+                Severity::Medium,
+            ),
+            (
+                C::Monitoring,
+                E::InternalOnly,
+                I::Disclosure,
+                A::Unknown,
+                "-exposed",
+                Severity::Medium,
+            ),
+        ];
+        for (cat, exp, impact, auth, suffix, sev) in cases {
+            let mut f = facts("svc", cat, exp);
+            f.impact = Some(impact);
+            let got = assess(&open(1234, "svc", auth), Some(&f)).unwrap();
+            let ctx = format!("{cat:?} {exp:?} {impact:?} {auth:?}");
+            assert_eq!(
+                (got.rule.as_str(), got.severity),
+                (&*format!("svc{suffix}"), sev),
+                "{ctx}"
+            );
+            let why = &got.remediation.notes[0];
+            assert!(
+                why.starts_with(&format!("Why {}: ", sev.as_str())),
+                "{ctx}: {why}"
+            );
+            assert!(why.contains(impact.rule().rationale), "{ctx}");
+            assert!(!got.remediation.iptables.is_empty(), "{ctx}: a port fix");
+        }
+        let mut public = facts("web", C::Web, E::PublicOk);
+        public.impact = Some(I::Relay);
+        let got = assess(&open(80, "web", A::None), Some(&public)).unwrap();
+        assert_eq!(
+            (got.rule.as_str(), got.severity),
+            ("web-public", Severity::Info)
+        );
+    }
+
+    #[test]
+    fn impacts_table_is_in_enum_order() {
+        for i in [
+            Impact::CodeExecution,
+            Impact::Relay,
+            Impact::RemoteLogin,
+            Impact::Disclosure,
+        ] {
+            assert_eq!(i.rule().impact, i);
+        }
     }
 
     #[test]

@@ -9,11 +9,15 @@
 //! new service file brings its rules with it. [`catalogue`] lists them all
 //! for a catalogue.
 //!
+//! A service's `impact` (what anyone who reaches it gets: code execution, a
+//! relay, a login surface, disclosure) sets the severity of its per-service
+//! rules through [`IMPACTS`], with the rationale the finding carries.
+//!
 //! Adding a rule: a [`RuleKind`] variant, its entry in [`RULES`] (in the same
 //! order), the code that raises it, and its test.
 
 use super::remedy;
-use crate::catalog::format::{Category, Exposure};
+use crate::catalog::format::{Category, Exposure, Impact};
 use crate::model::{Remediation, Severity};
 
 /// Which rule, as a closed vocabulary (its entry is [`RuleKind::rule`]).
@@ -121,7 +125,7 @@ pub static RULES: [Rule; 9] = [
         subject: Subject::Port,
         title: "Service answers anyone, without authentication",
         severity: Severity::Critical,
-        severity_note: "high for an internal-only service that is not a database, cache, search engine, queue, container or cluster API",
+        severity_note: "high for an internal-only service that is not a database, cache, search engine, queue, container or cluster API; a service's impact overrides both: critical for code execution or an open remote desktop, high for an open proxy, medium for disclosure",
         rationale: "The service answered a read-only request from where the scan ran without asking for credentials: anyone who can reach the port can read (and usually change) what it holds.",
         references: &["https://cwe.mitre.org/data/definitions/306.html", CWE_1327],
         fix: Fix::CloseService,
@@ -132,7 +136,7 @@ pub static RULES: [Rule; 9] = [
         subject: Subject::Port,
         title: "Service that should be localhost-only or internal is reachable",
         severity: Severity::High,
-        severity_note: "medium for development servers and admin UIs",
+        severity_note: "medium for development servers and admin UIs; a service's impact overrides it: high for a remote login, medium for a guarded proxy or disclosure",
         rationale: "The service asks for credentials or refuses this client, but its port should not be reachable at all: every open port is attack surface for password guessing, pre-authentication bugs and denial of service.",
         references: &["https://cwe.mitre.org/data/definitions/668.html", CWE_1327],
         fix: Fix::CloseService,
@@ -215,6 +219,67 @@ pub static RULES: [Rule; 9] = [
         fix: Fix::EditPolicy,
     },
 ];
+
+/// What an [`Impact`] makes of a reachable service.
+#[derive(Debug)]
+pub struct ImpactRule {
+    /// Which impact.
+    pub impact: Impact,
+    /// Severity when the port let this client in without credentials.
+    pub open: Severity,
+    /// Severity when it asked for credentials or refused this client; `None`
+    /// keeps the category's (a development server with a token stays medium).
+    pub guarded: Option<Severity>,
+    /// What an attacker does with it, for the finding.
+    pub rationale: &'static str,
+}
+
+/// Every impact, in [`Impact`] order.
+pub static IMPACTS: [ImpactRule; 4] = [
+    ImpactRule {
+        impact: Impact::CodeExecution,
+        open: Severity::Critical,
+        guarded: None,
+        rationale: "whoever reaches the port runs code on the host as the service's user, with no credential at all",
+    },
+    ImpactRule {
+        impact: Impact::Relay,
+        open: Severity::High,
+        guarded: Some(Severity::Medium),
+        rationale: "an open proxy relays anyone's traffic from this host's address, to the internet and to the internal network behind it",
+    },
+    ImpactRule {
+        impact: Impact::RemoteLogin,
+        open: Severity::Critical,
+        guarded: Some(Severity::High),
+        rationale: "a remote login is a target for password guessing and pre-authentication exploits (the wormable kind on SMB and RDP); without authentication it is the desktop itself",
+    },
+    ImpactRule {
+        impact: Impact::Disclosure,
+        open: Severity::Medium,
+        guarded: Some(Severity::Medium),
+        rationale: "it tells anyone the host's services, software versions and layout, which is how an attacker picks the next target; it should answer only its own peers",
+    },
+];
+
+impl Impact {
+    /// Its entry in [`IMPACTS`].
+    pub fn rule(self) -> &'static ImpactRule {
+        &IMPACTS[self as usize]
+    }
+}
+
+impl ImpactRule {
+    /// The severity for a port whose auth state was `open` (no credentials
+    /// asked) or not, where the category alone would give `category`.
+    pub fn severity(&self, open: bool, category: Severity) -> Severity {
+        match (open, self.guarded) {
+            (true, _) => self.open,
+            (false, Some(s)) => s,
+            (false, None) => category,
+        }
+    }
+}
 
 impl RuleKind {
     /// Every kind, in table order.

@@ -27,6 +27,7 @@ mod sarif_validator;
 mod scan_core;
 mod schema;
 mod servers;
+mod severity_real;
 mod shards;
 mod terminal;
 mod verdict_e2e;
