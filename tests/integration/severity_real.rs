@@ -4,7 +4,10 @@
 //! `flask`), all on loopback from the CI virtualenv (`.ci/run` installs
 //! them). With no credential both give code execution to anyone, so
 //! critical; with one they stay medium development servers. The finding's
-//! notes open with the rationale.
+//! notes open with the rationale. Squid and tinyproxy (Debian), open and
+//! behind an access list, on moved ports: an open proxy is high, one that
+//! refuses this client medium; the check asks each proxy only for its own
+//! loopback.
 
 use super::netns::BIN;
 use super::servers::{free_port, Place, Servers};
@@ -134,4 +137,97 @@ fn code_execution_for_anyone_is_critical_and_a_locked_one_is_medium() {
             .is_some_and(|t| t.contains("runs code for anyone")),
         "{open:#}"
     );
+}
+
+/// Starts Squid on `port`; `open` allows every client, else only 10/8.
+fn squid(servers: &mut Servers, port: u16, open: bool) {
+    let dir = servers.subdir("squid");
+    let acl = if open {
+        "http_access allow all\n"
+    } else {
+        "acl localnet src 10.0.0.0/8\nhttp_access allow localnet\nhttp_access deny all\n"
+    };
+    let conf = dir.join("squid.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "http_port 127.0.0.1:{port}\n{acl}cache deny all\npid_filename none\n\
+             access_log none\ncache_log /dev/null\ncoredump_dir none\npinger_enable off\n\
+             dns_nameservers 127.0.0.1\nshutdown_lifetime 0 seconds\n"
+        ),
+    )
+    .expect("squid.conf");
+    let mut cmd = Command::new("/usr/sbin/squid");
+    cmd.arg("-N").arg("-f").arg(&conf);
+    servers.spawn("squid", cmd, &dir, &[port], libc::SIGTERM);
+}
+
+/// Starts tinyproxy on `port`; `open` allows every client, else only 10/8.
+fn tinyproxy(servers: &mut Servers, port: u16, open: bool) {
+    let dir = servers.subdir("tinyproxy");
+    let allow = if open { "" } else { "Allow 10.0.0.0/8\n" };
+    let conf = dir.join("tinyproxy.conf");
+    std::fs::write(
+        &conf,
+        format!("Port {port}\nListen 127.0.0.1\nTimeout 10\nMaxClients 10\n{allow}"),
+    )
+    .expect("tinyproxy.conf");
+    let mut cmd = Command::new("/usr/bin/tinyproxy");
+    cmd.arg("-d").arg("-c").arg(&conf);
+    servers.spawn("tinyproxy", cmd, &dir, &[port], libc::SIGTERM);
+}
+
+#[test]
+fn open_proxies_are_high_and_refusing_ones_medium() {
+    let mut servers = Servers::new(Place {
+        ns: None,
+        addr: Ipv4Addr::LOCALHOST.into(),
+    });
+    let ports = [free_port(), free_port(), free_port(), free_port()];
+    squid(&mut servers, ports[0], true);
+    squid(&mut servers, ports[1], false);
+    tinyproxy(&mut servers, ports[2], true);
+    tinyproxy(&mut servers, ports[3], false);
+    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let out = Command::new(BIN)
+        .args(["--json", "-q", "--no-canary", "--fail-on", "none", "-p"])
+        .arg(list.join(","))
+        .arg("127.0.0.1")
+        .output()
+        .expect("run exposecheck");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let ctx = format!("{doc:#}\n{}", servers.logs());
+    for (port, product, auth, severity) in [
+        (ports[0], "Squid", "none", "high"),
+        (ports[1], "Squid", "protected", "medium"),
+        (ports[2], "tinyproxy", "none", "high"),
+        (ports[3], "tinyproxy", "protected", "medium"),
+    ] {
+        let r = doc["results"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["port"] == port))
+            .unwrap_or_else(|| panic!("no result on {port}: {ctx}"));
+        let s = &r["service"];
+        assert_eq!(
+            (
+                s["name"].as_str(),
+                s["product"].as_str(),
+                s["auth"].as_str()
+            ),
+            (Some("http-proxy"), Some(product), Some(auth)),
+            "{port}: {ctx}"
+        );
+        assert!(
+            s["version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit())),
+            "{port}: {ctx}"
+        );
+        assert_eq!(r["finding"]["severity"], severity, "{port}: {ctx}");
+    }
 }
