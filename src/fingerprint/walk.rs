@@ -111,6 +111,9 @@ impl Session<'_> {
         if reply.is_empty() || self.echo {
             return None;
         }
+        if let Some(hit) = self.late_greeting(&reply).await {
+            return hit;
+        }
         let o = self.cat.match_reply(key, &reply);
         self.tls_hint |= o.tls_hint && self.layer == Layer::Plain;
         if let Some(id) = o.hard {
@@ -120,6 +123,20 @@ impl Session<'_> {
             self.note_soft(s, reply);
         }
         None
+    }
+
+    /// A greeting that came after the greeting window, in front of the first
+    /// reply of a port that had said nothing (ProFTPD greets ~300 ms after
+    /// connect on a loopback link): the server spoke first after all, and
+    /// the greeting rules judge what it said. `None` when it is not one.
+    async fn late_greeting(&mut self, reply: &[u8]) -> Option<Option<Found>> {
+        if self.spoke {
+            return None;
+        }
+        let o = self.cat.match_reply(ProbeKey::Greeting, reply);
+        let id = o.hard?;
+        self.spoke = true;
+        Some(self.settle(id, o.then, reply.to_vec()).await)
     }
 
     /// A hard match: follow it up; a generic one is kept and narrows the

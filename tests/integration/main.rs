@@ -29,5 +29,6 @@ mod schema;
 mod servers;
 mod severity_real;
 mod shards;
+mod slow_greeter;
 mod terminal;
 mod verdict_e2e;
