@@ -10,6 +10,7 @@
 
 use super::fakes::{self as proto_fakes, FakeHandle, Kind as ProtoKind};
 use super::http_fakes::{self as fakes, Running};
+use super::servers_more::{versions as more_versions, ZabbixServer};
 use super::servers::{versions, MariaAccounts, PgHba, Place, RedisMode, Servers, TLS_NAME};
 
 /// Expected TLS facts.
@@ -264,6 +265,38 @@ pub fn all() -> Vec<Fixture> {
                     .version(versions::python())
             },
         ),
+        r("munin-node", 4949, 14949, |s, p| s.munin_node(p), || {
+            e(&["munin-node"])
+                .product(&["munin"])
+                .version(more_versions::munin_node())
+                .auth("none")
+        }),
+        r("svnserve", 3690, 13690, |s, p| s.svnserve(p), || {
+            e(&["svnserve"]).product(&["svnserve"])
+        }),
+        r("git-daemon", 9418, 19418, |s, p| s.git_daemon(p), || {
+            e(&["git-daemon"]).product(&["git"])
+        }),
+        r(
+            "zabbix-agent",
+            10050,
+            20050,
+            |s, p| s.zabbix_agent(ZabbixServer::ScannerAllowed, p),
+            || {
+                e(&["zabbix-agent"])
+                    .product(&["zabbix"])
+                    .version(more_versions::zabbix_agent())
+                    .auth("none")
+            },
+        ),
+        r("bind9", 53, 10053, |s, p| s.bind9(p), || {
+            e(&["dns"]).product(&["bind"]).version(more_versions::bind9())
+        }),
+        r("dnsmasq", 53, 10054, |s, p| s.dnsmasq(p), || {
+            e(&["dns"])
+                .product(&["dnsmasq"])
+                .version(more_versions::dnsmasq())
+        }),
     ];
     let f = |id: &'static str, expect: fn() -> Expect| {
         let fk = fakes::fake(id);

@@ -8,9 +8,11 @@ use crate::fingerprint::dialogue::{Dialogue, Ident, Step};
 
 pub mod amqp;
 mod bson;
+pub mod dns;
 pub mod cassandra;
 pub mod epmd;
 pub mod erlang_dist;
+pub mod git;
 pub mod kafka;
 pub mod mongodb;
 pub mod mqtt;
@@ -18,10 +20,12 @@ pub mod mssql;
 pub mod mysql;
 pub mod postgresql;
 pub mod rdp;
+pub mod rpcbind;
 pub mod smb;
 pub mod telnet;
 pub mod util;
 pub mod vnc;
+pub mod zabbix;
 
 /// Every coded probe.
 pub fn all() -> &'static [&'static dyn Dialogue] {
@@ -40,6 +44,10 @@ pub fn all() -> &'static [&'static dyn Dialogue] {
         &erlang_dist::ErlangDist,
         &vnc::Vnc,
         &telnet::Telnet,
+        &git::Git,
+        &zabbix::Zabbix,
+        &dns::Dns,
+        &rpcbind::Rpcbind,
     ];
     ALL
 }

@@ -1,0 +1,154 @@
+//! More real servers for the identification fixtures (issue 17): munin-node,
+//! svnserve, git daemon, the Zabbix agent, BIND and dnsmasq, each from its Debian package,
+//! run in the fixture namespace with its own config in the set's tempdir,
+//! bound to the place's address, and stopped by PID when the set drops.
+
+#![allow(dead_code)] // the fixture host uses a different part
+
+use super::servers::{version_after, version_output, Servers};
+use std::fs;
+
+/// The scanner side of every [`TestNet`](super::netns::TestNet) lies in this network.
+pub const SCANNER_NET: &str = "198.18.0.0/15";
+
+/// Whether a Zabbix agent answers the scanner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZabbixServer {
+    /// `Server=` lists the scanner's network: passive checks are answered.
+    ScannerAllowed,
+    /// `Server=127.0.0.1` only: the scanner gets a silent close.
+    LoopbackOnly,
+}
+
+impl Servers {
+    /// munin-node in the foreground, one process per port, allowing the scanner network.
+    pub fn munin_node(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("munin-{port}"));
+            fs::create_dir_all(dir.join("plugins")).expect("mkdir");
+            let conf = format!(
+                "log_level 4\nlog_file {d}/munin-node.log\npid_file {d}/munin-node.pid\n\
+                 background 0\nsetsid 0\nuser root\ngroup root\nhost {a}\nport {port}\n\
+                 cidr_allow {SCANNER_NET}\n",
+                d = dir.display(),
+                a = self.place.addr
+            );
+            let conf_path = dir.join("munin-node.conf");
+            fs::write(&conf_path, conf).expect("munin-node.conf");
+            let mut cmd = self.place.command("/usr/sbin/munin-node");
+            cmd.arg("--config")
+                .arg(&conf_path)
+                .arg("--servicedir")
+                .arg(dir.join("plugins"))
+                .arg("--foreground");
+            self.spawn("munin-node", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// `svnserve -d --foreground` over an empty root, one process per port.
+    pub fn svnserve(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("svnserve-{port}"));
+            fs::create_dir_all(dir.join("root")).expect("mkdir");
+            let mut cmd = self.place.command("/usr/bin/svnserve");
+            cmd.args(["-d", "--foreground", "-r"])
+                .arg(dir.join("root"))
+                .args(["--listen-host", &self.place.addr.to_string()])
+                .args(["--listen-port", &port.to_string()]);
+            self.spawn("svnserve", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// Debian's `git daemon` exporting an empty base path, one process per port.
+    pub fn git_daemon(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("git-daemon-{port}"));
+            fs::create_dir_all(dir.join("base")).expect("mkdir");
+            let mut cmd = self.place.command("/usr/bin/git");
+            cmd.args(["daemon", "--export-all", "--reuseaddr"])
+                .arg(format!("--base-path={}", dir.join("base").display()))
+                .arg(format!("--listen={}", self.place.addr))
+                .arg(format!("--port={port}"));
+            self.spawn("git daemon", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// zabbix_agentd in the foreground, one process per port.
+    pub fn zabbix_agent(&mut self, server: ZabbixServer, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("zabbix-{port}"));
+            let allowed = match server {
+                ZabbixServer::ScannerAllowed => SCANNER_NET,
+                ZabbixServer::LoopbackOnly => "127.0.0.1",
+            };
+            let conf = format!(
+                "LogType=console\nPidFile={d}/zabbix_agentd.pid\nServer={allowed}\n\
+                 ListenIP={a}\nListenPort={port}\nStartAgents=1\nAllowRoot=1\n",
+                d = dir.display(),
+                a = self.place.addr
+            );
+            let conf_path = dir.join("zabbix_agentd.conf");
+            fs::write(&conf_path, conf).expect("zabbix_agentd.conf");
+            let mut cmd = self.place.command("/usr/sbin/zabbix_agentd");
+            cmd.arg("-f").arg("-c").arg(&conf_path);
+            self.spawn("zabbix_agentd", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// BIND `named -g` (as root, no zones, recursion off), one process per port.
+    pub fn bind9(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("named-{port}"));
+            let conf = format!(
+                "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; listen-on port {port} {{ {a}; }};\n\
+                 listen-on-v6 {{ none; }}; recursion no; }};\n",
+                d = dir.display(),
+                a = self.place.addr
+            );
+            let conf_path = dir.join("named.conf");
+            fs::write(&conf_path, conf).expect("named.conf");
+            let mut cmd = self.place.command("/usr/sbin/named");
+            cmd.arg("-g").arg("-c").arg(&conf_path);
+            self.spawn("named", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// dnsmasq in the foreground with no upstream servers and no hosts file,
+    /// one process per port.
+    pub fn dnsmasq(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("dnsmasq-{port}"));
+            let mut cmd = self.place.command("/usr/sbin/dnsmasq");
+            cmd.args(["-k", "-C", "/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces"])
+                .args(["--user=root", "--log-facility=-"])
+                .arg(format!("--port={port}"))
+                .arg(format!("--listen-address={}", self.place.addr))
+                .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()));
+            self.spawn("dnsmasq", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+}
+
+/// Installed versions of these servers, read from the binaries.
+pub mod versions {
+    use super::*;
+    /// `munin-node --version` → `2.0.73`.
+    pub fn munin_node() -> String {
+        version_after(
+            &version_output("/usr/sbin/munin-node", &["--version"]),
+            "munin-node v",
+        )
+    }
+    /// `zabbix_agentd -V` → `6.0.14`.
+    pub fn zabbix_agent() -> String {
+        version_after(&version_output("/usr/sbin/zabbix_agentd", &["-V"]), "(Zabbix)")
+    }
+    /// `named -v` → `9.18.49`.
+    pub fn bind9() -> String {
+        version_after(&version_output("/usr/sbin/named", &["-v"]), "BIND")
+    }
+    /// `dnsmasq --version` → `2.90`.
+    pub fn dnsmasq() -> String {
+        version_after(&version_output("/usr/sbin/dnsmasq", &["--version"]), "version")
+    }
+}
