@@ -292,6 +292,9 @@ pub fn all() -> Vec<Fixture> {
         r("bind9", 53, 10053, |s, p| s.bind9(p), || {
             e(&["dns"]).product(&["bind"]).version(more_versions::bind9())
         }),
+        r("rpcbind", 111, 10111, |s, p| s.rpcbind(p), || {
+            e(&["rpcbind"]).product(&["portmapper"]).auth("none")
+        }),
         r("dnsmasq", 53, 10054, |s, p| s.dnsmasq(p), || {
             e(&["dns"])
                 .product(&["dnsmasq"])

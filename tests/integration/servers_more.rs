@@ -1,12 +1,13 @@
 //! More real servers for the identification fixtures (issue 17): munin-node,
-//! svnserve, git daemon, the Zabbix agent, BIND and dnsmasq, each from its Debian package,
+//! svnserve, git daemon, the Zabbix agent, BIND, dnsmasq and rpcbind, each from its Debian package,
 //! run in the fixture namespace with its own config in the set's tempdir,
 //! bound to the place's address, and stopped by PID when the set drops.
 
 #![allow(dead_code)] // the fixture host uses a different part
 
-use super::servers::{version_after, version_output, Servers};
+use super::servers::{run_logged, version_after, version_output, Servers};
 use std::fs;
+use std::time::Duration;
 
 /// The scanner side of every [`TestNet`](super::netns::TestNet) lies in this network.
 pub const SCANNER_NET: &str = "198.18.0.0/15";
@@ -25,7 +26,6 @@ impl Servers {
     pub fn munin_node(&mut self, ports: &[u16]) {
         for &port in ports {
             let dir = self.subdir(&format!("munin-{port}"));
-            fs::create_dir_all(dir.join("plugins")).expect("mkdir");
             let conf = format!(
                 "log_level 4\nlog_file {d}/munin-node.log\npid_file {d}/munin-node.pid\n\
                  background 0\nsetsid 0\nuser root\ngroup root\nhost {a}\nport {port}\n\
@@ -36,11 +36,7 @@ impl Servers {
             let conf_path = dir.join("munin-node.conf");
             fs::write(&conf_path, conf).expect("munin-node.conf");
             let mut cmd = self.place.command("/usr/sbin/munin-node");
-            cmd.arg("--config")
-                .arg(&conf_path)
-                .arg("--servicedir")
-                .arg(dir.join("plugins"))
-                .arg("--foreground");
+            cmd.arg("--config").arg(&conf_path).arg("--foreground");
             self.spawn("munin-node", cmd, &dir, &[port], libc::SIGTERM);
         }
     }
@@ -83,7 +79,7 @@ impl Servers {
             };
             let conf = format!(
                 "LogType=console\nPidFile={d}/zabbix_agentd.pid\nServer={allowed}\n\
-                 ListenIP={a}\nListenPort={port}\nStartAgents=1\nAllowRoot=1\n",
+                 ListenIP={a}\nListenPort={port}\nAllowRoot=1\n",
                 d = dir.display(),
                 a = self.place.addr
             );
@@ -125,6 +121,32 @@ impl Servers {
                 .arg(format!("--listen-address={}", self.place.addr))
                 .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()));
             self.spawn("dnsmasq", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// rpcbind in the foreground on its fixed port 111, in a private mount
+    /// namespace with its own `/run` (its lock file and socket would clash
+    /// with another instance). rpcbind has no port option: each other port
+    /// in `ports` is redirected to 111 by a nat rule in the namespace.
+    pub fn rpcbind(&mut self, ports: &[u16]) {
+        let dir = self.subdir("rpcbind");
+        let mut cmd = self.place.command("unshare");
+        cmd.args([
+            "-m",
+            "sh",
+            "-c",
+            "mount -t tmpfs exposecheck-run /run && exec /usr/sbin/rpcbind -f -w",
+        ]);
+        self.spawn("rpcbind", cmd, &dir, &[111], libc::SIGTERM);
+        for &port in ports.iter().filter(|&&p| p != 111) {
+            for chain in ["PREROUTING", "OUTPUT"] {
+                let mut c = self.place.command("iptables");
+                c.args(["-w", "-t", "nat", "-A", chain, "-p", "tcp"])
+                    .args(["-d", &self.place.addr.to_string()])
+                    .args(["--dport", &port.to_string(), "-j", "REDIRECT", "--to-ports", "111"]);
+                run_logged(c, &dir.join("iptables.log"), Duration::from_secs(10));
+            }
+            assert!(self.place.connects(port), "rpcbind: redirect {port} -> 111 does not connect");
         }
     }
 }
