@@ -295,6 +295,10 @@ pub fn all() -> Vec<Fixture> {
         r("rpcbind", 111, 10111, |s, p| s.rpcbind(p), || {
             e(&["rpcbind"]).product(&["portmapper"]).auth("none")
         }),
+        r("slapd", 389, 10389, |s, p| s.slapd(p), || e(&["ldap"]).auth("none")),
+        r("xvfb-open", 6000, 6013, |s, p| s.xvfb(p), || {
+            e(&["x11"]).product(&["X.Org"]).auth("none")
+        }),
         r("dnsmasq", 53, 10054, |s, p| s.dnsmasq(p), || {
             e(&["dns"])
                 .product(&["dnsmasq"])

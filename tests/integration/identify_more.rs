@@ -6,7 +6,7 @@
 use super::identify::{identify, scan, testnet};
 use super::netns::show;
 use super::servers::Servers;
-use super::servers_more::ZabbixServer;
+use super::servers_more::{ZabbixServer, SUFFIX};
 
 #[test]
 fn identify_more_munin_node() {
@@ -42,6 +42,33 @@ fn identify_more_dnsmasq() {
 #[test]
 fn identify_more_rpcbind() {
     identify(&["rpcbind"]);
+}
+
+/// slapd with the default ACLs: named `ldap`, auth none, and the naming
+/// context read from the root DSE in `info`.
+#[test]
+fn identify_more_slapd() {
+    identify(&["slapd"]);
+    let (net, place) = testnet();
+    let mut servers = Servers::new(place);
+    servers.slapd(&[389, 10389]);
+    let (lines, out) = scan(&net, &[389, 10389]);
+    for port in [389, 10389] {
+        let svc = &lines[&port]["service"];
+        let info = svc["info"].as_str().unwrap_or_default();
+        assert!(
+            svc["name"] == "ldap" && svc["auth"] == "none" && info.contains(SUFFIX),
+            "{port}: {svc}\n{}\n{}",
+            show(&out),
+            servers.logs()
+        );
+    }
+}
+
+/// Xvfb -ac: an open X server, vendor from the setup reply.
+#[test]
+fn identify_more_xvfb_open() {
+    identify(&["xvfb-open"]);
 }
 
 /// An agent whose `Server=` leaves the scanner out closes without a byte:

@@ -1,5 +1,5 @@
 //! More real servers for the identification fixtures (issue 17): munin-node,
-//! svnserve, git daemon, the Zabbix agent, BIND, dnsmasq and rpcbind, each from its Debian package,
+//! svnserve, git daemon, the Zabbix agent, BIND, dnsmasq, rpcbind, slapd and Xvfb, each from its Debian package,
 //! run in the fixture namespace with its own config in the set's tempdir,
 //! bound to the place's address, and stopped by PID when the set drops.
 
@@ -149,7 +149,46 @@ impl Servers {
             assert!(self.place.connects(port), "rpcbind: redirect {port} -> 111 does not connect");
         }
     }
+
+    /// slapd (`-d 0`, foreground) with one empty mdb database and the default
+    /// ACLs (anonymous read), one process per port.
+    pub fn slapd(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("slapd-{port}"));
+            fs::create_dir_all(dir.join("db")).expect("mkdir");
+            let conf = format!(
+                "include /etc/ldap/schema/core.schema\npidfile {d}/slapd.pid\n\
+                 modulepath /usr/lib/ldap\nmoduleload back_mdb\ndatabase mdb\n\
+                 suffix \"{SUFFIX}\"\ndirectory {d}/db\n",
+                d = dir.display()
+            );
+            let conf_path = dir.join("slapd.conf");
+            fs::write(&conf_path, conf).expect("slapd.conf");
+            let mut cmd = self.place.command("/usr/sbin/slapd");
+            cmd.args(["-d", "0", "-h", &format!("ldap://{}:{port}/", self.place.addr)])
+                .arg("-f")
+                .arg(&conf_path);
+            self.spawn("slapd", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// `Xvfb :N -ac -listen tcp` (an open X server, access control off) for
+    /// each port 6000 + N; no lock file and no unix socket, so displays in
+    /// other namespaces never clash.
+    pub fn xvfb(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let display = port.checked_sub(6000).expect("X11 ports start at 6000");
+            let dir = self.subdir(&format!("xvfb-{port}"));
+            let mut cmd = self.place.command("/usr/bin/Xvfb");
+            cmd.arg(format!(":{display}"))
+                .args(["-ac", "-listen", "tcp", "-nolisten", "unix", "-nolock"]);
+            self.spawn("Xvfb", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
 }
+
+/// The naming context of the slapd fixture.
+pub const SUFFIX: &str = "dc=exposecheck,dc=test";
 
 /// Installed versions of these servers, read from the binaries.
 pub mod versions {

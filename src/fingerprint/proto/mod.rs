@@ -14,6 +14,7 @@ pub mod epmd;
 pub mod erlang_dist;
 pub mod git;
 pub mod kafka;
+pub mod ldap;
 pub mod mongodb;
 pub mod mqtt;
 pub mod mssql;
@@ -25,6 +26,7 @@ pub mod smb;
 pub mod telnet;
 pub mod util;
 pub mod vnc;
+pub mod x11;
 pub mod zabbix;
 
 /// Every coded probe.
@@ -48,6 +50,8 @@ pub fn all() -> &'static [&'static dyn Dialogue] {
         &zabbix::Zabbix,
         &dns::Dns,
         &rpcbind::Rpcbind,
+        &ldap::Ldap,
+        &x11::X11,
     ];
     ALL
 }
