@@ -297,7 +297,10 @@ pub fn all() -> Vec<Fixture> {
         }),
         r("slapd", 389, 10389, |s, p| s.slapd(p), || e(&["ldap"]).auth("none")),
         r("xvfb-open", 6000, 6013, |s, p| s.xvfb(p), || {
-            e(&["x11"]).product(&["X.Org"]).auth("none")
+            e(&["x11"]).product(&["x.org"]).auth("none")
+        }),
+        r("php-fpm", 9000, 19000, |s, p| s.php_fpm(p), || {
+            e(&["fastcgi"]).auth("none")
         }),
         r("dnsmasq", 53, 10054, |s, p| s.dnsmasq(p), || {
             e(&["dns"])

@@ -71,6 +71,12 @@ fn identify_more_xvfb_open() {
     identify(&["xvfb-open"]);
 }
 
+/// php-fpm's TCP pool answers FCGI_GET_VALUES.
+#[test]
+fn identify_more_php_fpm() {
+    identify(&["php-fpm"]);
+}
+
 /// An agent whose `Server=` leaves the scanner out closes without a byte:
 /// nothing on the wire names it. Its default port gets the port guess only
 /// (`confidence` "guessed", auth unknown); the moved port stays `unknown`.

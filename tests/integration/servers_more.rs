@@ -1,5 +1,5 @@
 //! More real servers for the identification fixtures (issue 17): munin-node,
-//! svnserve, git daemon, the Zabbix agent, BIND, dnsmasq, rpcbind, slapd and Xvfb, each from its Debian package,
+//! svnserve, git daemon, the Zabbix agent, BIND, dnsmasq, rpcbind, slapd, Xvfb and php-fpm, each from its Debian package,
 //! run in the fixture namespace with its own config in the set's tempdir,
 //! bound to the place's address, and stopped by PID when the set drops.
 
@@ -185,7 +185,30 @@ impl Servers {
             self.spawn("Xvfb", cmd, &dir, &[port], libc::SIGTERM);
         }
     }
+
+    /// php-fpm in the foreground (as root with `-R`; workers run as
+    /// nobody), one pool listening on TCP, one process per port.
+    pub fn php_fpm(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("php-fpm-{port}"));
+            let conf = format!(
+                "[global]\npid = {d}/php-fpm.pid\nerror_log = {d}/error.log\ndaemonize = no\n\
+                 [www]\nuser = nobody\ngroup = nogroup\nlisten = {a}:{port}\n\
+                 pm = static\npm.max_children = 4\n",
+                d = dir.display(),
+                a = self.place.addr
+            );
+            let conf_path = dir.join("php-fpm.conf");
+            fs::write(&conf_path, conf).expect("php-fpm.conf");
+            let mut cmd = self.place.command(PHP_FPM);
+            cmd.args(["-F", "-R", "-y"]).arg(&conf_path);
+            self.spawn("php-fpm", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
 }
+
+/// Debian 12's php-fpm binary.
+pub const PHP_FPM: &str = "/usr/sbin/php-fpm8.2";
 
 /// The naming context of the slapd fixture.
 pub const SUFFIX: &str = "dc=exposecheck,dc=test";

@@ -100,6 +100,9 @@ fn entry(body: &[u8], ident: &mut Ident) -> Res<()> {
 }
 
 fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
+    if buf.first().is_some_and(|&t| t != 0x30) {
+        return Err(Bad::Invalid);
+    }
     let mut c = Cur::new(buf);
     let mut msg = Cur::new(expect(&mut c, 0x30)?);
     if expect(&mut msg, 0x02)? != [MSG_ID] {

@@ -12,6 +12,7 @@ pub mod dns;
 pub mod cassandra;
 pub mod epmd;
 pub mod erlang_dist;
+pub mod fastcgi;
 pub mod git;
 pub mod kafka;
 pub mod ldap;
@@ -52,6 +53,7 @@ pub fn all() -> &'static [&'static dyn Dialogue] {
         &rpcbind::Rpcbind,
         &ldap::Ldap,
         &x11::X11,
+        &fastcgi::FastCgi,
     ];
     ALL
 }

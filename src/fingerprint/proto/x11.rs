@@ -19,6 +19,9 @@ pub const SETUP: [u8; 12] = [b'l', 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 pub struct X11;
 
 fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
+    if buf.first().is_some_and(|&s| s > 2) {
+        return Err(Bad::Invalid);
+    }
     let mut c = Cur::new(buf);
     let status = c.u8()?;
     let reason_len = usize::from(c.u8()?);
@@ -27,18 +30,30 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     if status > 2 || major != 11 || minor > 99 || extra > 65_536 {
         return Err(Bad::Invalid);
     }
-    let data = c.take(extra)?;
-    matched(ident, "x11");
-    ident.info = None;
-    add_info(ident, "protocol", &format!("{major}.{minor}"));
-    match status {
+    // Only the fixed part and the vendor string are read: the formats and
+    // screens after them (kilobytes) are not needed.
+    let data = c.rest();
+    let data = &data[..data.len().min(extra)];
+    let (release, vendor) = match status {
         1 => {
             let mut d = Cur::new(data);
             let release = d.u32_le()?;
             d.skip(12)?;
             let vendor_len = usize::from(d.u16_le()?);
             d.skip(14)?;
-            let vendor = text(d.take(vendor_len)?, 64);
+            if 32 + vendor_len > extra {
+                return Err(Bad::Invalid);
+            }
+            (release, text(d.take(vendor_len)?, 64))
+        }
+        0 if data.len() < reason_len.min(extra) => return Err(Bad::Short),
+        _ => (0, String::new()),
+    };
+    matched(ident, "x11");
+    ident.info = None;
+    add_info(ident, "protocol", &format!("{major}.{minor}"));
+    match status {
+        1 => {
             ident.product = Some(vendor);
             add_info(ident, "release", &release.to_string());
             set_auth(
