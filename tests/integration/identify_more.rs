@@ -90,11 +90,22 @@ fn identify_more_zabbix_agent_refusing_is_only_guessed() {
         let line = lines
             .get(&port)
             .unwrap_or_else(|| panic!("no line for {port}\n{}", show(&out)));
-        line["service"][key].as_str().unwrap_or_default().to_string()
+        line["service"][key]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     };
     let seen = [
-        (got(10050, "name"), got(10050, "confidence"), got(10050, "auth")),
-        (got(20052, "name"), got(20052, "confidence"), got(20052, "auth")),
+        (
+            got(10050, "name"),
+            got(10050, "confidence"),
+            got(10050, "auth"),
+        ),
+        (
+            got(20052, "name"),
+            got(20052, "confidence"),
+            got(20052, "auth"),
+        ),
     ];
     let want = |n: &str, c: &str| (n.to_string(), c.to_string(), "unknown".to_string());
     assert_eq!(

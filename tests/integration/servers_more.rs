@@ -115,11 +115,18 @@ impl Servers {
         for &port in ports {
             let dir = self.subdir(&format!("dnsmasq-{port}"));
             let mut cmd = self.place.command("/usr/sbin/dnsmasq");
-            cmd.args(["-k", "-C", "/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces"])
-                .args(["--user=root", "--log-facility=-"])
-                .arg(format!("--port={port}"))
-                .arg(format!("--listen-address={}", self.place.addr))
-                .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()));
+            cmd.args([
+                "-k",
+                "-C",
+                "/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+            ])
+            .args(["--user=root", "--log-facility=-"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--listen-address={}", self.place.addr))
+            .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()));
             self.spawn("dnsmasq", cmd, &dir, &[port], libc::SIGTERM);
         }
     }
@@ -143,10 +150,20 @@ impl Servers {
                 let mut c = self.place.command("iptables");
                 c.args(["-w", "-t", "nat", "-A", chain, "-p", "tcp"])
                     .args(["-d", &self.place.addr.to_string()])
-                    .args(["--dport", &port.to_string(), "-j", "REDIRECT", "--to-ports", "111"]);
+                    .args([
+                        "--dport",
+                        &port.to_string(),
+                        "-j",
+                        "REDIRECT",
+                        "--to-ports",
+                        "111",
+                    ]);
                 run_logged(c, &dir.join("iptables.log"), Duration::from_secs(10));
             }
-            assert!(self.place.connects(port), "rpcbind: redirect {port} -> 111 does not connect");
+            assert!(
+                self.place.connects(port),
+                "rpcbind: redirect {port} -> 111 does not connect"
+            );
         }
     }
 
@@ -165,9 +182,14 @@ impl Servers {
             let conf_path = dir.join("slapd.conf");
             fs::write(&conf_path, conf).expect("slapd.conf");
             let mut cmd = self.place.command("/usr/sbin/slapd");
-            cmd.args(["-d", "0", "-h", &format!("ldap://{}:{port}/", self.place.addr)])
-                .arg("-f")
-                .arg(&conf_path);
+            cmd.args([
+                "-d",
+                "0",
+                "-h",
+                &format!("ldap://{}:{port}/", self.place.addr),
+            ])
+            .arg("-f")
+            .arg(&conf_path);
             self.spawn("slapd", cmd, &dir, &[port], libc::SIGTERM);
         }
     }
@@ -180,8 +202,14 @@ impl Servers {
             let display = port.checked_sub(6000).expect("X11 ports start at 6000");
             let dir = self.subdir(&format!("xvfb-{port}"));
             let mut cmd = self.place.command("/usr/bin/Xvfb");
-            cmd.arg(format!(":{display}"))
-                .args(["-ac", "-listen", "tcp", "-nolisten", "unix", "-nolock"]);
+            cmd.arg(format!(":{display}")).args([
+                "-ac",
+                "-listen",
+                "tcp",
+                "-nolisten",
+                "unix",
+                "-nolock",
+            ]);
             self.spawn("Xvfb", cmd, &dir, &[port], libc::SIGTERM);
         }
     }
@@ -225,7 +253,10 @@ pub mod versions {
     }
     /// `zabbix_agentd -V` → `6.0.14`.
     pub fn zabbix_agent() -> String {
-        version_after(&version_output("/usr/sbin/zabbix_agentd", &["-V"]), "(Zabbix)")
+        version_after(
+            &version_output("/usr/sbin/zabbix_agentd", &["-V"]),
+            "(Zabbix)",
+        )
     }
     /// `named -v` → `9.18.49`.
     pub fn bind9() -> String {
@@ -233,6 +264,9 @@ pub mod versions {
     }
     /// `dnsmasq --version` → `2.90`.
     pub fn dnsmasq() -> String {
-        version_after(&version_output("/usr/sbin/dnsmasq", &["--version"]), "version")
+        version_after(
+            &version_output("/usr/sbin/dnsmasq", &["--version"]),
+            "version",
+        )
     }
 }

@@ -165,7 +165,9 @@ mod tests {
     #[test]
     fn request_matches_the_wire() {
         let hex: String = request().iter().map(|b| format!("{b:02x}")).collect();
-        assert!(hex.starts_with("3066020101636104000a01000a0100020100020100010100870b6f626a656374436c617373"));
+        assert!(hex.starts_with(
+            "3066020101636104000a01000a0100020100020100010100870b6f626a656374436c617373"
+        ));
     }
 
     #[test]
@@ -183,7 +185,11 @@ mod tests {
 
     #[test]
     fn garbage() {
-        for r in [&b"HTTP/1.1 400 Bad"[..], b"0\x03\x02\x01\x02", b"0\x05\x02\x01\x01\x04\x00"] {
+        for r in [
+            &b"HTTP/1.1 400 Bad"[..],
+            b"0\x03\x02\x01\x02",
+            b"0\x05\x02\x01\x01\x04\x00",
+        ] {
             let mut id = Ident::default();
             assert_eq!(Ldap.step(0, r, &mut id), Step::Stop, "{r:?}");
             assert!(!id.matched());

@@ -8,8 +8,8 @@ use crate::fingerprint::dialogue::{Dialogue, Ident, Step};
 
 pub mod amqp;
 mod bson;
-pub mod dns;
 pub mod cassandra;
+pub mod dns;
 pub mod epmd;
 pub mod erlang_dist;
 pub mod fastcgi;

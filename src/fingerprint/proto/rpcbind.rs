@@ -127,7 +127,9 @@ mod tests {
             w.extend_from_slice(m);
         }
         w.push(0);
-        let mut out = (0x8000_0000u32 | (w.len() as u32 * 4)).to_be_bytes().to_vec();
+        let mut out = (0x8000_0000u32 | (w.len() as u32 * 4))
+            .to_be_bytes()
+            .to_vec();
         for x in w {
             out.extend_from_slice(&x.to_be_bytes());
         }
@@ -136,19 +138,30 @@ mod tests {
 
     #[test]
     fn dump() {
-        let r = reply(&[[100_000, 4, 6, 111], [100_000, 2, 17, 111], [100_005, 3, 6, 20048]]);
+        let r = reply(&[
+            [100_000, 4, 6, 111],
+            [100_000, 2, 17, 111],
+            [100_005, 3, 6, 20048],
+        ]);
         let mut id = Ident::default();
         assert_eq!(Rpcbind.step(0, &r[..r.len() - 3], &mut id), Step::NeedMore);
         let mut id = Ident::default();
         assert_eq!(Rpcbind.step(0, &r, &mut id), Step::Done);
         assert_eq!(id.service, "rpcbind");
-        assert_eq!(id.info.as_deref(), Some("mappings=3; programs=portmapper,mountd"));
+        assert_eq!(
+            id.info.as_deref(),
+            Some("mappings=3; programs=portmapper,mountd")
+        );
         assert_eq!(request().len(), 44);
     }
 
     #[test]
     fn garbage() {
-        for r in [&b"HTTP/1.1 400 Bad"[..], b"\x80\x00\x00\x20XXXX\0\0\0\x01", b"\x80\x00\x00\x20EXPC\0\0\0\x00"] {
+        for r in [
+            &b"HTTP/1.1 400 Bad"[..],
+            b"\x80\x00\x00\x20XXXX\0\0\0\x01",
+            b"\x80\x00\x00\x20EXPC\0\0\0\x00",
+        ] {
             let mut id = Ident::default();
             assert_eq!(Rpcbind.step(0, r, &mut id), Step::Stop, "{r:?}");
             assert!(!id.matched());

@@ -65,7 +65,11 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
         0 => {
             let reason = text(data.get(..reason_len).unwrap_or(data), 80);
             add_info(ident, "refused", &reason);
-            set_auth(ident, AuthState::Protected, format!("setup failed: {reason}"));
+            set_auth(
+                ident,
+                AuthState::Protected,
+                format!("setup failed: {reason}"),
+            );
         }
         _ => set_auth(ident, AuthState::Required, "setup answered Authenticate"),
     }
@@ -123,7 +127,11 @@ mod tests {
 
     #[test]
     fn garbage() {
-        for r in [&b"HTTP/1.1 400 Bad"[..], b"\x01\x00\x0c\x00\x00\x00\x00\x00", b"\x05\x00\x0b\x00\x00\x00\x00\x00"] {
+        for r in [
+            &b"HTTP/1.1 400 Bad"[..],
+            b"\x01\x00\x0c\x00\x00\x00\x00\x00",
+            b"\x05\x00\x0b\x00\x00\x00\x00\x00",
+        ] {
             let mut id = Ident::default();
             assert_eq!(X11.step(0, r, &mut id), Step::Stop, "{r:?}");
             assert!(!id.matched());

@@ -42,6 +42,10 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
         return Err(Bad::Invalid);
     }
     let data = c.take(len as usize)?;
+    if data == ITEM {
+        // Our own request reflected: an echo service.
+        return Err(Bad::Invalid);
+    }
     matched(ident, "zabbix-agent");
     ident.product = Some("Zabbix agent".into());
     ident.info = None;
@@ -101,7 +105,17 @@ mod tests {
     fn garbage() {
         let mut id = Ident::default();
         assert_eq!(Zabbix.step(0, b"HTTP/1.0 400", &mut id), Step::Stop);
-        assert_eq!(Zabbix.step(0, b"ZBXD\x01\xff\xff\xff\xff\0\0\0\0", &mut id), Step::Stop);
+        assert_eq!(
+            Zabbix.step(0, b"ZBXD\x01\xff\xff\xff\xff\0\0\0\0", &mut id),
+            Step::Stop
+        );
+        assert!(!id.matched());
+    }
+
+    #[test]
+    fn echo_is_not_an_agent() {
+        let mut id = Ident::default();
+        assert_eq!(Zabbix.step(0, &request(), &mut id), Step::Stop);
         assert!(!id.matched());
     }
 }
