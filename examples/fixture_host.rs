@@ -18,6 +18,8 @@ mod fixtures;
 mod http_fakes;
 #[path = "../tests/integration/servers.rs"]
 mod servers;
+#[path = "../tests/integration/servers_more.rs"]
+mod servers_more;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

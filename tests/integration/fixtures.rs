@@ -11,6 +11,7 @@
 use super::fakes::{self as proto_fakes, FakeHandle, Kind as ProtoKind};
 use super::http_fakes::{self as fakes, Running};
 use super::servers::{versions, MariaAccounts, PgHba, Place, RedisMode, Servers, TLS_NAME};
+use super::servers_more::{versions as more_versions, ZabbixServer};
 
 /// Expected TLS facts.
 #[derive(Clone, Debug)]
@@ -262,6 +263,94 @@ pub fn all() -> Vec<Fixture> {
                 e(&["python-http-server"])
                     .product(&["python"])
                     .version(versions::python())
+            },
+        ),
+        r(
+            "munin-node",
+            4949,
+            14949,
+            |s, p| s.munin_node(p),
+            || {
+                e(&["munin-node"])
+                    .product(&["munin"])
+                    .version(more_versions::munin_node())
+                    .auth("none")
+            },
+        ),
+        r(
+            "svnserve",
+            3690,
+            13690,
+            |s, p| s.svnserve(p),
+            || e(&["svnserve"]).product(&["svnserve"]),
+        ),
+        r(
+            "git-daemon",
+            9418,
+            19418,
+            |s, p| s.git_daemon(p),
+            || e(&["git-daemon"]).product(&["git"]),
+        ),
+        r(
+            "zabbix-agent",
+            10050,
+            20050,
+            |s, p| s.zabbix_agent(ZabbixServer::ScannerAllowed, p),
+            || {
+                e(&["zabbix-agent"])
+                    .product(&["zabbix"])
+                    .version(more_versions::zabbix_agent())
+                    .auth("none")
+            },
+        ),
+        r(
+            "bind9",
+            53,
+            10053,
+            |s, p| s.bind9(p),
+            || {
+                e(&["dns"])
+                    .product(&["bind"])
+                    .version(more_versions::bind9())
+            },
+        ),
+        r(
+            "rpcbind",
+            111,
+            10111,
+            |s, p| s.rpcbind(p),
+            || e(&["rpcbind"]).product(&["portmapper"]).auth("none"),
+        ),
+        r(
+            "slapd",
+            389,
+            10389,
+            |s, p| s.slapd(p),
+            || e(&["ldap"]).auth("none"),
+        ),
+        r(
+            "xvfb-open",
+            6000,
+            6013,
+            |s, p| s.xvfb(p),
+            || e(&["x11"]).product(&["x.org"]).auth("none"),
+        ),
+        r(
+            "php-fpm",
+            9000,
+            19000,
+            |s, p| s.php_fpm(p),
+            || e(&["fastcgi"]).auth("none"),
+        ),
+        r(
+            "dnsmasq",
+            53,
+            10054,
+            |s, p| s.dnsmasq(p),
+            || {
+                e(&["dns"])
+                    .product(&["dnsmasq"])
+                    .version(more_versions::dnsmasq())
             },
         ),
     ];

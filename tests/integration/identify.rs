@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 /// A namespace pair with servers allowed on low ports in the target.
-fn testnet() -> (TestNet, Place) {
+pub fn testnet() -> (TestNet, Place) {
     let net = TestNet::new();
     allow_low_ports(&net.target_ns);
     let place = Place {
@@ -49,7 +49,7 @@ fn port_lines(out: &Output) -> BTreeMap<u16, Value> {
 }
 
 /// Scans `ports` of the target from the scanner namespace.
-fn scan(net: &TestNet, ports: &[u16]) -> (BTreeMap<u16, Value>, Output) {
+pub fn scan(net: &TestNet, ports: &[u16]) -> (BTreeMap<u16, Value>, Output) {
     let target = net.target_v4().to_string();
     let out = net.exposecheck(&[
         "--ndjson",
@@ -185,7 +185,7 @@ fn report(rows: &[(Fixture, u16, Expect, Option<Value>)]) -> (String, usize) {
 
 /// Starts `ids` (each on its default and moved port, in separate namespaces
 /// only if the caller makes separate calls), scans, and checks every port.
-fn identify(ids: &[&str]) {
+pub fn identify(ids: &[&str]) {
     let (net, place) = testnet();
     let list: Vec<_> = ids.iter().map(|id| fixtures::by_id(id)).collect();
     let plan = fixtures::shared_ports(&list);

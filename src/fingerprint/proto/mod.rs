@@ -9,19 +9,26 @@ use crate::fingerprint::dialogue::{Dialogue, Ident, Step};
 pub mod amqp;
 mod bson;
 pub mod cassandra;
+pub mod dns;
 pub mod epmd;
 pub mod erlang_dist;
+pub mod fastcgi;
+pub mod git;
 pub mod kafka;
+pub mod ldap;
 pub mod mongodb;
 pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
 pub mod postgresql;
 pub mod rdp;
+pub mod rpcbind;
 pub mod smb;
 pub mod telnet;
 pub mod util;
 pub mod vnc;
+pub mod x11;
+pub mod zabbix;
 
 /// Every coded probe.
 pub fn all() -> &'static [&'static dyn Dialogue] {
@@ -40,6 +47,13 @@ pub fn all() -> &'static [&'static dyn Dialogue] {
         &erlang_dist::ErlangDist,
         &vnc::Vnc,
         &telnet::Telnet,
+        &git::Git,
+        &zabbix::Zabbix,
+        &dns::Dns,
+        &rpcbind::Rpcbind,
+        &ldap::Ldap,
+        &x11::X11,
+        &fastcgi::FastCgi,
     ];
     ALL
 }
