@@ -1109,6 +1109,19 @@ notes = ["a note \u202e reversed"]
         assert_eq!(sev("jupyter-exposed"), "medium");
         assert_eq!(sev("smb-exposed"), "high");
         assert_eq!(sev("vnc-unauthenticated"), "critical");
+        assert_eq!(sev("x11-unauthenticated"), "critical");
+        assert_eq!(sev("fastcgi-unauthenticated"), "critical");
+        assert_eq!(sev("http-proxy-unauthenticated"), "high");
+        assert_eq!(sev("http-proxy-exposed"), "medium");
+        for disclosure in [
+            "rpcbind",
+            "ldap",
+            "zabbix-agent",
+            "munin-node",
+            "git-daemon",
+        ] {
+            assert_eq!(sev(&format!("{disclosure}-unauthenticated")), "medium");
+        }
         assert_eq!(sev("no-default-deny-firewall"), "low");
     }
 

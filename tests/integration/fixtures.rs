@@ -35,6 +35,8 @@ pub struct Expect {
     pub auth: Option<&'static str>,
     /// Expected TLS facts; `None`: `service.tls` must be absent.
     pub tls: Option<TlsExpect>,
+    /// Expected `finding.severity` (from the rules table's impacts).
+    pub severity: Option<&'static str>,
 }
 
 fn e(names: &[&'static str]) -> Expect {
@@ -55,6 +57,10 @@ impl Expect {
     }
     fn auth(mut self, a: &'static str) -> Expect {
         self.auth = Some(a);
+        self
+    }
+    fn severity(mut self, s: &'static str) -> Expect {
+        self.severity = Some(s);
         self
     }
     fn tls(mut self, subject: &str) -> Expect {
@@ -275,6 +281,7 @@ pub fn all() -> Vec<Fixture> {
                     .product(&["munin"])
                     .version(more_versions::munin_node())
                     .auth("none")
+                    .severity("medium")
             },
         ),
         r(
@@ -282,14 +289,14 @@ pub fn all() -> Vec<Fixture> {
             3690,
             13690,
             |s, p| s.svnserve(p),
-            || e(&["svnserve"]).product(&["svnserve"]),
+            || e(&["svnserve"]).product(&["svnserve"]).severity("medium"),
         ),
         r(
             "git-daemon",
             9418,
             19418,
             |s, p| s.git_daemon(p),
-            || e(&["git-daemon"]).product(&["git"]),
+            || e(&["git-daemon"]).product(&["git"]).severity("medium"),
         ),
         r(
             "zabbix-agent",
@@ -301,6 +308,7 @@ pub fn all() -> Vec<Fixture> {
                     .product(&["zabbix"])
                     .version(more_versions::zabbix_agent())
                     .auth("none")
+                    .severity("medium")
             },
         ),
         r(
@@ -319,28 +327,38 @@ pub fn all() -> Vec<Fixture> {
             111,
             10111,
             |s, p| s.rpcbind(p),
-            || e(&["rpcbind"]).product(&["portmapper"]).auth("none"),
+            || {
+                e(&["rpcbind"])
+                    .product(&["portmapper"])
+                    .auth("none")
+                    .severity("medium")
+            },
         ),
         r(
             "slapd",
             389,
             10389,
             |s, p| s.slapd(p),
-            || e(&["ldap"]).auth("none"),
+            || e(&["ldap"]).auth("none").severity("medium"),
         ),
         r(
             "xvfb-open",
             6000,
             6013,
             |s, p| s.xvfb(p),
-            || e(&["x11"]).product(&["x.org"]).auth("none"),
+            || {
+                e(&["x11"])
+                    .product(&["x.org"])
+                    .auth("none")
+                    .severity("critical")
+            },
         ),
         r(
             "php-fpm",
             9000,
             19000,
             |s, p| s.php_fpm(p),
-            || e(&["fastcgi"]).auth("none"),
+            || e(&["fastcgi"]).auth("none").severity("critical"),
         ),
         r(
             "dnsmasq",

@@ -118,6 +118,15 @@ fn mismatches(exp: &Expect, line: Option<&Value>) -> Vec<String> {
             ));
         }
     }
+    if let Some(want) = exp.severity {
+        if s(&line["finding"], "severity") != want {
+            bad.push(format!(
+                "severity {:?} ({:?}), want {want:?}",
+                s(&line["finding"], "severity"),
+                s(&line["finding"], "rule")
+            ));
+        }
+    }
     let tls = svc.get("tls").filter(|t| !t.is_null());
     match (&exp.tls, tls) {
         (None, Some(t)) => bad.push(format!("unexpected tls {t}")),
