@@ -11,8 +11,8 @@
 //! The dialogue never sends Start-Ok: it reads the offer and stops, so auth
 //! is `required` (the server demands a SASL login).
 
-use super::util::{add_info, by_stage, matched, set_auth, text, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use super::util::{add_info, matched, set_auth, text, Bad, Cur, Res};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// `"AMQP" 00 00 09 01`.
@@ -174,19 +174,7 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::Done)
 }
 
-impl Dialogue for Amqp {
-    fn name(&self) -> &'static str {
-        "amqp"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(HEADER.to_vec())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Amqp, "amqp", |_ctx| HEADER.to_vec(), judge);
 
 /// Connection.Start frame builder shared by tests and fuzz seeds.
 #[cfg(test)]
@@ -223,6 +211,7 @@ pub(crate) fn start_frame(props: &[(&str, &str)], mechanisms: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     fn rabbit() -> Vec<u8> {
         start_frame(

@@ -9,7 +9,7 @@
 //! response bit is DNS even when the version is refused or hidden.
 
 use super::util::{add_info, matched, numeric_version, text, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use crate::fingerprint::dialogue::{Ident, Step};
 
 /// The query id: `EC`.
 const ID: u16 = 0x4543;
@@ -126,23 +126,12 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::Done)
 }
 
-impl Dialogue for Dns {
-    fn name(&self) -> &'static str {
-        "dns"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(request())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        super::util::by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Dns, "dns", |_ctx| request(), judge);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     const BIND: &[u8] = b"\x00QEC\x84\x00\x00\x01\x00\x01\x00\x01\x00\x00\x07version\x04bind\x00\x00\x10\x00\x03\xc0\x0c\x00\x10\x00\x03\x00\x00\x00\x00\x00\x19\x189.18.49-1~deb12u3-Debian\xc0\x0c\x00\x02\x00\x03\x00\x00\x00\x00\x00\x02\xc0\x0c";
     const DNSMASQ: &[u8] = b"\x007EC\x84\x80\x00\x01\x00\x01\x00\x00\x00\x00\x07version\x04bind\x00\x00\x10\x00\x03\xc0\x0c\x00\x10\x00\x03\x00\x00\x00\x00\x00\r\x0cdnsmasq-2.90";

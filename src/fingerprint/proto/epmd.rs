@@ -8,8 +8,8 @@
 //! EPMD answers anyone (it has no authentication); the node list tells
 //! which Erlang distribution ports (RabbitMQ, CouchDB, ejabberd...) exist.
 
-use super::util::{add_info, by_stage, matched, set_auth, text, Bad, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use super::util::{add_info, matched, set_auth, text, Bad, Res};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// `NAMES_REQ`: `00 01 6e` (length 1, 'n').
@@ -100,23 +100,12 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::NeedMore)
 }
 
-impl Dialogue for Epmd {
-    fn name(&self) -> &'static str {
-        "epmd"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(NAMES_REQ.to_vec())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Epmd, "epmd", |_ctx| NAMES_REQ.to_vec(), judge);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     #[test]
     fn node_list() {

@@ -13,8 +13,8 @@
 //! `send_name`. A challenge means the port is a live distribution listener
 //! protected by the cookie: auth `required`.
 
-use super::util::{add_info, by_stage, matched, set_auth, text, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use super::util::{add_info, matched, set_auth, text, Bad, Cur, Res};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// Node name announced.
@@ -114,19 +114,7 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     })
 }
 
-impl Dialogue for ErlangDist {
-    fn name(&self) -> &'static str {
-        "erlang-dist"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(send_name())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(ErlangDist, "erlang-dist", |_ctx| send_name(), judge);
 
 /// Status + v6 challenge builder for tests and fuzz seeds.
 #[cfg(test)]
@@ -150,6 +138,7 @@ pub(crate) fn reply(status: &str, node: Option<&str>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     #[test]
     fn send_name_layout() {

@@ -9,7 +9,7 @@
 //! fetched, since no repository by that name exists.
 
 use super::util::{matched, set_auth, text, Bad, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// The repository path asked for: it cannot exist on a real server.
@@ -88,23 +88,12 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::NeedMore)
 }
 
-impl Dialogue for Git {
-    fn name(&self) -> &'static str {
-        "git-daemon"
-    }
-
-    fn first(&self, ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(request(ctx.host.as_deref()))
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        super::util::by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Git, "git-daemon", |ctx| request(ctx.host.as_deref()), judge);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     #[test]
     fn request_is_one_pkt_line() {

@@ -8,8 +8,8 @@
 //! know the version still answers v0 with error 35 (UNSUPPORTED_VERSION).
 //! ApiVersions is answered before any SASL exchange, so auth stays unknown.
 
-use super::util::{add_info, by_stage, matched, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use super::util::{add_info, matched, Bad, Cur, Res};
+use crate::fingerprint::dialogue::{Ident, Step};
 
 /// Largest response accepted.
 pub const MAX_RESPONSE: usize = 64 * 1024;
@@ -100,19 +100,7 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::Done)
 }
 
-impl Dialogue for Kafka {
-    fn name(&self) -> &'static str {
-        "kafka"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(api_versions())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Kafka, "kafka", |_ctx| api_versions(), judge);
 
 /// Response builder shared by tests and fuzz seeds.
 #[cfg(test)]
@@ -133,6 +121,7 @@ pub(crate) fn response(error: i16, apis: &[(i16, i16, i16)]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
     use crate::model::AuthState;
 
     #[test]

@@ -8,7 +8,7 @@
 //! Nothing is bound, written or compared.
 
 use super::util::{add_info, matched, set_auth, text, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// Message id of the search.
@@ -142,23 +142,12 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     }
 }
 
-impl Dialogue for Ldap {
-    fn name(&self) -> &'static str {
-        "ldap"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(request())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        super::util::by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Ldap, "ldap", |_ctx| request(), judge);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     const SLAPD: &[u8] = b"0R\x02\x01\x01dM\x04\x000I0*\x04\x0enamingContexts1\x18\x04\x16dc=exposecheck,dc=test0\x1b\x04\x14supportedLDAPVersion1\x03\x04\x013";
 

@@ -10,8 +10,8 @@
 //! PRELOGIN happens before LOGIN7; SQL Server always authenticates the
 //! login that follows, so auth is `required`.
 
-use super::util::{add_info, by_stage, matched, set_auth, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use super::util::{add_info, matched, set_auth, Bad, Cur, Res};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// Largest TDS packet accepted (the protocol's own ceiling is 32 KiB).
@@ -153,19 +153,7 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::Done)
 }
 
-impl Dialogue for Mssql {
-    fn name(&self) -> &'static str {
-        "mssql"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(prelogin())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Mssql, "mssql", |_ctx| prelogin(), judge);
 
 /// PRELOGIN response builder for tests and fuzz seeds.
 #[cfg(test)]
@@ -180,6 +168,7 @@ pub(crate) fn response(version: [u8; 6], encryption: u8) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     #[test]
     fn request_layout() {

@@ -12,8 +12,8 @@
 //! auth `required`. TLS or standard RDP security show a logon screen to
 //! anyone first, so auth stays `unknown` (noted in the evidence).
 
-use super::util::{add_info, by_stage, matched, set_auth, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use super::util::{add_info, matched, set_auth, Bad, Cur, Res};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// `requestedProtocols`: TLS | CredSSP (NLA).
@@ -150,19 +150,7 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::Done)
 }
 
-impl Dialogue for Rdp {
-    fn name(&self) -> &'static str {
-        "rdp"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(connection_request())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Rdp, "rdp", |_ctx| connection_request(), judge);
 
 /// Connection Confirm builder (`neg` = (type, value)) for tests and seeds.
 #[cfg(test)]
@@ -182,6 +170,7 @@ pub(crate) fn confirm(neg: Option<(u8, u32)>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     #[test]
     fn request_bytes() {

@@ -8,7 +8,7 @@
 //! table; SET/UNSET are never sent.
 
 use super::util::{add_info, matched, set_auth, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// Transaction id: `EXPC`.
@@ -102,23 +102,12 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::Done)
 }
 
-impl Dialogue for Rpcbind {
-    fn name(&self) -> &'static str {
-        "rpcbind"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(request())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        super::util::by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Rpcbind, "rpcbind", |_ctx| request(), judge);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     fn reply(maps: &[[u32; 4]]) -> Vec<u8> {
         let mut w = vec![XID, 1, 0, 0, 0, 0];

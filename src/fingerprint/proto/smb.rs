@@ -10,8 +10,8 @@
 //! Negotiation happens before any authentication, so auth stays unknown;
 //! whether signing is required is reported.
 
-use super::util::{add_info, by_stage, matched, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use super::util::{add_info, matched, Bad, Cur, Res};
+use crate::fingerprint::dialogue::{Ident, Step};
 
 /// Dialects offered: 2.0.2, 2.1, 3.0, 3.0.2, 3.1.1.
 const DIALECTS: [u16; 5] = [0x0202, 0x0210, 0x0300, 0x0302, 0x0311];
@@ -190,19 +190,7 @@ fn matched_parse(n: Negotiated, ident: &mut Ident) {
     }
 }
 
-impl Dialogue for Smb {
-    fn name(&self) -> &'static str {
-        "smb"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(negotiate())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Smb, "smb", |_ctx| negotiate(), judge);
 
 /// NEGOTIATE response builder for tests and fuzz seeds.
 #[cfg(test)]
@@ -228,6 +216,7 @@ pub(crate) fn response(dialect: u16, security_mode: u16) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
     use crate::model::AuthState;
 
     #[test]

@@ -41,6 +41,33 @@ pub(crate) fn by_stage(stages: &[Reading], stage: usize, reply: &[u8], ident: &m
     }
 }
 
+/// Implements `Dialogue` for `$ty`, a client-first dialogue named `$name`
+/// that sends `$first` (an expression of the probe context `$ctx`) and reads
+/// the one reply with `$judge` (a [`Reading`]).
+macro_rules! one_shot {
+    ($ty:ident, $name:literal, |$ctx:ident| $first:expr, $judge:ident) => {
+        impl $crate::fingerprint::dialogue::Dialogue for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn first(&self, $ctx: &$crate::fingerprint::dialogue::ProbeCtx) -> Option<Vec<u8>> {
+                Some($first)
+            }
+
+            fn step(
+                &self,
+                stage: usize,
+                reply: &[u8],
+                ident: &mut $crate::fingerprint::dialogue::Ident,
+            ) -> $crate::fingerprint::dialogue::Step {
+                $crate::fingerprint::proto::util::by_stage(&[$judge], stage, reply, ident)
+            }
+        }
+    };
+}
+pub(crate) use one_shot;
+
 /// A forward-only reader over a byte slice.
 #[derive(Clone, Debug)]
 pub struct Cur<'a> {

@@ -8,7 +8,7 @@
 //! and sends no request.
 
 use super::util::{add_info, matched, set_auth, text, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// `l`, pad, major 11, minor 0, auth name/data lengths 0, pad.
@@ -76,23 +76,12 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::Done)
 }
 
-impl Dialogue for X11 {
-    fn name(&self) -> &'static str {
-        "x11"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(SETUP.to_vec())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        super::util::by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(X11, "x11", |_ctx| SETUP.to_vec(), judge);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     fn success(vendor: &[u8]) -> Vec<u8> {
         let mut d = 12_101_011u32.to_le_bytes().to_vec();

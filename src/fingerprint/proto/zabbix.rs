@@ -8,7 +8,7 @@
 //! the agent closes at once, which names nothing.
 
 use super::util::{add_info, matched, set_auth, text, Bad, Cur, Res};
-use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use crate::fingerprint::dialogue::{Ident, Step};
 use crate::model::AuthState;
 
 /// The item asked for.
@@ -64,23 +64,12 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::Done)
 }
 
-impl Dialogue for Zabbix {
-    fn name(&self) -> &'static str {
-        "zabbix-agent"
-    }
-
-    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
-        Some(request())
-    }
-
-    fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step {
-        super::util::by_stage(&[judge], stage, reply, ident)
-    }
-}
+super::util::one_shot!(Zabbix, "zabbix-agent", |_ctx| request(), judge);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::dialogue::Dialogue;
 
     #[test]
     fn request_bytes() {
