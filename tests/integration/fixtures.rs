@@ -361,6 +361,31 @@ pub fn all() -> Vec<Fixture> {
             || e(&["fastcgi"]).auth("none").severity("critical"),
         ),
         r(
+            "prometheus",
+            9090,
+            19090,
+            |s, p| s.prometheus(p),
+            || {
+                e(&["prometheus"])
+                    .product(&["prometheus"])
+                    .version(more_versions::prometheus())
+                    .auth("none")
+                    .severity("medium")
+            },
+        ),
+        r(
+            "node-exporter",
+            9121,
+            19100,
+            |s, p| s.node_exporter(p),
+            || {
+                e(&["prometheus-exporter"])
+                    .product(&["node"])
+                    .auth("none")
+                    .severity("medium")
+            },
+        ),
+        r(
             "dnsmasq",
             53,
             10054,

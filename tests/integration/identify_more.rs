@@ -29,6 +29,16 @@ fn identify_more_zabbix_agent() {
 }
 
 #[test]
+fn identify_more_prometheus() {
+    identify(&["prometheus"]);
+}
+
+#[test]
+fn identify_more_node_exporter() {
+    identify(&["node-exporter"]);
+}
+
+#[test]
 fn identify_more_bind9() {
     identify(&["bind9"]);
 }

@@ -235,6 +235,36 @@ impl Servers {
     }
 }
 
+impl Servers {
+    /// Debian's Prometheus server with an empty scrape list, one process per
+    /// port, its data in the set's tempdir.
+    pub fn prometheus(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("prometheus-{port}"));
+            let conf = dir.join("prometheus.yml");
+            fs::write(&conf, "global:\n  scrape_interval: 1h\n").expect("prometheus.yml");
+            let mut cmd = self.place.command("/usr/bin/prometheus");
+            cmd.arg(format!("--config.file={}", conf.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!("--web.listen-address={}:{port}", self.place.addr));
+            self.spawn("prometheus", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// Debian's node exporter, one process per port.
+    pub fn node_exporter(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("node-exporter-{port}"));
+            let mut cmd = self.place.command("/usr/bin/prometheus-node-exporter");
+            cmd.arg(format!("--web.listen-address={}:{port}", self.place.addr));
+            self.spawn("node exporter", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+}
+
 /// Debian 12's php-fpm binary.
 pub const PHP_FPM: &str = "/usr/sbin/php-fpm8.2";
 
@@ -261,6 +291,20 @@ pub mod versions {
     /// `named -v` → `9.18.49`.
     pub fn bind9() -> String {
         version_after(&version_output("/usr/sbin/named", &["-v"]), "BIND")
+    }
+    /// `prometheus --version` → `2.42.0`.
+    pub fn prometheus() -> String {
+        version_after(
+            &version_output("/usr/bin/prometheus", &["--version"]),
+            "version",
+        )
+    }
+    /// `prometheus-node-exporter --version` → `1.5.0`.
+    pub fn node_exporter() -> String {
+        version_after(
+            &version_output("/usr/bin/prometheus-node-exporter", &["--version"]),
+            "version",
+        )
     }
     /// `dnsmasq --version` → `2.90`.
     pub fn dnsmasq() -> String {
