@@ -173,6 +173,9 @@ struct Session<'a> {
     conn: Option<Conn>,
     /// The current layer's server spoke first.
     spoke: bool,
+    /// Its greeting came after the greeting window (see `walk::late_greeting`):
+    /// new connections wait the long window for it.
+    late: bool,
     /// Probes sent in the current layer.
     sent: HashSet<usize>,
     any_bytes: bool,
@@ -223,6 +226,7 @@ impl<'a> Session<'a> {
             layer: Layer::Plain,
             conn: None,
             spoke: false,
+            late: false,
             sent: HashSet::new(),
             any_bytes: false,
             banner: None,
@@ -244,7 +248,8 @@ impl<'a> Session<'a> {
     // ---- windows -------------------------------------------------------
 
     /// How long to wait for a greeting: 300 ms + 8×RTT within 300..1500 ms;
-    /// up to 2.5 s where a server-speaks-first service is expected.
+    /// up to 2.5 s where a server-speaks-first service is expected, or once
+    /// this port's greeting came late.
     fn greeting_window(&self) -> Duration {
         let base = Duration::from_millis(300 + 8 * ms(self.rtt)).min(Duration::from_millis(1500));
         let first: Vec<&str> = dialogues()
@@ -252,7 +257,7 @@ impl<'a> Session<'a> {
             .filter(|d| d.first(&self.ctx).is_none())
             .map(|d| d.name())
             .collect();
-        if self.cat.greeting_port(self.ctx.port, &first) {
+        if self.late || self.cat.greeting_port(self.ctx.port, &first) {
             (base * 2).clamp(Duration::from_millis(1000), Duration::from_millis(2500))
         } else {
             base

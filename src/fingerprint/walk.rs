@@ -136,6 +136,7 @@ impl Session<'_> {
         let o = self.cat.match_reply(ProbeKey::Greeting, reply);
         let id = o.hard?;
         self.spoke = true;
+        self.late = true;
         Some(self.settle(id, o.then, reply.to_vec()).await)
     }
 

@@ -177,21 +177,32 @@ fn postgresql_sees_no_password_attempt() {
     servers.postgres(PgHba::Md5, 5432);
     let dir = subdir(&servers, "postgres-5432");
     let psql = |sql: &str| {
-        let out = Command::new("setpriv")
-            .args([
-                "--reuid=postgres",
-                "--regid=postgres",
-                "--clear-groups",
-                "--",
-            ])
-            .arg(super::servers::pg_bin().join("psql"))
-            .arg("-h")
-            .arg(&dir)
-            .args([
-                "-p", "5432", "-U", "postgres", "-d", "postgres", "-Atc", sql,
-            ])
-            .output()
-            .expect("psql");
+        // The port accepts before recovery ends ("the database system is
+        // starting up"): retry that answer for up to 15 s.
+        let mut tries = 0;
+        let out = loop {
+            let out = Command::new("setpriv")
+                .args([
+                    "--reuid=postgres",
+                    "--regid=postgres",
+                    "--clear-groups",
+                    "--",
+                ])
+                .arg(super::servers::pg_bin().join("psql"))
+                .arg("-h")
+                .arg(&dir)
+                .args([
+                    "-p", "5432", "-U", "postgres", "-d", "postgres", "-Atc", sql,
+                ])
+                .output()
+                .expect("psql");
+            let starting = String::from_utf8_lossy(&out.stderr).contains("starting up");
+            tries += 1;
+            if !starting || tries >= 30 {
+                break out;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        };
         assert!(
             out.status.success(),
             "{sql}: {}",
