@@ -171,7 +171,7 @@ fn get_ok(url: &str) -> bool {
 }
 
 /// Runs `exposecheck --json` on `ports` of loopback.
-fn scan_json(ports: &str) -> Value {
+pub fn scan_json(ports: &str) -> Value {
     let out = Command::new(BIN)
         .args([
             "--json",

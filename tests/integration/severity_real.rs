@@ -9,9 +9,8 @@
 //! refuses this client medium; the check asks each proxy only for its own
 //! loopback.
 
-use super::netns::BIN;
+use super::alert_recipes::scan_json;
 use super::servers::{free_port, Place, Servers};
-use serde_json::Value;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::Command;
@@ -91,18 +90,7 @@ fn code_execution_for_anyone_is_critical_and_a_locked_one_is_medium() {
     flask(&mut servers, ports[2], false);
     flask(&mut servers, ports[3], true);
     let list: Vec<String> = ports.iter().map(u16::to_string).collect();
-    let out = Command::new(BIN)
-        .args(["--json", "-q", "--no-canary", "--fail-on", "none", "-p"])
-        .arg(list.join(","))
-        .arg("127.0.0.1")
-        .output()
-        .expect("run exposecheck");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let doc = scan_json(&list.join(","));
     let ctx = format!("{doc:#}\n{}", servers.logs());
     let finding = |port: u16| {
         doc["findings"]
@@ -189,18 +177,7 @@ fn open_proxies_are_high_and_refusing_ones_medium() {
     tinyproxy(&mut servers, ports[2], true);
     tinyproxy(&mut servers, ports[3], false);
     let list: Vec<String> = ports.iter().map(u16::to_string).collect();
-    let out = Command::new(BIN)
-        .args(["--json", "-q", "--no-canary", "--fail-on", "none", "-p"])
-        .arg(list.join(","))
-        .arg("127.0.0.1")
-        .output()
-        .expect("run exposecheck");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let doc = scan_json(&list.join(","));
     let ctx = format!("{doc:#}\n{}", servers.logs());
     for (port, product, auth, severity) in [
         (ports[0], "Squid", "none", "high"),
