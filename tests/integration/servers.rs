@@ -314,6 +314,11 @@ impl Servers {
             "--auth-root-authentication-method=normal",
         ]);
         install.arg(format!("--datadir={}", data.display()));
+        // Its own temporary directory: bootstrap temp tables in the shared
+        // /tmp went missing once ("Could not remove temporary table").
+        let tmp = dir.join("tmp");
+        fs::create_dir_all(&tmp).expect("mkdir tmp");
+        install.arg(format!("--tmpdir={}", tmp.display()));
         run_logged(install, &dir.join("install.log"), Duration::from_secs(60));
         let mut cmd = self.place.command("/usr/sbin/mariadbd");
         cmd.args([
@@ -324,6 +329,7 @@ impl Servers {
         ]);
         cmd.arg(format!("--datadir={}", data.display()));
         cmd.arg(format!("--socket={}", dir.join("mysqld.sock").display()));
+        cmd.arg(format!("--tmpdir={}", tmp.display()));
         cmd.arg(format!("--pid-file={}", dir.join("mysqld.pid").display()));
         cmd.arg(format!("--log-error={}", dir.join("error.log").display()));
         cmd.arg(format!("--bind-address={}", self.addr()));
