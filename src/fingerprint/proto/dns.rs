@@ -164,14 +164,13 @@ mod tests {
 
     #[test]
     fn garbage() {
-        for r in [
-            &b"HTTP/1.1 400 Bad"[..],
-            b"\x00\x0cXX\x84\x00\0\0\0\0\0\0\0\0",
-            b"\x00\x0cEC\x04\x00\0\0\0\0\0\0\0\0",
-        ] {
-            let mut id = Ident::default();
-            assert_eq!(Dns.step(0, r, &mut id), Step::Stop, "{r:?}");
-            assert!(!id.matched());
-        }
+        crate::fingerprint::proto::assert_rejects(
+            &Dns,
+            &[
+                &b"HTTP/1.1 400 Bad"[..],
+                b"\x00\x0cXX\x84\x00\0\0\0\0\0\0\0\0",
+                b"\x00\x0cEC\x04\x00\0\0\0\0\0\0\0\0",
+            ],
+        );
     }
 }

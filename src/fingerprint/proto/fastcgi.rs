@@ -104,14 +104,13 @@ mod tests {
 
     #[test]
     fn garbage() {
-        for r in [
-            &b"HTTP/1.1 400 Bad"[..],
-            b"\x01\x06\x00\x01\x00\x00\x00\x00",
-            b"\x01\x0a\x00\x00\x00\x02\x00\x00\x05\x05",
-        ] {
-            let mut id = Ident::default();
-            assert_eq!(FastCgi.step(0, r, &mut id), Step::Stop, "{r:?}");
-            assert!(!id.matched());
-        }
+        crate::fingerprint::proto::assert_rejects(
+            &FastCgi,
+            &[
+                &b"HTTP/1.1 400 Bad"[..],
+                b"\x01\x06\x00\x01\x00\x00\x00\x00",
+                b"\x01\x0a\x00\x00\x00\x02\x00\x00\x05\x05",
+            ],
+        );
     }
 }

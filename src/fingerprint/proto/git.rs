@@ -118,16 +118,15 @@ mod tests {
 
     #[test]
     fn garbage() {
-        for r in [
-            &b"HTTP/1.1 400"[..],
-            b"0003",
-            b"000eversion 1\n",
-            b"\xff\xff\xff\xff",
-        ] {
-            let mut id = Ident::default();
-            assert_eq!(Git.step(0, r, &mut id), Step::Stop, "{r:?}");
-            assert!(!id.matched());
-        }
+        crate::fingerprint::proto::assert_rejects(
+            &Git,
+            &[
+                &b"HTTP/1.1 400"[..],
+                b"0003",
+                b"000eversion 1\n",
+                b"\xff\xff\xff\xff",
+            ],
+        );
         let mut id = Ident::default();
         assert_eq!(Git.step(0, b"004", &mut id), Step::NeedMore);
     }

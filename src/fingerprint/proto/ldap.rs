@@ -174,14 +174,13 @@ mod tests {
 
     #[test]
     fn garbage() {
-        for r in [
-            &b"HTTP/1.1 400 Bad"[..],
-            b"0\x03\x02\x01\x02",
-            b"0\x05\x02\x01\x01\x04\x00",
-        ] {
-            let mut id = Ident::default();
-            assert_eq!(Ldap.step(0, r, &mut id), Step::Stop, "{r:?}");
-            assert!(!id.matched());
-        }
+        crate::fingerprint::proto::assert_rejects(
+            &Ldap,
+            &[
+                &b"HTTP/1.1 400 Bad"[..],
+                b"0\x03\x02\x01\x02",
+                b"0\x05\x02\x01\x01\x04\x00",
+            ],
+        );
     }
 }

@@ -97,6 +97,17 @@ pub fn exercise(d: &dyn Dialogue, data: &[u8]) -> Ident {
 /// Most stages [`exercise`] plays.
 const MAX_STAGES: usize = 8;
 
+/// Asserts that `d` stops at stage 0 on every reply in `replies` without
+/// matching anything (unit tests of the dialogues).
+#[cfg(test)]
+pub(crate) fn assert_rejects(d: &dyn Dialogue, replies: &[&[u8]]) {
+    for r in replies {
+        let mut id = Ident::default();
+        assert_eq!(d.step(0, r, &mut id), Step::Stop, "{}: {r:?}", d.name());
+        assert!(!id.matched(), "{}: {r:?}", d.name());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

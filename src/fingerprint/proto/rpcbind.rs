@@ -146,14 +146,13 @@ mod tests {
 
     #[test]
     fn garbage() {
-        for r in [
-            &b"HTTP/1.1 400 Bad"[..],
-            b"\x80\x00\x00\x20XXXX\0\0\0\x01",
-            b"\x80\x00\x00\x20EXPC\0\0\0\x00",
-        ] {
-            let mut id = Ident::default();
-            assert_eq!(Rpcbind.step(0, r, &mut id), Step::Stop, "{r:?}");
-            assert!(!id.matched());
-        }
+        crate::fingerprint::proto::assert_rejects(
+            &Rpcbind,
+            &[
+                &b"HTTP/1.1 400 Bad"[..],
+                b"\x80\x00\x00\x20XXXX\0\0\0\x01",
+                b"\x80\x00\x00\x20EXPC\0\0\0\x00",
+            ],
+        );
     }
 }

@@ -116,14 +116,13 @@ mod tests {
 
     #[test]
     fn garbage() {
-        for r in [
-            &b"HTTP/1.1 400 Bad"[..],
-            b"\x01\x00\x0c\x00\x00\x00\x00\x00",
-            b"\x05\x00\x0b\x00\x00\x00\x00\x00",
-        ] {
-            let mut id = Ident::default();
-            assert_eq!(X11.step(0, r, &mut id), Step::Stop, "{r:?}");
-            assert!(!id.matched());
-        }
+        crate::fingerprint::proto::assert_rejects(
+            &X11,
+            &[
+                &b"HTTP/1.1 400 Bad"[..],
+                b"\x01\x00\x0c\x00\x00\x00\x00\x00",
+                b"\x05\x00\x0b\x00\x00\x00\x00\x00",
+            ],
+        );
     }
 }
