@@ -60,33 +60,23 @@ fn unidentified(r: &PortResult) -> Finding {
 fn service(r: &PortResult, f: &ServiceFacts) -> Finding {
     let auth = r.service.as_ref().map_or(AuthState::Unknown, |s| s.auth);
     let open = auth == AuthState::None;
-    let (kind, exposure) = match (f.exposure, auth) {
+    let dev = rules::is_dev(f.category);
+    // A development server closes to loopback even where its catalogue
+    // entry calls it public-ok.
+    let exposure = if dev && f.exposure == Exposure::PublicOk {
+        Exposure::LocalhostOnly
+    } else {
+        f.exposure
+    };
+    let kind = match auth {
         // A service whose impact it gives away without credentials.
-        (exp, AuthState::None)
-            if f.impact.is_some() && (exp != Exposure::PublicOk || rules::is_dev(f.category)) =>
-        {
-            (
-                RuleKind::ServiceUnauthenticated,
-                if rules::is_dev(f.category) && exp == Exposure::PublicOk {
-                    Exposure::LocalhostOnly
-                } else {
-                    exp
-                },
-            )
+        AuthState::None if f.impact.is_some() && exposure != Exposure::PublicOk => {
+            RuleKind::ServiceUnauthenticated
         }
-        // A development server closes to loopback even where its catalogue
-        // entry calls it public-ok.
-        (exp, _) if rules::is_dev(f.category) => (
-            RuleKind::ServiceExposed,
-            if exp == Exposure::InternalOnly {
-                exp
-            } else {
-                Exposure::LocalhostOnly
-            },
-        ),
-        (exp @ Exposure::PublicOk, _) => (RuleKind::ServicePublic, exp),
-        (exp, AuthState::None) => (RuleKind::ServiceUnauthenticated, exp),
-        (exp, _) => (RuleKind::ServiceExposed, exp),
+        _ if dev => RuleKind::ServiceExposed,
+        _ if exposure == Exposure::PublicOk => RuleKind::ServicePublic,
+        AuthState::None => RuleKind::ServiceUnauthenticated,
+        _ => RuleKind::ServiceExposed,
     };
     let rule = kind.rule();
     let severity = match kind {
@@ -95,7 +85,7 @@ fn service(r: &PortResult, f: &ServiceFacts) -> Finding {
         {
             crate::model::Severity::High
         }
-        RuleKind::ServiceExposed if rules::is_dev(f.category) => crate::model::Severity::Medium,
+        RuleKind::ServiceExposed if dev => crate::model::Severity::Medium,
         _ => rule.severity,
     };
     let impact = f.impact.filter(|_| kind != RuleKind::ServicePublic);
@@ -116,7 +106,7 @@ fn service(r: &PortResult, f: &ServiceFacts) -> Finding {
         (RuleKind::ServiceUnauthenticated, _) => {
             format!("{name} answers anyone, without authentication")
         }
-        _ if rules::is_dev(f.category) => {
+        _ if dev => {
             format!("{name} (a development server or admin UI) reachable from outside")
         }
         (_, AuthState::Required) => format!(
