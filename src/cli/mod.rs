@@ -732,6 +732,7 @@ fn timing_profile(a: &Args) -> Result<TimingProfile, Error> {
         timing.max_timeout = t;
         timing.initial_timeout = timing.initial_timeout.min(t);
         timing.min_timeout = timing.min_timeout.min(t);
+        timing.blind_life = timing.blind_life.min(t);
     }
     if let Some(r) = a.retries {
         timing.max_retries = r;

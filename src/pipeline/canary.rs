@@ -107,9 +107,12 @@ pub async fn check(
     )
 }
 
-/// Timeout for canary connects: generous next to the host's measured RTT.
+/// Timeout for canary connects: four times the RTT the open port showed,
+/// plus 200 ms, within 300 ms–2 s. A catch-all host answers in one RTT; a
+/// host behind DROP never does, and its canary wait runs beside the sweep,
+/// so a slow host's check must not outlast the sweep of its other ports.
 pub fn timeout_for(rtt_ms: Option<f64>) -> Duration {
-    let ms = rtt_ms.unwrap_or(100.0) * 10.0 + 200.0;
+    let ms = rtt_ms.unwrap_or(100.0) * 4.0 + 200.0;
     Duration::from_millis(ms.clamp(300.0, 2000.0) as u64)
 }
 
@@ -127,6 +130,14 @@ mod tests {
         assert!(a.iter().all(|p| *p >= 60_000 && *p < 65_000));
         assert_ne!(a, ports_for("198.18.0.3".parse().unwrap(), 7, &scanned));
         assert_eq!(ports_for(ip, 1, &PortList::all()).len(), COUNT);
+    }
+
+    #[test]
+    fn the_canary_wait_follows_the_rtt_within_bounds() {
+        assert_eq!(timeout_for(Some(0.1)), Duration::from_millis(300));
+        assert_eq!(timeout_for(Some(300.0)), Duration::from_millis(1400));
+        assert_eq!(timeout_for(Some(900.0)), Duration::from_millis(2000));
+        assert_eq!(timeout_for(None), Duration::from_millis(600));
     }
 
     #[tokio::test]

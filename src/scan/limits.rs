@@ -64,13 +64,18 @@ pub fn open_descriptors() -> u64 {
     std::fs::read_dir("/proc/self/fd").map_or(3, |d| d.count().saturating_sub(1) as u64)
 }
 
+/// Most connects in flight by default. Behind a DROP firewall every connect
+/// waits out its timeout, so the window is what bounds a silent host's
+/// sweep: it takes whatever the descriptor limit leaves.
+pub const MAX_WINDOW: u64 = 65_536;
+
 /// The budget for a given descriptor limit: fingerprinting gets a tenth (each
 /// fingerprint may hold two sockets while it reconnects), connects get the rest,
-/// capped at 16,384 in flight.
+/// up to [`MAX_WINDOW`] in flight.
 pub fn budget_for(nofile: u64) -> Budget {
     let usable = nofile.saturating_sub(RESERVE).max(4);
     let fingerprint_window = (usable / 10).clamp(1, 256) as usize;
-    let connect_window = (usable - 2 * fingerprint_window as u64).clamp(2, 16_384) as usize;
+    let connect_window = (usable - 2 * fingerprint_window as u64).clamp(2, MAX_WINDOW) as usize;
     Budget {
         nofile,
         connect_window,
@@ -95,7 +100,8 @@ mod tests {
                 );
             }
         }
-        assert_eq!(budget_for(1_048_576).connect_window, 16_384);
+        assert_eq!(budget_for(1_048_576).connect_window, 65_536);
+        assert_eq!(budget_for(20_000).connect_window, 19_464);
     }
 
     #[test]

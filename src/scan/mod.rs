@@ -29,7 +29,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use timing::{HostTiming, Sample, TimingProfile};
+use timing::{HostTiming, Sample, SynSchedule, TimingProfile};
 use tokio::sync::{mpsc, watch};
 
 /// How the sweep runs.
@@ -196,9 +196,64 @@ impl SweepStats {
 struct Probe {
     ip: IpAddr,
     port: u16,
+    /// The number of this connect's first SYN among the port's SYNs.
     try_no: u8,
     /// Local errors (or self-connects) this probe has met.
     local_tries: u8,
+    /// How long this connect may wait (set when it starts; brought forward
+    /// by [`ConnectSet::tighten`]).
+    life: Duration,
+    /// A blind try: sent before the host gave any RTT sample, waiting past
+    /// the kernel's SYN retransmission.
+    blind: bool,
+    /// The overlapping second connect of a blind try.
+    sibling: bool,
+    /// The [`Twin`] this connect belongs to (0: none).
+    twin: u32,
+}
+
+impl Probe {
+    /// A first try of `ip`:`port`.
+    fn first(ip: IpAddr, port: u16) -> Probe {
+        Probe {
+            ip,
+            port,
+            try_no: 1,
+            local_tries: 0,
+            life: Duration::ZERO,
+            blind: false,
+            sibling: false,
+            twin: 0,
+        }
+    }
+}
+
+/// The connects of one blind try: the long-lived first and, when the
+/// window had room, its overlapping sibling. The port concludes when one of
+/// them is answered, or when both have ended unanswered.
+#[derive(Debug)]
+struct Twin {
+    /// Matches [`Probe::twin`] (a port probed again gets a new id).
+    id: u32,
+    /// When the first connect's wait ends.
+    until: Instant,
+    /// The first connect is in flight.
+    first_live: bool,
+    /// The sibling is in flight.
+    sibling_live: bool,
+    /// SYNs sent so far by both.
+    syns: u8,
+    /// The port has been concluded (by an answer).
+    done: bool,
+}
+
+/// What a connect's end means for its twin.
+enum TwinStep {
+    /// Nothing to conclude: the port was concluded already, or the other
+    /// connect is still in flight.
+    Wait,
+    /// Conclude the port from this outcome, the port's SYNs so far.
+    Go(u8),
 }
 
 /// Local errors one probe may meet before its port is concluded
@@ -326,6 +381,7 @@ pub async fn sweep(
     let n = cfg.threads_for(planned);
     let group: SharedTiming = Arc::new(std::sync::Mutex::new(HostTiming::new(cfg.timing)));
     let shared = SliceShared {
+        syn: SynSchedule::of_this_host(),
         targets,
         ports,
         slices: n,
@@ -397,6 +453,8 @@ fn lock(g: &SharedTiming) -> std::sync::MutexGuard<'_, HostTiming> {
 /// What every slice of one sweep shares.
 #[derive(Clone)]
 struct SliceShared {
+    /// The kernel's SYN retransmission schedule.
+    syn: SynSchedule,
     /// Addresses to sweep.
     targets: Arc<TargetSet>,
     /// Ports to sweep on each address.
@@ -490,6 +548,12 @@ struct Slice {
     stuck: Stuck,
     /// Every pair of the slice has been drawn.
     exhausted: bool,
+    /// Blind tries in flight, by port.
+    twins: HashMap<(IpAddr, u16), Twin>,
+    /// Siblings waiting for their time (and for spare room), in time order.
+    siblings: VecDeque<(Instant, Probe)>,
+    /// The last [`Twin::id`] given.
+    last_twin: u32,
 }
 
 /// Feeds an answer's RTT to the host's timing and to the scan-wide estimate.
@@ -552,6 +616,9 @@ async fn sweep_slice(shared: SliceShared, cfg: SweepConfig) -> SweepStats {
         warned: LocalWarnings::default(),
         stuck: Stuck::default(),
         exhausted: false,
+        twins: HashMap::new(),
+        siblings: VecDeque::new(),
+        last_twin: 0,
         shared,
     };
     slice.run().await
@@ -596,7 +663,7 @@ impl Slice {
                     break;
                 }
                 Some((probe, outcome)) = self.inflight.next(), if !self.inflight.is_empty() => {
-                    if let Some(c) = self.conclude(probe, outcome).await {
+                    if let Some((probe, c)) = self.conclude(probe, outcome).await {
                         self.deliver(probe, c);
                     }
                 }
@@ -621,8 +688,7 @@ impl Slice {
                 .get(i / nports)
                 .expect("index within target set"),
             port: self.shared.ports.as_slice()[(i % nports) as usize],
-            try_no: 1,
-            local_tries: 0,
+            ..Probe::first(IpAddr::from([0, 0, 0, 0]), 0)
         })
     }
 
@@ -652,110 +718,253 @@ impl Slice {
                 }
                 self.window.not_before = None;
             }
-            let next = match self.held.take().or_else(|| self.retry.pop_front()) {
-                Some(p) => Some(p),
-                None => self.next_probe(),
-            };
-            let Some(probe) = next else {
-                self.exhausted = true;
+            let Some(probe) = self.next_to_send(now, &mut wake) else {
                 break;
             };
-            let group = &self.shared.group;
-            let host = self.hosts.entry(probe.ip).or_insert_with(|| HostState {
-                timing: HostTiming::seeded_from(&lock(group)),
-                inflight: 0,
-            });
-            if host.timing.srtt().is_none() {
-                // No answer from this host on this thread yet: start from
-                // what every thread has learned so far.
-                host.timing.seed_rtt(&lock(group));
+            match self.try_send(probe, now, floor) {
+                Ok(()) => {}
+                Err(later) => {
+                    if let Some(at) = later {
+                        wake = Some(at);
+                    }
+                    break;
+                }
             }
-            if host.inflight >= self.per_host {
-                self.held = Some(probe);
-                break;
-            }
-            // The loss-driven per-host delay paces new probes; a
-            // retransmission goes out at once (within --host-rate and
-            // --rate), so a burst of early loss is re-probed and answered
-            // quickly instead of feeding the delay it caused — unless the
-            // delay is in force (answers keep coming late: a SYN rate
-            // limit), when a burst of retransmissions would meet the same
-            // limit and only paced ones get through.
-            let paced = probe.try_no == 1 || !self.host_gap.is_zero() || host.timing.pacing();
-            let mut at = if paced {
-                host.timing.next_send(floor, self.host_gap)
-            } else {
-                floor
-            };
-            if let Some(g) = &self.global {
-                at = at.max(g.next).max(floor);
-            }
-            if at > now + SLACK {
-                self.held = Some(probe);
-                wake = Some(at);
-                break;
-            }
-            if paced {
-                host.timing.commit_send(at, self.host_gap);
-            }
-            if let Some(g) = &mut self.global {
-                g.next = at + g.gap;
-            }
-            host.inflight += 1;
-            if probe.try_no > 1 {
-                host.timing.sent_retransmission();
-            }
-            let timeout = host.timing.timeout();
-            let near = host.timing.srtt().is_some_and(|d| d < NEAR_RTT);
-            self.inflight
-                .start_near(SocketAddr::new(probe.ip, probe.port), timeout, probe, near);
         }
         wake
     }
 
-    /// Reads one completed connect: its conclusion, or `None` when the probe
-    /// was queued again (retransmission, local error).
-    async fn conclude(&mut self, probe: Probe, outcome: ConnectEnd) -> Option<Conclusion> {
+    /// The next connect to start: one held back, a retransmission, a new
+    /// pair, or, only once every pair is drawn and nothing else waits, a
+    /// sibling that is due.
+    fn next_to_send(&mut self, now: Instant, wake: &mut Option<Instant>) -> Option<Probe> {
+        if let Some(p) = self.held.take().or_else(|| self.retry.pop_front()) {
+            return Some(p);
+        }
+        if !self.exhausted {
+            match self.next_probe() {
+                Some(p) => return Some(p),
+                None => self.exhausted = true,
+            }
+        }
+        self.due_sibling(now, wake)
+    }
+
+    /// The first sibling that is due and still worth sending: its port is
+    /// unconcluded and its first connect in flight with long enough left to
+    /// live to catch an answer: the blind grace (the blind life past the
+    /// kernel's retransmission), or the host's timeout once it has answered.
+    fn due_sibling(&mut self, now: Instant, wake: &mut Option<Instant>) -> Option<Probe> {
+        while let Some(&(due, probe)) = self.siblings.front() {
+            if due > now {
+                *wake = Some(wake.map_or(due, |w| w.min(due)));
+                return None;
+            }
+            self.siblings.pop_front();
+            let Some(host) = self.hosts.get(&probe.ip) else {
+                continue;
+            };
+            let timing = &host.timing;
+            let grace = timing
+                .profile()
+                .blind_life
+                .saturating_sub(timing::KERNEL_SYN_RTO);
+            let needed = if timing.blind() {
+                grace
+            } else {
+                timing.timeout().min(grace)
+            };
+            let Some(twin) = self.twins.get(&(probe.ip, probe.port)) else {
+                continue;
+            };
+            let left = twin.until.saturating_duration_since(now);
+            if twin.id == probe.twin && twin.first_live && !twin.done && left >= needed {
+                return Some(Probe {
+                    life: left,
+                    ..probe
+                });
+            }
+        }
+        None
+    }
+
+    /// Starts `probe` unless its host is full or its send time (pacing,
+    /// rates) is still to come; then it is held and `Err` says when to wake.
+    fn try_send(
+        &mut self,
+        mut probe: Probe,
+        now: Instant,
+        floor: Instant,
+    ) -> Result<(), Option<Instant>> {
+        let group = &self.shared.group;
+        let host = self.hosts.entry(probe.ip).or_insert_with(|| HostState {
+            timing: HostTiming::seeded_from(&lock(group)),
+            inflight: 0,
+        });
+        if host.timing.blind() {
+            // No answer from this host on this thread yet: start from
+            // what every thread has learned so far.
+            host.timing.seed_rtt(&lock(group));
+        }
+        if host.inflight >= self.per_host {
+            self.held = Some(probe);
+            return Err(None);
+        }
+        // The loss-driven per-host delay paces new probes; a
+        // retransmission goes out at once (within --host-rate and
+        // --rate), so a burst of early loss is re-probed and answered
+        // quickly instead of feeding the delay it caused — unless the
+        // delay is in force (answers keep coming late: a SYN rate
+        // limit), when a burst of retransmissions would meet the same
+        // limit and only paced ones get through.
+        let paced = probe.try_no == 1 || !self.host_gap.is_zero() || host.timing.pacing();
+        let mut at = if paced {
+            host.timing.next_send(floor, self.host_gap)
+        } else {
+            floor
+        };
+        if let Some(g) = &self.global {
+            at = at.max(g.next).max(floor);
+        }
+        if at > now + SLACK {
+            self.held = Some(probe);
+            return Err(Some(at));
+        }
+        if paced {
+            host.timing.commit_send(at, self.host_gap);
+        }
+        if let Some(g) = &mut self.global {
+            g.next = at + g.gap;
+        }
+        host.inflight += 1;
+        if probe.try_no > 1 {
+            host.timing.sent_retransmission();
+        }
+        let profile = *host.timing.profile();
+        let blind = probe.try_no == 1 && !probe.sibling && host.timing.wants_blind_plan();
+        let near = host.timing.srtt().is_some_and(|d| d < NEAR_RTT);
+        if probe.sibling {
+            if let Some(t) = self.twins.get_mut(&(probe.ip, probe.port)) {
+                t.sibling_live = true;
+            }
+        } else if blind {
+            self.last_twin = self.last_twin.wrapping_add(1).max(1);
+            probe = Probe {
+                life: profile.blind_life,
+                blind: true,
+                twin: self.last_twin,
+                ..probe
+            };
+            let twin = Twin {
+                id: probe.twin,
+                until: now + probe.life,
+                first_live: true,
+                sibling_live: false,
+                syns: 0,
+                done: false,
+            };
+            self.twins.insert((probe.ip, probe.port), twin);
+            if profile.overlap() {
+                let sibling = Probe {
+                    sibling: true,
+                    try_no: 2,
+                    ..probe
+                };
+                self.siblings
+                    .push_back((now + profile.overlap_after, sibling));
+            }
+        } else {
+            probe = Probe {
+                life: host.timing.timeout(),
+                blind: false,
+                twin: 0,
+                ..probe
+            };
+        }
+        self.inflight.start_near(
+            SocketAddr::new(probe.ip, probe.port),
+            probe.life,
+            probe,
+            near,
+        );
+        Ok(())
+    }
+
+    /// Reads one completed connect: the probe as concluded (its `try_no`
+    /// the port's SYN count) and its conclusion, or `None` when nothing is
+    /// concluded yet (a retransmission or a local error queued it again,
+    /// its twin is still in flight, or its port was concluded already).
+    async fn conclude(&mut self, probe: Probe, outcome: ConnectEnd) -> Option<(Probe, Conclusion)> {
+        let syn = self.shared.syn;
         let host = self
             .hosts
             .get_mut(&probe.ip)
             .expect("host state exists while in flight");
         host.inflight -= 1;
         let idle = host.inflight == 0;
+        let answer_rtt = match &outcome {
+            ConnectEnd::Open { rtt, .. }
+            | ConnectEnd::Ended(Attempt::Open { rtt, .. } | Attempt::Answered { rtt, .. }) => {
+                Some(*rtt)
+            }
+            _ => None,
+        };
+        let syns_here = match (&outcome, answer_rtt) {
+            (_, Some(rtt)) => syn.syns_by(rtt),
+            (ConnectEnd::Ended(Attempt::TimedOut), _) => syn.syns_by(probe.life),
+            _ => 0,
+        };
+        let tries = if probe.twin == 0 {
+            probe.try_no.saturating_add(syns_here.max(1)) - 1
+        } else {
+            match self.twin_step(&probe, answer_rtt.is_some(), syns_here) {
+                TwinStep::Wait => return None,
+                TwinStep::Go(n) => n,
+            }
+        };
+        let host = self.hosts.get_mut(&probe.ip).expect("host state");
         let group = &self.shared.group;
+        let mut rtt = None;
+        if let Some(measured) = answer_rtt {
+            // Timed from the SYN it most likely answers.
+            let sample = measured - syn.last_syn_before(measured);
+            let was_blind = host.timing.blind();
+            let answering = probe.try_no.saturating_add(syns_here) - 1;
+            record_answer(&mut host.timing, group, sample, answering);
+            if was_blind && !host.timing.blind() {
+                let (ip, t) = (probe.ip, host.timing.timeout());
+                self.inflight.tighten(|p| {
+                    let shorter = p.ip == ip && p.blind && t < p.life;
+                    if shorter {
+                        p.blind = false;
+                        p.life = t;
+                    }
+                    shorter.then_some(t)
+                });
+            }
+            rtt = Some(sample);
+        }
+        let concluded = Probe {
+            try_no: tries.max(1),
+            ..probe
+        };
         let conclusion = match outcome {
-            ConnectEnd::Open { stream, rtt } => {
-                record_answer(&mut host.timing, group, rtt, probe.try_no);
-                Some((PortState::Open, Reason::SynAck, Some(rtt), stream))
-            }
-            ConnectEnd::Ended(Attempt::Open { stream, rtt }) => {
-                record_answer(&mut host.timing, group, rtt, probe.try_no);
+            ConnectEnd::Open { stream, .. } => Some((PortState::Open, Reason::SynAck, rtt, stream)),
+            ConnectEnd::Ended(Attempt::Open { stream, .. }) => {
                 let stream = stream.into_std().ok();
-                Some((PortState::Open, Reason::SynAck, Some(rtt), stream))
+                Some((PortState::Open, Reason::SynAck, rtt, stream))
             }
-            ConnectEnd::Ended(Attempt::Answered { reason, rtt }) => {
-                record_answer(&mut host.timing, group, rtt, probe.try_no);
+            ConnectEnd::Ended(Attempt::Answered { reason, .. }) => {
                 let state = if reason == Reason::ConnRefused {
                     PortState::Closed
                 } else {
                     PortState::Filtered
                 };
-                Some((state, reason, Some(rtt), None))
+                Some((state, reason, rtt, None))
             }
-            ConnectEnd::Ended(Attempt::TimedOut) => {
-                if host.timing.may_retry(probe.try_no) && !*self.shared.cancel.borrow() {
-                    self.stats.retries += 1;
-                    self.retry.push_back(Probe {
-                        try_no: probe.try_no.saturating_add(1),
-                        ..probe
-                    });
-                    None
-                } else if host.timing.silence_unproven(probe.try_no) {
-                    Some((PortState::Unresolved, Reason::RateLimited, None, None))
-                } else {
-                    Some((PortState::Filtered, Reason::NoResponse, None, None))
-                }
-            }
+            ConnectEnd::Ended(Attempt::TimedOut) => self.silence(concluded),
+            ConnectEnd::Ended(Attempt::SelfConnect) if probe.sibling => self.silence(concluded),
+            ConnectEnd::Ended(Attempt::Local(_)) if probe.sibling => self.silence(concluded),
             ConnectEnd::Ended(Attempt::SelfConnect) => {
                 // Our own socket answered: ask again from another local port.
                 if requeue_local(probe, &mut self.retry, &mut self.stats) {
@@ -769,7 +978,69 @@ impl Slice {
         if idle && self.hosts.len() > self.host_memory {
             self.hosts.remove(&probe.ip);
         }
-        conclusion
+        conclusion.map(|c| (concluded, c))
+    }
+
+    /// The port of `probe` had no answer after `probe.try_no` SYNs: probed
+    /// again (as a later try) while retransmissions are allowed, unless it
+    /// was a blind try to a host that has still given no RTT sample — the
+    /// kernel's retransmission and the sibling were its retries, and a
+    /// silent host's window is better spent on ports not yet tried — else
+    /// concluded.
+    fn silence(&mut self, probe: Probe) -> Option<Conclusion> {
+        let timing = &self.hosts.get(&probe.ip).expect("host state").timing;
+        let blind_done = probe.blind && timing.blind();
+        if !blind_done && timing.may_retry(probe.try_no) && !*self.shared.cancel.borrow() {
+            self.stats.retries += 1;
+            self.retry.push_back(Probe {
+                try_no: probe.try_no.saturating_add(1),
+                sibling: false,
+                twin: 0,
+                ..probe
+            });
+            None
+        } else if timing.silence_unproven(probe.try_no) {
+            Some((PortState::Unresolved, Reason::RateLimited, None, None))
+        } else {
+            Some((PortState::Filtered, Reason::NoResponse, None, None))
+        }
+    }
+
+    /// Books the end of one connect of a blind try: an answer concludes the
+    /// port (once), silence waits for the other connect; a first connect
+    /// that failed locally drops the twin, its sibling's end then counting
+    /// for nothing.
+    fn twin_step(&mut self, probe: &Probe, answered: bool, syns: u8) -> TwinStep {
+        let key = (probe.ip, probe.port);
+        let Some(t) = self.twins.get_mut(&key).filter(|t| t.id == probe.twin) else {
+            return TwinStep::Wait;
+        };
+        t.syns = t.syns.saturating_add(syns);
+        if probe.sibling {
+            t.sibling_live = false;
+        } else {
+            t.first_live = false;
+        }
+        let both_ended = !t.first_live && !t.sibling_live;
+        let step = if t.done {
+            TwinStep::Wait
+        } else if answered {
+            t.done = true;
+            TwinStep::Go(t.syns)
+        } else if !probe.sibling && syns == 0 {
+            // A local error on the first connect: it is queued again as a
+            // fresh try, with a twin of its own.
+            self.twins.remove(&key);
+            return TwinStep::Go(1);
+        } else if both_ended {
+            TwinStep::Go(t.syns)
+        } else {
+            TwinStep::Wait
+        };
+        if both_ended {
+            self.twins.remove(&key);
+        }
+        step
     }
 
     /// A connect that failed locally: warns once per kind, then concludes the

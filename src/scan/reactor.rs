@@ -45,6 +45,7 @@ struct Slot<T> {
     sock: Option<Socket>,
     generation: u32,
     start: Instant,
+    deadline: Instant,
     token: Option<T>,
 }
 
@@ -147,6 +148,7 @@ impl<T> ConnectSet<T> {
                 sock: None,
                 generation: 0,
                 start,
+                deadline: start,
                 token: None,
             });
             (self.slots.len() - 1) as u32
@@ -175,9 +177,10 @@ impl<T> ConnectSet<T> {
         }
         slot.sock = Some(sock);
         slot.start = start;
+        slot.deadline = start + timeout;
         slot.token = Some(token);
         self.deadlines
-            .push(Reverse((start + timeout, idx, slot.generation)));
+            .push(Reverse((slot.deadline, idx, slot.generation)));
         self.live += 1;
     }
 
@@ -247,10 +250,39 @@ impl<T> ConnectSet<T> {
                 break;
             }
             self.deadlines.pop();
+            let current = self
+                .slots
+                .get(idx as usize)
+                .is_some_and(|s| s.generation == generation && s.deadline <= now);
+            if !current {
+                continue;
+            }
             if let Some((sock, _, token)) = self.take(idx, generation) {
                 drop(sock);
                 self.ready
                     .push_back((token, ConnectEnd::Ended(Attempt::TimedOut)));
+            }
+        }
+    }
+
+    /// Brings deadlines forward: `pick` sees each connect in flight (and may
+    /// change its token) and returns the timeout, counted from the connect's
+    /// start, that it should have instead; only a shorter one is applied.
+    /// Used when a host that gave no RTT sample yet answers at last, so that
+    /// the connects sent to it blind stop waiting the long timeout.
+    pub fn tighten(&mut self, mut pick: impl FnMut(&mut T) -> Option<Duration>) {
+        for (idx, slot) in self.slots.iter_mut().enumerate() {
+            let (Some(_), Some(token)) = (&slot.sock, &mut slot.token) else {
+                continue;
+            };
+            let Some(timeout) = pick(token) else {
+                continue;
+            };
+            let deadline = slot.start + timeout;
+            if deadline < slot.deadline {
+                slot.deadline = deadline;
+                self.deadlines
+                    .push(Reverse((deadline, idx as u32, slot.generation)));
             }
         }
     }
@@ -347,6 +379,45 @@ mod tests {
         }
         seen.sort();
         assert_eq!(seen, [1, 2]);
+        assert!(set.is_empty());
+    }
+
+    /// A loopback port that drops SYNs: a listener with a backlog of 0
+    /// whose one queue place is taken, so the kernel drops further SYNs.
+    fn silent_port() -> (socket2::Socket, std::net::TcpStream, SocketAddr) {
+        let l = Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        l.bind(&SockAddr::from(SocketAddr::from(([127, 0, 0, 1], 0))))
+            .unwrap();
+        l.listen(0).unwrap();
+        let addr = l.local_addr().unwrap().as_socket().unwrap();
+        let filler = std::net::TcpStream::connect(addr).unwrap();
+        (l, filler, addr)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn tighten_brings_a_deadline_forward_and_only_forward() {
+        let (_l, _filler, addr) = silent_port();
+        let mut set = ConnectSet::new(false).unwrap();
+        set.start(addr, Duration::from_secs(30), 1u32);
+        set.start(addr, Duration::from_millis(100), 2u32);
+        set.tighten(|t| {
+            *t += 10;
+            Some(Duration::from_millis(300))
+        });
+        let first = tokio::time::timeout(Duration::from_secs(5), set.next())
+            .await
+            .expect("the tightened deadline fired, not the 30 s one");
+        assert!(
+            matches!(first, Some((12, ConnectEnd::Ended(Attempt::TimedOut)))),
+            "{first:?}"
+        );
+        let second = tokio::time::timeout(Duration::from_secs(5), set.next())
+            .await
+            .expect("the tightened deadline fired");
+        assert!(
+            matches!(second, Some((11, ConnectEnd::Ended(Attempt::TimedOut)))),
+            "{second:?}"
+        );
         assert!(set.is_empty());
     }
 

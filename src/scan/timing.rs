@@ -32,6 +32,15 @@ pub struct TimingProfile {
     pub initial_retries: u8,
     /// Ceiling on the per-host send delay that loss can build up.
     pub max_scan_delay: Duration,
+    /// How long a first try to a host that has given no RTT sample yet (a
+    /// *blind* try) waits: past the kernel's own SYN retransmission at
+    /// [`KERNEL_SYN_RTO`], by as much again as the slowest answer it is
+    /// meant to catch, so one socket carries two SYNs.
+    pub blind_life: Duration,
+    /// When a blind try's overlapping second connect (its *sibling*, a
+    /// third SYN from another source port) may leave: only into spare room
+    /// in the window, and only while the first still has this long to live.
+    pub overlap_after: Duration,
 }
 
 impl TimingProfile {
@@ -43,6 +52,8 @@ impl TimingProfile {
         max_retries: 10,
         initial_retries: 2,
         max_scan_delay: Duration::from_millis(1000),
+        blind_life: Duration::from_millis(2000),
+        overlap_after: Duration::from_millis(1000),
     };
     /// The default (nmap T3 bounds with a tighter ceiling).
     pub const NORMAL: TimingProfile = TimingProfile {
@@ -52,6 +63,8 @@ impl TimingProfile {
         max_retries: 6,
         initial_retries: 2,
         max_scan_delay: Duration::from_millis(1000),
+        blind_life: Duration::from_millis(1350),
+        overlap_after: Duration::from_millis(350),
     };
     /// Aggressive (nmap T4 bounds).
     pub const FAST: TimingProfile = TimingProfile {
@@ -61,7 +74,91 @@ impl TimingProfile {
         max_retries: 6,
         initial_retries: 1,
         max_scan_delay: Duration::from_millis(10),
+        blind_life: Duration::from_millis(1250),
+        overlap_after: Duration::from_millis(250),
     };
+
+    /// Whether blind tries follow the blind plan (one long-lived socket,
+    /// the kernel's retransmission as its second try): only when the blind
+    /// life reaches past that retransmission and a retransmission is
+    /// allowed at all. Otherwise a blind try is an ordinary one.
+    pub fn blind_plan(&self) -> bool {
+        self.blind_life > KERNEL_SYN_RTO + Duration::from_millis(50) && self.max_retries >= 1
+    }
+
+    /// Whether a blind try may get its overlapping sibling (it stands for
+    /// the second retransmission).
+    pub fn overlap(&self) -> bool {
+        self.blind_plan() && self.max_retries >= 2 && self.overlap_after < self.blind_life
+    }
+}
+
+/// The kernel's initial SYN retransmission timeout (`TCP_TIMEOUT_INIT`,
+/// RFC 6298): a connect still unanswered after it sends its SYN again.
+pub const KERNEL_SYN_RTO: Duration = Duration::from_secs(1);
+
+/// The kernel's SYN retransmission schedule: when each SYN of one connect
+/// leaves, counted from the first. `linear` is
+/// `net.ipv4.tcp_syn_linear_timeouts` (Linux 6.11+, default 4: the first
+/// four retransmissions 1 s apart, then doubling; 0 on older kernels, which
+/// double from the start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynSchedule {
+    linear: u32,
+}
+
+impl SynSchedule {
+    /// The schedule of this machine's network namespace (0 linear timeouts
+    /// when the sysctl is absent).
+    pub fn of_this_host() -> SynSchedule {
+        let linear = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_syn_linear_timeouts")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        SynSchedule { linear }
+    }
+
+    /// A schedule with `linear` linear timeouts.
+    pub fn with_linear(linear: u32) -> SynSchedule {
+        SynSchedule { linear }
+    }
+
+    /// SYNs one connect has sent by `elapsed` after its start (1 at once,
+    /// then one per retransmission; a retransmission due within 5 ms of
+    /// `elapsed` is not counted, timers being coarse).
+    pub fn syns_by(&self, elapsed: Duration) -> u8 {
+        let slack = Duration::from_millis(5);
+        let (mut at, mut rto, mut syns) = (Duration::ZERO, KERNEL_SYN_RTO, 1u8);
+        for retransmission in 1..=6u32 {
+            at += rto;
+            if at + slack > elapsed {
+                break;
+            }
+            syns += 1;
+            if retransmission > self.linear {
+                rto *= 2;
+            }
+        }
+        syns
+    }
+
+    /// When the last SYN sent by `elapsed` left, counted from the start: an
+    /// answer after it is most likely to it (Karn's ambiguity resolved
+    /// towards the later SYN, the one a lossy path lets through).
+    pub fn last_syn_before(&self, elapsed: Duration) -> Duration {
+        let (mut at, mut rto, mut last) = (Duration::ZERO, KERNEL_SYN_RTO, Duration::ZERO);
+        for retransmission in 1..=6u32 {
+            at += rto;
+            if at >= elapsed {
+                break;
+            }
+            last = at;
+            if retransmission > self.linear {
+                rto *= 2;
+            }
+        }
+        last
+    }
 }
 
 /// What the timing learned from one attempt.
@@ -125,6 +222,33 @@ impl HostTiming {
             Some(srtt) => Duration::from_micros((srtt + 4.0 * self.rttvar_us) as u64),
         };
         t.clamp(p.min_timeout, p.max_timeout.max(p.min_timeout))
+    }
+
+    /// Whether this host has given no RTT sample yet: its probes are blind.
+    pub fn blind(&self) -> bool {
+        self.srtt_us.is_none()
+    }
+
+    /// Whether this host's first tries follow the blind plan: it has given
+    /// no RTT sample, or its RTT fits the blind grace while its adaptive
+    /// timeout is at least half the blind life (a slow host: one socket
+    /// carrying the kernel's retransmission then holds a descriptor for
+    /// less time per SYN than two sockets would).
+    pub fn wants_blind_plan(&self) -> bool {
+        let p = &self.profile;
+        if !p.blind_plan() {
+            return false;
+        }
+        let grace = p.blind_life.saturating_sub(KERNEL_SYN_RTO);
+        match self.srtt() {
+            None => true,
+            Some(srtt) => srtt <= grace && self.timeout() * 2 >= p.blind_life,
+        }
+    }
+
+    /// The profile this state runs under.
+    pub fn profile(&self) -> &TimingProfile {
+        &self.profile
     }
 
     /// Smoothed RTT, once a sample exists.
@@ -298,6 +422,60 @@ mod tests {
             try_no: 1,
         });
         assert_eq!(slow.timeout(), ms(3000));
+    }
+
+    #[test]
+    fn syn_schedule_counts_the_kernels_retransmissions() {
+        let linear = SynSchedule::with_linear(4);
+        let doubling = SynSchedule::with_linear(0);
+        assert_eq!(linear.syns_by(ms(999)), 1);
+        assert_eq!(linear.syns_by(ms(1400)), 2);
+        assert_eq!(doubling.syns_by(ms(1400)), 2);
+        assert_eq!(linear.syns_by(ms(2400)), 3);
+        assert_eq!(doubling.syns_by(ms(2400)), 2);
+        assert_eq!(doubling.syns_by(ms(3100)), 3);
+        assert_eq!(linear.syns_by(ms(5100)), 6);
+        assert_eq!(linear.syns_by(ms(7100)), 7);
+        assert_eq!(linear.last_syn_before(ms(1300)), ms(1000));
+        assert_eq!(linear.last_syn_before(ms(300)), Duration::ZERO);
+        assert_eq!(doubling.last_syn_before(ms(3300)), ms(3000));
+        assert!(TimingProfile::NORMAL.blind_plan() && TimingProfile::NORMAL.overlap());
+        let short = TimingProfile {
+            blind_life: ms(200),
+            ..TimingProfile::NORMAL
+        };
+        assert!(!short.blind_plan() && !short.overlap());
+        let one_retry = TimingProfile {
+            max_retries: 1,
+            ..TimingProfile::NORMAL
+        };
+        assert!(one_retry.blind_plan() && !one_retry.overlap());
+        let mut slow = HostTiming::new(TimingProfile::NORMAL);
+        assert!(slow.wants_blind_plan(), "no sample yet");
+        slow.record(Sample::Answered {
+            rtt: ms(300),
+            try_no: 1,
+        });
+        assert!(slow.wants_blind_plan(), "one slow answer: timeout 1.5 s");
+        for _ in 0..20 {
+            slow.record(Sample::Answered {
+                rtt: ms(300),
+                try_no: 1,
+            });
+        }
+        assert!(!slow.wants_blind_plan(), "settled: {:?}", slow.timeout());
+        let mut near = HostTiming::new(TimingProfile::NORMAL);
+        near.record(Sample::Answered {
+            rtt: ms(20),
+            try_no: 1,
+        });
+        assert!(!near.wants_blind_plan());
+        let mut far = HostTiming::new(TimingProfile::NORMAL);
+        far.record(Sample::Answered {
+            rtt: ms(900),
+            try_no: 1,
+        });
+        assert!(!far.wants_blind_plan(), "beyond the grace");
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod servers;
 mod servers_more;
 mod severity_real;
 mod shards;
+mod silent_hosts;
 mod slow_greeter;
 mod terminal;
 mod verdict_e2e;
