@@ -193,6 +193,8 @@ bench() {
                 local rp="$ports"
                 [ "$ports" = default ] && rp="$DEFAULT_PORTS"
                 [ "$rp" = "-" ] && rp="1-65535"
+                # RustScan's -p takes single ports only: ranges written out.
+                [[ "$rp" == *,* ]] && rp="$(python3 -c 'import sys; print(",".join(str(p) for part in sys.argv[1].split(",") for p in (range(int(part.split("-")[0]), int(part.split("-")[-1]) + 1))))' "$rp")"
                 local addrs
                 addrs="$(IFS=,; echo "$*")"
                 if [[ "$rp" == *-* && "$rp" != *,* ]]; then

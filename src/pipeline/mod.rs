@@ -103,6 +103,8 @@ struct State<'p> {
     held_streams: usize,
     in_progress: HashMap<(IpAddr, u16), PortResult>,
     waiting: VecDeque<(Option<TcpStream>, PortResult)>,
+    /// Each host's smallest RTT so far, over every port that answered.
+    fastest: HashMap<IpAddr, f64>,
 }
 
 impl State<'_> {
@@ -131,8 +133,33 @@ impl State<'_> {
         }
     }
 
+    /// Notes the RTT of an answered port as its host's, if it is the
+    /// smallest yet (memory bounded like the canary verdicts).
+    fn note_rtt(&mut self, r: &PortResult) {
+        let Some(rtt) = r.rtt_ms.filter(|v| v.is_finite() && *v >= 0.0) else {
+            return;
+        };
+        if self.fastest.len() >= CANARY_MEMORY && !self.fastest.contains_key(&r.ip) {
+            self.fastest.clear();
+        }
+        let best = self.fastest.entry(r.ip).or_insert(rtt);
+        *best = best.min(rtt);
+    }
+
+    /// The RTT the fingerprinter should pace a port of `r.ip` by: the
+    /// host's smallest, not the port's own sample, which during a large
+    /// sweep also holds the time the answer waited in this process.
+    fn host_rtt(&self, r: &PortResult) -> Option<f64> {
+        let own = r.rtt_ms;
+        match (self.fastest.get(&r.ip), own) {
+            (Some(best), Some(own)) => Some(best.min(own)),
+            (best, own) => best.copied().or(own),
+        }
+    }
+
     /// Takes one concluded pair from the sweep.
     fn hit(&mut self, hit: scan::Hit, on: &mut impl FnMut(Output)) {
+        self.note_rtt(&hit.result);
         if hit.result.state != PortState::Open {
             if let Some(s) = hit.stream {
                 scan::connect::abort(s);
@@ -295,13 +322,20 @@ impl State<'_> {
     }
 }
 
-/// Starts the fingerprint of one waiting port.
+/// Starts the fingerprint of one waiting port, paced by `host_rtt` (the
+/// result keeps its own `rtt_ms`).
 fn identify_port(
     id: Arc<dyn Identify>,
     stream: Option<TcpStream>,
     result: PortResult,
+    host_rtt: Option<f64>,
 ) -> BoxFuture<'static, PortResult> {
     let fallback = result.clone();
+    let own_rtt = result.rtt_ms;
+    let result = PortResult {
+        rtt_ms: host_rtt.or(own_rtt),
+        ..result
+    };
     async move {
         let stream = match stream {
             Some(s) => s,
@@ -309,7 +343,13 @@ fn identify_port(
                 let addr = std::net::SocketAddr::new(result.ip, result.port);
                 match scan::connect::attempt(addr, canary::timeout_for(result.rtt_ms)).await {
                     scan::connect::Attempt::Open { stream, .. } => stream,
-                    _ => return result.with_note(ServiceNote::ReconnectFailed),
+                    _ => {
+                        return PortResult {
+                            rtt_ms: own_rtt,
+                            ..result
+                        }
+                        .with_note(ServiceNote::ReconnectFailed)
+                    }
                 }
             }
         };
@@ -317,7 +357,10 @@ fn identify_port(
             .catch_unwind()
             .await
         {
-            Ok(r) => r,
+            Ok(r) => PortResult {
+                rtt_ms: own_rtt,
+                ..r
+            },
             Err(_) => fallback.with_note(ServiceNote::InternalError),
         }
     }
@@ -353,6 +396,7 @@ pub async fn run(
         held_streams: 0,
         in_progress: HashMap::new(),
         waiting: VecDeque::new(),
+        fastest: HashMap::new(),
     };
     let mut identifying = FuturesUnordered::new();
     let mut canaries = FuturesUnordered::new();
@@ -371,7 +415,8 @@ pub async fn run(
             };
             st.in_progress
                 .insert((result.ip, result.port), result.clone());
-            identifying.push(identify_port(id, stream, result));
+            let rtt = st.host_rtt(&result);
+            identifying.push(identify_port(id, stream, result, rtt));
         }
         while canaries.len() < CANARY_WINDOW {
             let Some((ip, timeout)) = st.unchecked.pop_front() else {

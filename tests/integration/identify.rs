@@ -34,7 +34,7 @@ fn port_list(ports: &[u16]) -> String {
 
 /// Port lines of an `--ndjson` run, keyed by port; panics unless it exited
 /// 0 (nothing found) or 1 (findings).
-fn port_lines(out: &Output) -> BTreeMap<u16, Value> {
+pub fn port_lines(out: &Output) -> BTreeMap<u16, Value> {
     let code = out.status.code();
     assert!(
         matches!(code, Some(0 | 1)),

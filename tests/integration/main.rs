@@ -33,5 +33,6 @@ mod severity_real;
 mod shards;
 mod silent_hosts;
 mod slow_greeter;
+mod sweep_parity;
 mod terminal;
 mod verdict_e2e;
