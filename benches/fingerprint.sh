@@ -16,20 +16,25 @@
 # names (a name nmap only guessed from its port table does not count).
 # Exits 1 if exposecheck is < 30x faster or misses a service nmap named.
 #
-# Usage: benches/fingerprint.sh [--no-nmap] [-x 'EXTRA EXPOSECHECK ARGS']
+# With -a both tools sweep every port (-p-) instead of the fixtures' list:
+# the whole-host case, where fingerprinting overlaps a 65,535-port sweep.
+#
+# Usage: benches/fingerprint.sh [-a] [--no-nmap] [-x 'EXTRA EXPOSECHECK ARGS']
 #   LIMIT=secs  env: kill a tool run after this long (default 1800)
 #   NO_BUILD=1  env: use the binaries already in target/release
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WITH_NMAP=1
+FULL=0
 EXTRA_EC=""
 LIMIT="${LIMIT:-1800}"
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-nmap) WITH_NMAP=0 ;;
+        -a) FULL=1 ;;
         -x) EXTRA_EC="$2"; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -111,20 +116,22 @@ measure() {
 }
 
 # shellcheck disable=SC2086
-measure "$TMP/ec.ndjson" "$BIN" --ndjson -q -p "$PORTS" $EXTRA_EC "$TARGET"
+SWEEP="$PORTS"
+[ "$FULL" = 1 ] && SWEEP="1-65535"
+measure "$TMP/ec.ndjson" "$BIN" --ndjson -q -p "$SWEEP" $EXTRA_EC "$TARGET"
 EC_WALL=$WALL EC_RC=$RC EC_CONNS=$CONNS
 echo "exposecheck: ${EC_WALL}s, $EC_CONNS connections, exit $EC_RC" >&2
 NM_WALL=nan NM_RC=- NM_CONNS=-
 if [ "$WITH_NMAP" = 1 ]; then
-    measure "$TMP/nmap.out" nmap -sV -Pn -n -p "$PORTS" -oX "$TMP/nmap.xml" "$TARGET"
+    measure "$TMP/nmap.out" nmap -sV -Pn -n -p "$SWEEP" -oX "$TMP/nmap.xml" "$TARGET"
     NM_WALL=$WALL NM_RC=$RC NM_CONNS=$CONNS
     echo "nmap -sV: ${NM_WALL}s, $NM_CONNS connections, exit $NM_RC" >&2
 fi
 [ -f "$TMP/nmap.xml" ] || : >"$TMP/nmap.xml"
 
-python3 - "$TMP/fixtures" "$TMP/ec.ndjson" "$TMP/nmap.xml" "$EC_WALL" "$EC_CONNS" "$EC_RC" "$NM_WALL" "$NM_CONNS" "$NM_RC" "$WITH_NMAP" <<'PY'
+python3 - "$TMP/fixtures" "$TMP/ec.ndjson" "$TMP/nmap.xml" "$EC_WALL" "$EC_CONNS" "$EC_RC" "$NM_WALL" "$NM_CONNS" "$NM_RC" "$WITH_NMAP" "$([ "$FULL" = 1 ] && echo "all (-p-)" || echo "the fixtures' list")" <<'PY'
 import json, sys, xml.etree.ElementTree as ET
-fx, ecf, nmf, ec_wall, ec_conns, ec_rc, nm_wall, nm_conns, nm_rc, with_nmap = sys.argv[1:]
+fx, ecf, nmf, ec_wall, ec_conns, ec_rc, nm_wall, nm_conns, nm_rc, with_nmap, _swept = sys.argv[1:]
 fixtures = {}
 for line in open(fx):
     parts = line.split()
@@ -138,7 +145,7 @@ for line in open(ecf):
         continue
     if v.get("type") == "port":
         s = v.get("service") or {}
-        ec[v["port"]] = (s.get("name") or "-", s.get("product") or "", s.get("version") or "", s.get("auth") or "")
+        ec[v["port"]] = (s.get("name") or "-", s.get("product") or "", s.get("version") or "", s.get("auth") or "", s.get("connections", "-"))
 nm = {}
 try:
     root = ET.parse(nmf).getroot()
@@ -158,7 +165,7 @@ def named(n):
 
 rows, missed, ec_only, both = [], [], [], 0
 for port in sorted(fixtures):
-    e = ec.get(port, ("(no line)", "", "", ""))
+    e = ec.get(port, ("(no line)", "", "", "", "-"))
     n = nm.get(port, ("-", "", "", ""))
     nmap_named = named(n[0]) and n[3] == "probed"
     ec_named = named(e[0])
@@ -167,7 +174,7 @@ for port in sorted(fixtures):
     if ec_named and not nmap_named:
         ec_only.append(f"{fixtures[port]}:{port}")
     both += nmap_named and ec_named
-    rows.append(f"| {fixtures[port]} | {port} | {e[0]} | {e[1]} {e[2]} | {e[3]} | {n[0]}{'' if n[3] in ('probed', '') else ' (' + n[3] + ')'} | {n[1]} {n[2]} |")
+    rows.append(f"| {fixtures[port]} | {port} | {e[0]} | {e[1]} {e[2]} | {e[3]} | {e[4]} | {n[0]}{'' if n[3] in ('probed', '') else ' (' + n[3] + ')'} | {n[1]} {n[2]} |")
 
 def f(x):
     try:
@@ -176,7 +183,7 @@ def f(x):
         return float("nan")
 speed = f(nm_wall) / f(ec_wall) if f(ec_wall) > 0 else float("nan")
 print()
-print(f"Fingerprinting {len(fixtures)} open services on one namespace host (veth, no RTT emulation)")
+print(f"Fingerprinting {len(fixtures)} open services on one namespace host (veth, no RTT emulation), ports swept: {sys.argv[11]}")
 print()
 print("| tool | wall s | connections (SYNs) | exit |")
 print("|---|---|---|---|")
@@ -187,8 +194,8 @@ if with_nmap == "1":
     print(f"speed-up: {speed:.1f}x (target >= 30x); named by both: {both}; "
           f"named by exposecheck only: {len(ec_only)}; named by nmap only (probed): {len(missed)}")
 print()
-print("| fixture | port | exposecheck name | product version | auth | nmap name | nmap product version |")
-print("|---|---|---|---|---|---|---|")
+print("| fixture | port | exposecheck name | product version | auth | connections | nmap name | nmap product version |")
+print("|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 if missed:
     print()
