@@ -733,6 +733,7 @@ fn timing_profile(a: &Args) -> Result<TimingProfile, Error> {
         timing.initial_timeout = timing.initial_timeout.min(t);
         timing.min_timeout = timing.min_timeout.min(t);
         timing.blind_life = timing.blind_life.min(t);
+        timing.rescue_life = timing.rescue_life.min(t);
     }
     if let Some(r) = a.retries {
         timing.max_retries = r;

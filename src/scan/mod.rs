@@ -210,6 +210,8 @@ struct Probe {
     sibling: bool,
     /// The [`Twin`] this connect belongs to (0: none).
     twin: u32,
+    /// A blind port's last, short try.
+    rescue: bool,
 }
 
 impl Probe {
@@ -224,6 +226,7 @@ impl Probe {
             blind: false,
             sibling: false,
             twin: 0,
+            rescue: false,
         }
     }
 }
@@ -554,6 +557,10 @@ struct Slice {
     siblings: VecDeque<(Instant, Probe)>,
     /// The last [`Twin::id`] given.
     last_twin: u32,
+    /// Blind ports' rescues, sent once nothing else waits.
+    rescues: VecDeque<Probe>,
+    /// Pairs drawn from the order so far.
+    drawn: u64,
 }
 
 /// Feeds an answer's RTT to the host's timing and to the scan-wide estimate.
@@ -619,6 +626,8 @@ async fn sweep_slice(shared: SliceShared, cfg: SweepConfig) -> SweepStats {
         twins: HashMap::new(),
         siblings: VecDeque::new(),
         last_twin: 0,
+        rescues: VecDeque::new(),
+        drawn: 0,
         shared,
     };
     slice.run().await
@@ -637,6 +646,7 @@ impl Slice {
             if self.inflight.is_empty()
                 && self.held.is_none()
                 && self.retry.is_empty()
+                && self.rescues.is_empty()
                 && self.exhausted
             {
                 break;
@@ -681,6 +691,7 @@ impl Slice {
     /// The next pair in the slice's order, if any is left.
     fn next_probe(&mut self) -> Option<Probe> {
         let nports = self.nports;
+        self.drawn += 1;
         self.order.next().map(|i| Probe {
             ip: self
                 .shared
@@ -736,7 +747,7 @@ impl Slice {
 
     /// The next connect to start: one held back, a retransmission, a new
     /// pair, or, only once every pair is drawn and nothing else waits, a
-    /// sibling that is due.
+    /// sibling that is due, else a rescue.
     fn next_to_send(&mut self, now: Instant, wake: &mut Option<Instant>) -> Option<Probe> {
         if let Some(p) = self.held.take().or_else(|| self.retry.pop_front()) {
             return Some(p);
@@ -748,6 +759,7 @@ impl Slice {
             }
         }
         self.due_sibling(now, wake)
+            .or_else(|| self.rescues.pop_front())
     }
 
     /// The first sibling that is due and still worth sending: its port is
@@ -843,10 +855,30 @@ impl Slice {
         let profile = *host.timing.profile();
         let blind = probe.try_no == 1 && !probe.sibling && host.timing.wants_blind_plan();
         let near = host.timing.srtt().is_some_and(|d| d < NEAR_RTT);
+        // More pairs wait than the window holds: descriptors, not connects,
+        // bound the sweep, and a short rescue later costs less of them than
+        // a long first try (whose kernel retransmission, due with every
+        // other socket's at once, comes too late to rely on).
+        let left = self.stats.planned.saturating_sub(self.drawn);
+        let crowded = left.saturating_add(self.inflight.len() as u64) > self.window.size as u64;
         if probe.sibling {
             if let Some(t) = self.twins.get_mut(&(probe.ip, probe.port)) {
                 t.sibling_live = true;
             }
+        } else if blind && crowded {
+            probe = Probe {
+                life: profile.initial_timeout,
+                blind: true,
+                twin: 0,
+                ..probe
+            };
+        } else if probe.rescue && host.timing.blind() {
+            probe = Probe {
+                life: profile.rescue_life,
+                blind: true,
+                twin: 0,
+                ..probe
+            };
         } else if blind {
             self.last_twin = self.last_twin.wrapping_add(1).max(1);
             probe = Probe {
@@ -981,16 +1013,29 @@ impl Slice {
         conclusion.map(|c| (concluded, c))
     }
 
-    /// The port of `probe` had no answer after `probe.try_no` SYNs: probed
-    /// again (as a later try) while retransmissions are allowed, unless it
-    /// was a blind try to a host that has still given no RTT sample — the
-    /// kernel's retransmission and the sibling were its retries, and a
-    /// silent host's window is better spent on ports not yet tried — else
-    /// concluded.
+    /// The port of `probe` had no answer after `probe.try_no` SYNs. A blind
+    /// port of a host that has still given no RTT sample is concluded once
+    /// it has had [`TimingProfile::blind_syns`] SYNs (the kernel's
+    /// retransmission and the sibling count), else given one short rescue,
+    /// queued behind every port not yet tried. Any other port is probed
+    /// again while retransmissions are allowed, else concluded.
     fn silence(&mut self, probe: Probe) -> Option<Conclusion> {
         let timing = &self.hosts.get(&probe.ip).expect("host state").timing;
-        let blind_done = probe.blind && timing.blind();
-        if !blind_done && timing.may_retry(probe.try_no) && !*self.shared.cancel.borrow() {
+        let cancelled = *self.shared.cancel.borrow();
+        let blind = probe.blind && timing.blind();
+        let blind_done = blind && (probe.rescue || probe.try_no >= timing.profile().blind_syns());
+        if blind && !blind_done && !cancelled {
+            self.stats.retries += 1;
+            self.rescues.push_back(Probe {
+                try_no: probe.try_no.saturating_add(1),
+                sibling: false,
+                twin: 0,
+                rescue: true,
+                ..probe
+            });
+            return None;
+        }
+        if !blind && timing.may_retry(probe.try_no) && !cancelled {
             self.stats.retries += 1;
             self.retry.push_back(Probe {
                 try_no: probe.try_no.saturating_add(1),

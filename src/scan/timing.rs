@@ -41,6 +41,11 @@ pub struct TimingProfile {
     /// third SYN from another source port) may leave: only into spare room
     /// in the window, and only while the first still has this long to live.
     pub overlap_after: Duration,
+    /// How long a blind port's last try (its *rescue*) waits: a short
+    /// fresh connect, sent once every new port has had its first try,
+    /// when the first try did not get its sibling (the window was full) or
+    /// was a plain one (the window was crowded: see `scan::Slice`).
+    pub rescue_life: Duration,
 }
 
 impl TimingProfile {
@@ -54,6 +59,7 @@ impl TimingProfile {
         max_scan_delay: Duration::from_millis(1000),
         blind_life: Duration::from_millis(2000),
         overlap_after: Duration::from_millis(1000),
+        rescue_life: Duration::from_millis(1000),
     };
     /// The default (nmap T3 bounds with a tighter ceiling).
     pub const NORMAL: TimingProfile = TimingProfile {
@@ -65,6 +71,7 @@ impl TimingProfile {
         max_scan_delay: Duration::from_millis(1000),
         blind_life: Duration::from_millis(1350),
         overlap_after: Duration::from_millis(350),
+        rescue_life: Duration::from_millis(450),
     };
     /// Aggressive (nmap T4 bounds).
     pub const FAST: TimingProfile = TimingProfile {
@@ -76,6 +83,7 @@ impl TimingProfile {
         max_scan_delay: Duration::from_millis(10),
         blind_life: Duration::from_millis(1250),
         overlap_after: Duration::from_millis(250),
+        rescue_life: Duration::from_millis(300),
     };
 
     /// Whether blind tries follow the blind plan (one long-lived socket,
@@ -84,6 +92,12 @@ impl TimingProfile {
     /// allowed at all. Otherwise a blind try is an ordinary one.
     pub fn blind_plan(&self) -> bool {
         self.blind_life > KERNEL_SYN_RTO + Duration::from_millis(50) && self.max_retries >= 1
+    }
+
+    /// SYNs after which a blind port is concluded: its first try and up to
+    /// two retransmissions (the kernel's, the sibling's or the rescue's).
+    pub fn blind_syns(&self) -> u8 {
+        1 + self.max_retries.min(2)
     }
 
     /// Whether a blind try may get its overlapping sibling (it stands for

@@ -138,6 +138,38 @@ fn a_silent_hosts_ports_get_the_kernels_retransmission_and_a_sibling() {
     }
 }
 
+/// A silent host with more ports than the window holds (`--concurrency
+/// 20`): each first try is a plain 1 s connect, and each port gets one short
+/// rescue once every port has had its first try — two SYNs, both with room
+/// for an answer, instead of a long socket whose kernel retransmission
+/// leaves with every other socket's at once.
+#[test]
+fn a_crowded_silent_sweep_gives_each_port_a_rescue() {
+    let net = TestNet::new();
+    net.iptables("-A INPUT -p tcp --syn --dport 3000:3099 -j DROP");
+    net.iptables("-P INPUT DROP");
+    let target = net.target_v4().to_string();
+    let nd = scan(&net, &["-p", "3000-3099", "--concurrency", "20", &target]);
+    let ports = port_map(&nd.ports);
+    assert_eq!(ports.len(), 100, "{}", nd.summary);
+    let tries: std::collections::BTreeMap<u64, usize> =
+        ports.values().fold(Default::default(), |mut m, p| {
+            assert_eq!(
+                (p.state.as_str(), p.reason.as_str()),
+                ("filtered", "no-response"),
+                "{p:?}"
+            );
+            *m.entry(p.tries).or_default() += 1;
+            m
+        });
+    // The last ports drawn find the window no longer crowded and get the
+    // full blind plan (three SYNs); the rest two.
+    assert!(tries.keys().all(|t| *t == 2 || *t == 3), "{tries:?}");
+    assert!(tries.get(&2).copied().unwrap_or(0) >= 70, "{tries:?}");
+    let syns: u64 = ports.values().map(|p| p.tries).sum();
+    assert_eq!(first_rule_packets(&net), syns);
+}
+
 /// A slow host (300 ms RTT) behind DROP with 5% loss: its one open port
 /// among 1,500 is found in every run, with the RTT it really has.
 #[test]
