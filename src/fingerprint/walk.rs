@@ -407,6 +407,9 @@ async fn converse(
             t.last = reply.clone();
             t.first.get_or_insert_with(|| reply.clone());
         }
+        if end == End::Eof && reply.is_empty() && d.closed(stage, &mut id) {
+            break;
+        }
         match d.step(stage, &reply, &mut id) {
             Step::Send(next) if end != End::Eof && !end.exhausted() => {
                 send = next;

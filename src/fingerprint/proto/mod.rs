@@ -6,9 +6,11 @@
 
 use crate::fingerprint::dialogue::{Dialogue, Ident, Step};
 
+pub mod ajp;
 pub mod amqp;
 mod bson;
 pub mod cassandra;
+pub mod distcc;
 pub mod dns;
 pub mod epmd;
 pub mod erlang_dist;
@@ -25,6 +27,7 @@ pub mod rdp;
 pub mod rpcbind;
 pub mod smb;
 pub mod telnet;
+pub mod tomcat_shutdown;
 pub mod util;
 pub mod vnc;
 pub mod x11;
@@ -54,6 +57,9 @@ pub fn all() -> &'static [&'static dyn Dialogue] {
         &ldap::Ldap,
         &x11::X11,
         &fastcgi::FastCgi,
+        &distcc::Distcc,
+        &ajp::Ajp,
+        &tomcat_shutdown::TomcatShutdown,
     ];
     ALL
 }

@@ -1,0 +1,106 @@
+//! The Tomcat shutdown port (8005): named by how it reads, never by the word.
+//!
+//! Tomcat's `StandardServer.await` takes one connection at a time and
+//! never writes. It reads characters until a control character, EOF or
+//! 1024 of them (when the configured word is shorter), closes, and then
+//! compares what it read with the shutdown word. So a port that keeps
+//! 1023 printable bytes open in silence and closes, without a byte, the
+//! moment the 1024th arrives is reading exactly that way.
+//!
+//! The text sent is [`FILL`] repeated: it is not `SHUTDOWN` (the default
+//! word) nor any word a person would configure, and it holds no control
+//! character, so Tomcat compares all 1024 characters. Tomcat logs one
+//! "Invalid shutdown command" warning. A server whose word is longer than
+//! 1024 characters reads on and is not named.
+
+use super::util::{add_info, matched, set_auth};
+use crate::fingerprint::dialogue::{Dialogue, Ident, ProbeCtx, Step};
+use crate::model::AuthState;
+
+/// Characters Tomcat reads before it compares (its `expected`).
+pub const READ_LIMIT: usize = 1024;
+/// The repeated text sent (printable ASCII, no control character).
+pub const FILL: &[u8] = b"exposecheck-probe-not-the-word-of-any-tomcat.";
+
+/// The Tomcat shutdown port dialogue.
+#[derive(Debug, Clone, Copy)]
+pub struct TomcatShutdown;
+
+/// The first `n` bytes of [`FILL`] repeated.
+pub fn text(n: usize) -> Vec<u8> {
+    FILL.iter().copied().cycle().take(n).collect()
+}
+
+impl Dialogue for TomcatShutdown {
+    fn name(&self) -> &'static str {
+        "tomcat-shutdown"
+    }
+
+    /// 1023 bytes: one short of what Tomcat reads before it compares.
+    fn first(&self, _ctx: &ProbeCtx) -> Option<Vec<u8>> {
+        Some(text(READ_LIMIT - 1))
+    }
+
+    /// Silence after 1023 bytes: send the 1024th. Any byte from the
+    /// server, or silence after the 1024th, is not this port.
+    fn step(&self, stage: usize, reply: &[u8], _ident: &mut Ident) -> Step {
+        match (stage, reply.is_empty()) {
+            (0, true) => Step::Send(text(READ_LIMIT)[READ_LIMIT - 1..].to_vec()),
+            _ => Step::Stop,
+        }
+    }
+
+    /// A silent close right after the 1024th byte (not before) is the answer.
+    fn closed(&self, stage: usize, ident: &mut Ident) -> bool {
+        if stage != 1 {
+            return false;
+        }
+        matched(ident, "tomcat-shutdown");
+        ident.product = Some("Apache Tomcat".into());
+        ident.info = None;
+        add_info(ident, "shutdown-port", &format!("closed after {READ_LIMIT} bytes, silent"));
+        set_auth(
+            ident,
+            AuthState::Unknown,
+            "silent until the 1024th byte, then closed: Tomcat's shutdown listener (the word itself was never sent)",
+        );
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_printable_and_not_the_word() {
+        let first = TomcatShutdown.first(&ProbeCtx::default()).unwrap();
+        assert_eq!(first.len(), READ_LIMIT - 1);
+        assert!(first.iter().all(|&b| (32..127).contains(&b)));
+        assert!(!first.windows(8).any(|w| w.eq_ignore_ascii_case(b"SHUTDOWN")));
+        let mut id = Ident::default();
+        let Step::Send(last) = TomcatShutdown.step(0, b"", &mut id) else {
+            panic!("no second send");
+        };
+        assert_eq!([first, last].concat(), text(READ_LIMIT));
+    }
+
+    #[test]
+    fn only_a_close_after_the_last_byte_names_it() {
+        let mut id = Ident::default();
+        assert!(!TomcatShutdown.closed(0, &mut id));
+        assert!(!id.matched());
+        assert_eq!(TomcatShutdown.step(1, b"", &mut id), Step::Stop);
+        assert!(!id.matched());
+        assert!(TomcatShutdown.closed(1, &mut id));
+        assert_eq!(id.service, "tomcat-shutdown");
+    }
+
+    #[test]
+    fn any_reply_is_not_tomcat() {
+        crate::fingerprint::proto::assert_rejects(&TomcatShutdown, &[b"x", b"HTTP/1.1 400\r\n"]);
+        let mut id = Ident::default();
+        assert_eq!(TomcatShutdown.step(1, b"y", &mut id), Step::Stop);
+        assert!(!id.matched());
+    }
+}
