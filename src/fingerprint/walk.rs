@@ -395,7 +395,7 @@ async fn converse(
         })
         .await;
         t.end = Some(end);
-        if n == 0 && (matches!(end, End::Done | End::Eof) || !reply.is_empty()) {
+        if n == 0 && (end == End::Done || end.closed() || !reply.is_empty()) {
             t.latency = Some(start.elapsed());
         }
         if reflects(&send, &reply) {
@@ -411,7 +411,7 @@ async fn converse(
             break;
         }
         match d.step(stage, &reply, &mut id) {
-            Step::Send(next) if end != End::Eof && !end.exhausted() => {
+            Step::Send(next) if !end.closed() && !end.exhausted() => {
                 send = next;
                 stage += 1;
             }

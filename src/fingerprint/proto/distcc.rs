@@ -72,19 +72,21 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     ident.info = None;
     add_info(ident, "protocol", &proto.to_string());
     add_info(ident, "exit", &(status >> 8).to_string());
-    // The first line of SERR: distccd's own "failed to exec" message.
-    if let Ok(len) = item(&mut c, b"SERR") {
-        let err = &c.rest()[..c.remaining().min(len as usize)];
-        let line = err.split(|&b| b == b'\n').next().unwrap_or_default();
-        if !line.is_empty() {
-            add_info(ident, "stderr", &text(line, 100));
-        }
-    }
     set_auth(
         ident,
         AuthState::None,
         "a compile job naming an arbitrary compiler was accepted and run (it could not start)",
     );
+    // Wait for SERR (distccd's own "failed to exec" line) while it is short.
+    let err = match item(&mut c, b"SERR").and_then(|n| c.take((n as usize).min(512))) {
+        Ok(err) => err,
+        Err(Bad::Short) => return Ok(Step::NeedMore),
+        Err(Bad::Invalid) => return Ok(Step::Done),
+    };
+    let line = err.split(|&b| b == b'\n').next().unwrap_or_default();
+    if !line.is_empty() {
+        add_info(ident, "stderr", &text(line, 100));
+    }
     Ok(Step::Done)
 }
 
@@ -111,6 +113,8 @@ mod tests {
         let mut id = Ident::default();
         assert_eq!(Distcc.step(0, &REPLY[..18], &mut id), Step::NeedMore);
         assert!(!id.matched());
+        assert_eq!(Distcc.step(0, &REPLY[..40], &mut id), Step::NeedMore);
+        assert!(id.matched());
         assert_eq!(Distcc.step(0, REPLY, &mut id), Step::Done);
         assert_eq!(id.service, "distcc");
         assert_eq!(id.auth, AuthState::None);

@@ -4,8 +4,11 @@
 //! never writes. It reads characters until a control character, EOF or
 //! 1024 of them (when the configured word is shorter), closes, and then
 //! compares what it read with the shutdown word. So a port that keeps
-//! 1023 printable bytes open in silence and closes, without a byte, the
-//! moment the 1024th arrives is reading exactly that way.
+//! 1023 printable bytes open in silence and closes cleanly (FIN: it read
+//! them all), without a byte, once the 1024th arrives is reading exactly
+//! that way. A server that rejects the text after reading part of it
+//! closes with bytes unread, which is a reset, and is not named; so is one
+//! that only accepts late (preforked distccd with all its children busy).
 //!
 //! The text sent is [`FILL`] repeated: it is not `SHUTDOWN` (the default
 //! word) nor any word a person would configure, and it holds no control
