@@ -62,7 +62,12 @@ mod tests {
     fn garbage_and_echo() {
         crate::fingerprint::proto::assert_rejects(
             &Ajp,
-            &[&CPING, b"HTTP/1.1 400 Bad Request\r\n", b"AB\x00\x02\x09\x00", b"AB\x00\x01\x04"],
+            &[
+                &CPING,
+                b"HTTP/1.1 400 Bad Request\r\n",
+                b"AB\x00\x02\x09\x00",
+                b"AB\x00\x01\x04",
+            ],
         );
     }
 }

@@ -119,14 +119,22 @@ mod tests {
         assert_eq!(id.service, "distcc");
         assert_eq!(id.auth, AuthState::None);
         let info = id.info.unwrap();
-        assert!(info.starts_with("protocol=1; exit=110; stderr=distccd["), "{info}");
+        assert!(
+            info.starts_with("protocol=1; exit=110; stderr=distccd["),
+            "{info}"
+        );
     }
 
     #[test]
     fn garbage_and_echo() {
         crate::fingerprint::proto::assert_rejects(
             &Distcc,
-            &[&request(), b"HTTP/1.0 400", b"DONE0000000zSTAT00000000", b"DONE00000009STAT00000000"],
+            &[
+                &request(),
+                b"HTTP/1.0 400",
+                b"DONE0000000zSTAT00000000",
+                b"DONE00000009STAT00000000",
+            ],
         );
     }
 }

@@ -149,7 +149,10 @@ mod tests {
         assert_eq!(usize::from(u16::from_be_bytes([s[0], s[1]])), s.len() - 2);
         assert_eq!(s[2], b'N');
         assert_eq!(&s[3..11], &u64::from(FLAGS).to_be_bytes());
-        assert_eq!(usize::from(u16::from_be_bytes([s[15], s[16]])), NODE_NAME.len());
+        assert_eq!(
+            usize::from(u16::from_be_bytes([s[15], s[16]])),
+            NODE_NAME.len()
+        );
         assert!(s.ends_with(NODE_NAME.as_bytes()));
     }
 

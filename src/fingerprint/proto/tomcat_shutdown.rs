@@ -61,7 +61,11 @@ impl Dialogue for TomcatShutdown {
         matched(ident, "tomcat-shutdown");
         ident.product = Some("Apache Tomcat".into());
         ident.info = None;
-        add_info(ident, "shutdown-port", &format!("closed after {READ_LIMIT} bytes, silent"));
+        add_info(
+            ident,
+            "shutdown-port",
+            &format!("closed after {READ_LIMIT} bytes, silent"),
+        );
         set_auth(
             ident,
             AuthState::Unknown,
@@ -80,7 +84,9 @@ mod tests {
         let first = TomcatShutdown.first(&ProbeCtx::default()).unwrap();
         assert_eq!(first.len(), READ_LIMIT - 1);
         assert!(first.iter().all(|&b| (32..127).contains(&b)));
-        assert!(!first.windows(8).any(|w| w.eq_ignore_ascii_case(b"SHUTDOWN")));
+        assert!(!first
+            .windows(8)
+            .any(|w| w.eq_ignore_ascii_case(b"SHUTDOWN")));
         let mut id = Ident::default();
         let Step::Send(last) = TomcatShutdown.step(0, b"", &mut id) else {
             panic!("no second send");
