@@ -22,6 +22,7 @@ pub mod mongodb;
 pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
+pub mod nrpe;
 pub mod postgresql;
 pub mod rdp;
 pub mod rpcbind;
@@ -60,6 +61,7 @@ pub fn all() -> &'static [&'static dyn Dialogue] {
         &distcc::Distcc,
         &ajp::Ajp,
         &tomcat_shutdown::TomcatShutdown,
+        &nrpe::Nrpe,
     ];
     ALL
 }
