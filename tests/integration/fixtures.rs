@@ -427,6 +427,20 @@ pub fn all() -> Vec<Fixture> {
             },
         ),
         r(
+            "nrpe",
+            5666,
+            15666,
+            |s, p| s.nrpe(p),
+            || {
+                e(&["nrpe"])
+                    .product(&["nrpe"])
+                    .version(more_versions::nrpe())
+                    .auth("none")
+                    .tls("exposecheck-nrpe.test")
+                    .severity("medium")
+            },
+        ),
+        r(
             "epmd-otp",
             4369,
             14371,

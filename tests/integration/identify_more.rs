@@ -176,6 +176,12 @@ fn identify_more_distcc_whitelisting_is_only_guessed() {
     assert!(logs.contains("cannot be an absolute path"), "{logs}");
 }
 
+/// NRPE with a certificate: `_NRPE_CHECK` inside TLS gives its version.
+#[test]
+fn identify_more_nrpe() {
+    identify(&["nrpe"]);
+}
+
 /// AJP13 CPing/CPong on a connector that requires its secret.
 #[test]
 fn identify_more_tomcat_ajp() {

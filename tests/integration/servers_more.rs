@@ -8,6 +8,7 @@
 
 use super::servers::{run_logged, version_after, version_output, Servers};
 use std::fs;
+use std::process::Command;
 use std::time::Duration;
 
 /// The scanner side of every [`TestNet`](super::netns::TestNet) lies in this network.
@@ -416,6 +417,47 @@ impl Servers {
     }
 }
 
+impl Servers {
+    /// Debian's NRPE in the foreground allowing the scanner network, with a
+    /// certificate made by `openssl req -x509` (without one NRPE speaks
+    /// only anonymous-DH TLS), one process per port.
+    pub fn nrpe(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("nrpe-{port}"));
+            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            let mut req = Command::new("openssl");
+            req.args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=exposecheck-nrpe.test"])
+            .args([
+                "-addext",
+                "subjectAltName=DNS:exposecheck-nrpe.test",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert);
+            run_logged(req, &dir.join("openssl.log"), Duration::from_secs(30));
+            let conf = format!(
+                "pid_file={d}/nrpe.pid\nserver_port={port}\nserver_address={a}\n\
+                 nrpe_user=nagios\nnrpe_group=nagios\nallowed_hosts={SCANNER_NET}\n\
+                 dont_blame_nrpe=0\ndebug=1\nssl_cert_file={c}\nssl_privatekey_file={k}\n\
+                 command[check_users]=/usr/lib/nagios/plugins/check_users -w 5 -c 10\n",
+                d = dir.display(),
+                a = self.place.addr,
+                c = cert.display(),
+                k = key.display()
+            );
+            let conf_path = dir.join("nrpe.cfg");
+            fs::write(&conf_path, conf).expect("nrpe.cfg");
+            let mut cmd = self.place.command("/usr/sbin/nrpe");
+            cmd.arg("-c").arg(&conf_path).arg("-f");
+            self.spawn("nrpe", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+}
+
 /// Debian 12's php-fpm binary.
 pub const PHP_FPM: &str = "/usr/sbin/php-fpm8.2";
 
@@ -456,6 +498,10 @@ pub mod versions {
             &version_output("/usr/bin/prometheus-node-exporter", &["--version"]),
             "version",
         )
+    }
+    /// `nrpe -V` → `4.1.0`.
+    pub fn nrpe() -> String {
+        version_after(&version_output("/usr/sbin/nrpe", &["-V"]), "Version:")
     }
     /// `dnsmasq --version` → `2.90`.
     pub fn dnsmasq() -> String {
