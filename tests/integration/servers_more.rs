@@ -63,7 +63,10 @@ impl Servers {
             let dir = self.subdir(&format!("git-daemon-{port}"));
             fs::create_dir_all(dir.join("base")).expect("mkdir");
             let mut cmd = self.place.command("/usr/bin/git");
+            // Timeouts: a --serve child whose client vanished with the
+            // namespace would otherwise outlive the test (holding its fds).
             cmd.args(["daemon", "--export-all", "--reuseaddr"])
+                .args(["--init-timeout=10", "--timeout=30"])
                 .arg(format!("--base-path={}", dir.join("base").display()))
                 .arg(format!("--listen={}", self.place.addr))
                 .arg(format!("--port={port}"));
