@@ -430,7 +430,7 @@ pub fn all() -> Vec<Fixture> {
             "nrpe",
             5666,
             15666,
-            |s, p| s.nrpe(p),
+            |s, p| s.nrpe(true, p),
             || {
                 e(&["nrpe"])
                     .product(&["nrpe"])

@@ -182,6 +182,33 @@ fn identify_more_nrpe() {
     identify(&["nrpe"]);
 }
 
+/// Debian's default NRPE (no certificate) offers only anonymous-DH TLS,
+/// which rustls does not speak: the port is a TLS listener whose handshake
+/// failed, never a probed NRPE.
+#[test]
+fn identify_more_nrpe_without_certificate_is_only_tls() {
+    let (net, place) = testnet();
+    let mut servers = Servers::new(place);
+    servers.nrpe(false, &[5666, 15667]);
+    let (lines, out) = scan(&net, &[5666, 15667]);
+    for port in [5666, 15667] {
+        let svc = &lines[&port]["service"];
+        assert!(
+            !(svc["name"] == "nrpe" && svc["confidence"] == "probed"),
+            "{port}: {svc}\n{}",
+            show(&out)
+        );
+    }
+    let moved = &lines[&15667]["service"];
+    let err = moved["tls"]["error"].as_str().unwrap_or_default();
+    assert!(
+        moved["name"] == "tls" && err.contains("HandshakeFailure"),
+        "{moved}\n{}\n{}",
+        show(&out),
+        servers.logs()
+    );
+}
+
 /// AJP13 CPing/CPong on a connector that requires its secret.
 #[test]
 fn identify_more_tomcat_ajp() {

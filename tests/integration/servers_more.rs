@@ -421,37 +421,24 @@ impl Servers {
 }
 
 impl Servers {
-    /// Debian's NRPE in the foreground allowing the scanner network, with a
-    /// certificate made by `openssl req -x509` (without one NRPE speaks
-    /// only anonymous-DH TLS), one process per port.
-    pub fn nrpe(&mut self, ports: &[u16]) {
+    /// Debian's NRPE in the foreground allowing the scanner network, one
+    /// process per port; with `cert`, a certificate made by `openssl req
+    /// -x509` (without one, Debian's default, NRPE speaks only
+    /// anonymous-DH TLS).
+    pub fn nrpe(&mut self, cert: bool, ports: &[u16]) {
         for &port in ports {
             let dir = self.subdir(&format!("nrpe-{port}"));
-            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-            let mut req = Command::new("openssl");
-            req.args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=exposecheck-nrpe.test"])
-            .args([
-                "-addext",
-                "subjectAltName=DNS:exposecheck-nrpe.test",
-                "-keyout",
-            ])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert);
-            run_logged(req, &dir.join("openssl.log"), Duration::from_secs(30));
-            let conf = format!(
+            let mut conf = format!(
                 "pid_file={d}/nrpe.pid\nserver_port={port}\nserver_address={a}\n\
                  nrpe_user=nagios\nnrpe_group=nagios\nallowed_hosts={SCANNER_NET}\n\
-                 dont_blame_nrpe=0\ndebug=1\nssl_cert_file={c}\nssl_privatekey_file={k}\n\
+                 dont_blame_nrpe=0\ndebug=1\n\
                  command[check_users]=/usr/lib/nagios/plugins/check_users -w 5 -c 10\n",
                 d = dir.display(),
                 a = self.place.addr,
-                c = cert.display(),
-                k = key.display()
             );
+            if cert {
+                conf += &nrpe_certificate(&dir);
+            }
             let conf_path = dir.join("nrpe.cfg");
             fs::write(&conf_path, conf).expect("nrpe.cfg");
             let mut cmd = self.place.command("/usr/sbin/nrpe");
@@ -459,6 +446,30 @@ impl Servers {
             self.spawn("nrpe", cmd, &dir, &[port], libc::SIGTERM);
         }
     }
+}
+
+/// A self-signed certificate in `dir`, as nrpe.cfg lines.
+fn nrpe_certificate(dir: &std::path::Path) -> String {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let mut req = Command::new("openssl");
+    req.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ])
+    .args(["-subj", "/CN=exposecheck-nrpe.test"])
+    .args([
+        "-addext",
+        "subjectAltName=DNS:exposecheck-nrpe.test",
+        "-keyout",
+    ])
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert);
+    run_logged(req, &dir.join("openssl.log"), Duration::from_secs(30));
+    format!(
+        "ssl_cert_file={}\nssl_privatekey_file={}\n",
+        cert.display(),
+        key.display()
+    )
 }
 
 /// Debian 12's php-fpm binary.
