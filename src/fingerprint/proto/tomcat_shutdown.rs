@@ -7,8 +7,11 @@
 //! 1023 printable bytes open in silence and closes cleanly (FIN: it read
 //! them all), without a byte, once the 1024th arrives is reading exactly
 //! that way. A server that rejects the text after reading part of it
-//! closes with bytes unread, which is a reset, and is not named; so is one
-//! that only accepts late (preforked distccd with all its children busy).
+//! closes with bytes unread, which is a reset, and is not named. One that
+//! only accepts late (preforked distccd with all its children busy, a
+//! refusing Zabbix agent) would look the same, so the 1023 bytes must meet
+//! [`SILENT_WINDOWS`] reply windows of silence first: such a server closes
+//! within them.
 //!
 //! The text sent is [`FILL`] repeated: it is not `SHUTDOWN` (the default
 //! word) nor any word a person would configure, and it holds no control
@@ -22,6 +25,10 @@ use crate::model::AuthState;
 
 /// Characters Tomcat reads before it compares (its `expected`).
 pub const READ_LIMIT: usize = 1024;
+/// Reply windows of silence required after the 1023 bytes, before the last
+/// byte: a server that only accepts late (a refusing Zabbix agent accepts
+/// about once a second per listener) closes within them.
+pub const SILENT_WINDOWS: usize = 4;
 /// The repeated text sent (printable ASCII, no control character).
 pub const FILL: &[u8] = b"exposecheck-probe-not-the-word-of-any-tomcat.";
 
@@ -44,18 +51,22 @@ impl Dialogue for TomcatShutdown {
         Some(text(READ_LIMIT - 1))
     }
 
-    /// Silence after 1023 bytes: send the 1024th. Any byte from the
-    /// server, or silence after the 1024th, is not this port.
+    /// Silence after 1023 bytes: wait [`SILENT_WINDOWS`] windows (sending
+    /// nothing), then send the 1024th. Any byte from the server, or
+    /// silence after the 1024th, is not this port.
     fn step(&self, stage: usize, reply: &[u8], _ident: &mut Ident) -> Step {
-        match (stage, reply.is_empty()) {
-            (0, true) => Step::Send(text(READ_LIMIT)[READ_LIMIT - 1..].to_vec()),
-            _ => Step::Stop,
+        if !reply.is_empty() || stage >= SILENT_WINDOWS {
+            return Step::Stop;
         }
+        if stage + 1 < SILENT_WINDOWS {
+            return Step::Send(Vec::new());
+        }
+        Step::Send(text(READ_LIMIT)[READ_LIMIT - 1..].to_vec())
     }
 
     /// A silent close right after the 1024th byte (not before) is the answer.
     fn closed(&self, stage: usize, ident: &mut Ident) -> bool {
-        if stage != 1 {
+        if stage != SILENT_WINDOWS {
             return false;
         }
         matched(ident, "tomcat-shutdown");
@@ -88,20 +99,29 @@ mod tests {
             .windows(8)
             .any(|w| w.eq_ignore_ascii_case(b"SHUTDOWN")));
         let mut id = Ident::default();
-        let Step::Send(last) = TomcatShutdown.step(0, b"", &mut id) else {
-            panic!("no second send");
-        };
-        assert_eq!([first, last].concat(), text(READ_LIMIT));
+        let mut sent = first;
+        for stage in 0..SILENT_WINDOWS {
+            let Step::Send(more) = TomcatShutdown.step(stage, b"", &mut id) else {
+                panic!("no send after stage {stage}");
+            };
+            sent.extend(more);
+        }
+        assert_eq!(sent, text(READ_LIMIT));
     }
 
     #[test]
     fn only_a_close_after_the_last_byte_names_it() {
         let mut id = Ident::default();
-        assert!(!TomcatShutdown.closed(0, &mut id));
+        for stage in 0..SILENT_WINDOWS {
+            assert!(!TomcatShutdown.closed(stage, &mut id));
+        }
         assert!(!id.matched());
-        assert_eq!(TomcatShutdown.step(1, b"", &mut id), Step::Stop);
+        assert_eq!(
+            TomcatShutdown.step(SILENT_WINDOWS, b"", &mut id),
+            Step::Stop
+        );
         assert!(!id.matched());
-        assert!(TomcatShutdown.closed(1, &mut id));
+        assert!(TomcatShutdown.closed(SILENT_WINDOWS, &mut id));
         assert_eq!(id.service, "tomcat-shutdown");
     }
 
