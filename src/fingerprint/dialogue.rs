@@ -54,4 +54,9 @@ pub trait Dialogue: Send + Sync {
         let _ = (stage, ident);
         false
     }
+    /// True for a protocol never carried inside TLS: the engine does not
+    /// replay it there.
+    fn plain_only(&self) -> bool {
+        false
+    }
 }

@@ -64,6 +64,11 @@ impl Dialogue for TomcatShutdown {
         Step::Send(text(READ_LIMIT)[READ_LIMIT - 1..].to_vec())
     }
 
+    /// Tomcat's shutdown listener is a plain socket.
+    fn plain_only(&self) -> bool {
+        true
+    }
+
     /// A silent close right after the 1024th byte (not before) is the answer.
     fn closed(&self, stage: usize, ident: &mut Ident) -> bool {
         if stage != SILENT_WINDOWS {
