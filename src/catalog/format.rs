@@ -111,6 +111,9 @@ pub enum Impact {
     /// Tells its reader about the host and its software (a port mapper, a
     /// directory read anonymously, a monitoring agent, a source server).
     Disclosure,
+    /// Stops the service for whoever sends its word (the Tomcat shutdown
+    /// port).
+    Shutdown,
 }
 
 impl Impact {
@@ -121,6 +124,7 @@ impl Impact {
             Impact::Relay => "relay",
             Impact::RemoteLogin => "remote-login",
             Impact::Disclosure => "disclosure",
+            Impact::Shutdown => "shutdown",
         }
     }
 }

@@ -87,7 +87,7 @@ impl Session<'_> {
             let end = self
                 .read(&mut conn, &mut drain, w, |b, s| s.greeting_done(b))
                 .await;
-            if end == End::Eof {
+            if end.closed() {
                 return None;
             }
         }
@@ -136,7 +136,7 @@ impl Session<'_> {
         })
         .await;
         self.budget = budget;
-        if matches!(end, End::Done | End::Eof) {
+        if end == End::Done || end.closed() {
             self.slowest = self.slowest.max(start.elapsed());
         }
         if end.exhausted() {
@@ -226,7 +226,7 @@ impl Session<'_> {
             End::Done | End::Idle => !reply.is_empty(),
             _ => false,
         };
-        if end != End::Eof && !end.exhausted() {
+        if !end.closed() && !end.exhausted() {
             self.conn = Some(conn);
         }
         reply

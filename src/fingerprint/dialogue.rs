@@ -46,4 +46,17 @@ pub trait Dialogue: Send + Sync {
     /// filling `ident` as facts are learned. Once `ident` is matched, a later
     /// `Stop` or an exhausted budget still reports the match.
     fn step(&self, stage: usize, reply: &[u8], ident: &mut Ident) -> Step;
+    /// The peer closed cleanly (FIN, not RST: it had read all we sent)
+    /// without a byte after the request of `stage`. A dialogue for which
+    /// that silent close is the answer fills `ident` and returns true; the
+    /// default learns nothing from it.
+    fn closed(&self, stage: usize, ident: &mut Ident) -> bool {
+        let _ = (stage, ident);
+        false
+    }
+    /// True for a protocol never carried inside TLS: the engine does not
+    /// replay it there.
+    fn plain_only(&self) -> bool {
+        false
+    }
 }

@@ -58,8 +58,10 @@ impl Budget {
 pub enum End {
     /// The `done` predicate accepted the data.
     Done,
-    /// The peer closed (FIN, RST, or TLS EOF without close_notify).
+    /// The peer closed (FIN, or TLS EOF without close_notify).
     Eof,
+    /// The peer reset the connection (it closed with our bytes unread).
+    Reset,
     /// No data for the idle window.
     Idle,
     /// The port's deadline passed.
@@ -72,6 +74,11 @@ impl End {
     /// Whether the port's budget ran out.
     pub fn exhausted(self) -> bool {
         matches!(self, End::Deadline | End::Full)
+    }
+
+    /// Whether the peer closed, by FIN or by RST.
+    pub fn closed(self) -> bool {
+        matches!(self, End::Eof | End::Reset)
     }
 }
 
@@ -99,6 +106,7 @@ pub async fn read_until<S: AsyncRead + Unpin + ?Sized>(
         match read {
             Err(_) if Instant::now() >= budget.deadline => return End::Deadline,
             Err(_) => return End::Idle,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return End::Reset,
             Ok(Ok(0)) | Ok(Err(_)) => return End::Eof,
             Ok(Ok(n)) => {
                 budget.bytes_left -= n;

@@ -30,7 +30,7 @@ use crate::catalog::{load, Catalog, LoadErrors, ProbeKey};
 use crate::model::{Confidence, PortResult, Service, ServiceNote, TlsInfo};
 use dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use futures::future::BoxFuture;
-use io::{Budget, End, Io};
+use io::{Budget, Io};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -401,10 +401,10 @@ impl<'a> Session<'a> {
                 s.greeting_done(b)
             })
             .await;
-        if greeting.is_empty() && end == End::Eof {
+        if greeting.is_empty() && end.closed() {
             return Found::Wrapped;
         }
-        if end != End::Eof {
+        if !end.closed() {
             self.conn = Some(conn);
         }
         if let Some(hit) = self.judge_greeting(greeting).await {
@@ -500,7 +500,7 @@ impl<'a> Session<'a> {
                 let end = self
                     .read(&mut conn, &mut greeting, window, |b, s| s.greeting_done(b))
                     .await;
-                if end != End::Eof {
+                if !end.closed() {
                     self.conn = Some(conn);
                 }
                 if let Some(hit) = self.judge_greeting(greeting).await {

@@ -51,7 +51,7 @@ impl Session<'_> {
             let Some(d) = s.code.as_deref().and_then(proto::by_name) else {
                 continue;
             };
-            if d.first(&self.ctx).is_none() {
+            if d.first(&self.ctx).is_none() || (self.layer == Layer::Tls && d.plain_only()) {
                 continue;
             }
             if self.cat.names_port(si, port) {

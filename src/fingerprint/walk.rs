@@ -395,7 +395,7 @@ async fn converse(
         })
         .await;
         t.end = Some(end);
-        if n == 0 && (matches!(end, End::Done | End::Eof) || !reply.is_empty()) {
+        if n == 0 && (end == End::Done || end.closed() || !reply.is_empty()) {
             t.latency = Some(start.elapsed());
         }
         if reflects(&send, &reply) {
@@ -407,8 +407,11 @@ async fn converse(
             t.last = reply.clone();
             t.first.get_or_insert_with(|| reply.clone());
         }
+        if end == End::Eof && reply.is_empty() && d.closed(stage, &mut id) {
+            break;
+        }
         match d.step(stage, &reply, &mut id) {
-            Step::Send(next) if end != End::Eof && !end.exhausted() => {
+            Step::Send(next) if !end.closed() && !end.exhausted() => {
                 send = next;
                 stage += 1;
             }

@@ -442,6 +442,7 @@ mod tests {
             Impact::Relay,
             Impact::RemoteLogin,
             Impact::Disclosure,
+            Impact::Shutdown,
         ] {
             assert_eq!(i.rule().impact, i);
         }

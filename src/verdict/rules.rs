@@ -235,7 +235,7 @@ pub struct ImpactRule {
 }
 
 /// Every impact, in [`Impact`] order.
-pub static IMPACTS: [ImpactRule; 4] = [
+pub static IMPACTS: [ImpactRule; 5] = [
     ImpactRule {
         impact: Impact::CodeExecution,
         open: Severity::Critical,
@@ -259,6 +259,11 @@ pub static IMPACTS: [ImpactRule; 4] = [
         open: Severity::Medium,
         guarded: Some(Severity::Medium),
         rationale: "it tells anyone the host's services, software versions and layout, which is how an attacker picks the next target; it should answer only its own peers",
+    },    ImpactRule {
+        impact: Impact::Shutdown,
+        open: Severity::Medium,
+        guarded: Some(Severity::Medium),
+        rationale: "whoever reaches the port and sends its word (the default is SHUTDOWN) stops the server; the word is the only guard",
     },
 ];
 

@@ -11,7 +11,7 @@
 use super::fakes::{self as proto_fakes, FakeHandle, Kind as ProtoKind};
 use super::http_fakes::{self as fakes, Running};
 use super::servers::{versions, MariaAccounts, PgHba, Place, RedisMode, Servers, TLS_NAME};
-use super::servers_more::{versions as more_versions, ZabbixServer};
+use super::servers_more::{versions as more_versions, Distcc, ZabbixServer};
 
 /// Expected TLS facts.
 #[derive(Clone, Debug)]
@@ -394,6 +394,74 @@ pub fn all() -> Vec<Fixture> {
                 e(&["dns"])
                     .product(&["dnsmasq"])
                     .version(more_versions::dnsmasq())
+            },
+        ),
+        r(
+            "distcc-insecure",
+            3632,
+            13632,
+            |s, p| s.distccd(Distcc::Insecure, p),
+            || {
+                e(&["distcc"])
+                    .product(&["distccd"])
+                    .auth("none")
+                    .severity("critical")
+            },
+        ),
+        r(
+            "tomcat-ajp",
+            8009,
+            18009,
+            |s, p| s.tomcat(p, None),
+            || e(&["ajp13"]).product(&["ajp13"]).severity("medium"),
+        ),
+        r(
+            "tomcat-shutdown",
+            8005,
+            18005,
+            |s, p| s.tomcat_shutdown(p),
+            || {
+                e(&["tomcat-shutdown"])
+                    .product(&["tomcat"])
+                    .severity("medium")
+            },
+        ),
+        r(
+            "nrpe",
+            5666,
+            15666,
+            |s, p| s.nrpe(true, p),
+            || {
+                e(&["nrpe"])
+                    .product(&["nrpe"])
+                    .version(more_versions::nrpe())
+                    .auth("none")
+                    .tls("exposecheck-nrpe.test")
+                    .severity("medium")
+            },
+        ),
+        r(
+            "epmd-otp",
+            4369,
+            14371,
+            |s, p| s.epmd(p),
+            || {
+                e(&["epmd"])
+                    .product(&["erlang port mapper"])
+                    .auth("none")
+                    .severity("medium")
+            },
+        ),
+        r(
+            "erlang-otp",
+            25672,
+            45672,
+            |s, p| s.erlang_nodes(p),
+            || {
+                e(&["erlang-dist"])
+                    .product(&["erlang"])
+                    .auth("required")
+                    .severity("medium")
             },
         ),
     ];

@@ -6,7 +6,7 @@
 use super::identify::{identify, scan, testnet};
 use super::netns::show;
 use super::servers::Servers;
-use super::servers_more::{ZabbixServer, SUFFIX};
+use super::servers_more::{Distcc, ZabbixServer, NODES_EPMD_PORT, SUFFIX, TOMCAT_SHUTDOWN_WORD};
 
 #[test]
 fn identify_more_munin_node() {
@@ -122,6 +122,161 @@ fn identify_more_zabbix_agent_refusing_is_only_guessed() {
         seen,
         [want("zabbix-agent", "guessed"), want("unknown", "guessed")],
         "{}\n{}",
+        show(&out),
+        servers.logs()
+    );
+}
+
+/// A distccd that runs any compiler it is sent answers the job whose
+/// compiler is `/` with a failed exec (its log shows nothing ran).
+#[test]
+fn identify_more_distcc_insecure() {
+    identify(&["distcc-insecure"]);
+    let (net, place) = testnet();
+    let mut servers = Servers::new(place);
+    servers.distccd(Distcc::Insecure, &[3632]);
+    let (lines, out) = scan(&net, &[3632]);
+    let logs = servers.full_logs();
+    assert!(
+        lines[&3632]["service"]["name"] == "distcc"
+            && logs.contains("/ exposecheck.c on localhost failed with exit code 110"),
+        "{}\n{logs}",
+        show(&out)
+    );
+}
+
+/// Debian's default distccd (the compiler whitelist) refuses the absolute
+/// compiler `/` in silence, and no harmless job draws a word from it: the
+/// default port gets the port guess only, the moved port stays `unknown`.
+#[test]
+fn identify_more_distcc_whitelisting_is_only_guessed() {
+    let (net, place) = testnet();
+    let mut servers = Servers::new(place);
+    servers.distccd(Distcc::Whitelist, &[3632, 13633]);
+    let (lines, out) = scan(&net, &[3632, 13633]);
+    let got = |port: u16, key: &str| {
+        lines[&port]["service"][key]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let logs = servers.full_logs();
+    assert_eq!(
+        [
+            (got(3632, "name"), got(3632, "confidence")),
+            (got(13633, "name"), got(13633, "confidence"))
+        ],
+        [
+            ("distcc".into(), "guessed".into()),
+            ("unknown".into(), "guessed".into())
+        ],
+        "{}\n{logs}",
+        show(&out)
+    );
+    assert!(logs.contains("cannot be an absolute path"), "{logs}");
+}
+
+/// NRPE with a certificate: `_NRPE_CHECK` inside TLS gives its version.
+#[test]
+fn identify_more_nrpe() {
+    identify(&["nrpe"]);
+}
+
+/// Debian's default NRPE (no certificate) offers only anonymous-DH TLS,
+/// which rustls does not speak: the port is a TLS listener whose handshake
+/// failed, never a probed NRPE.
+#[test]
+fn identify_more_nrpe_without_certificate_is_only_tls() {
+    let (net, place) = testnet();
+    let mut servers = Servers::new(place);
+    servers.nrpe(false, &[5666, 15667]);
+    let (lines, out) = scan(&net, &[5666, 15667]);
+    for port in [5666, 15667] {
+        let svc = &lines[&port]["service"];
+        assert!(
+            !(svc["name"] == "nrpe" && svc["confidence"] == "probed"),
+            "{port}: {svc}\n{}",
+            show(&out)
+        );
+    }
+    let moved = &lines[&15667]["service"];
+    let err = moved["tls"]["error"].as_str().unwrap_or_default();
+    assert!(
+        moved["name"] == "tls" && err.contains("HandshakeFailure"),
+        "{moved}\n{}\n{}",
+        show(&out),
+        servers.logs()
+    );
+}
+
+/// AJP13 CPing/CPong on a connector that requires its secret.
+#[test]
+fn identify_more_tomcat_ajp() {
+    identify(&["tomcat-ajp"]);
+}
+
+/// The shutdown port is named, and Tomcat is still running afterwards:
+/// it logged our text as an invalid command and never shut down.
+#[test]
+fn identify_more_tomcat_shutdown_never_stops_it() {
+    identify(&["tomcat-shutdown"]);
+    let (net, place) = testnet();
+    let mut servers = Servers::new(place.clone());
+    servers.tomcat_shutdown(&[8005]);
+    let (lines, out) = scan(&net, &[8005]);
+    let logs = servers.full_logs();
+    assert_eq!(
+        lines[&8005]["service"]["name"],
+        "tomcat-shutdown",
+        "{}\n{logs}",
+        show(&out)
+    );
+    assert!(place.connects(8005), "Tomcat stopped:\n{logs}");
+    assert!(logs.contains("Invalid shutdown command"), "{logs}");
+    assert!(
+        !logs.contains(TOMCAT_SHUTDOWN_WORD) && !logs.contains("shutdownViaPort"),
+        "{logs}"
+    );
+}
+
+/// A real epmd and Erlang node (Debian erlang-base) on fixed ports.
+#[test]
+fn identify_more_erlang_otp() {
+    identify(&["epmd-otp", "erlang-otp"]);
+}
+
+/// A node on the port it picked itself: the port that epmd's node list
+/// names is identified as Erlang distribution, the cookie asked.
+#[test]
+fn identify_more_erlang_on_the_port_epmd_names() {
+    let (net, place) = testnet();
+    let mut servers = Servers::new(place);
+    servers.erlang_nodes(&[]);
+    let mut dist = None;
+    for _ in 0..40 {
+        let (lines, _) = scan(&net, &[NODES_EPMD_PORT]);
+        let info = lines[&NODES_EPMD_PORT]["service"]["info"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        dist = info
+            .split("nodes=")
+            .nth(1)
+            .and_then(|n| n.split(':').nth(1))
+            .and_then(|p| p.split([',', ';']).next()?.parse::<u16>().ok());
+        if dist.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let port = dist.unwrap_or_else(|| panic!("epmd never listed the node\n{}", servers.logs()));
+    let (lines, out) = scan(&net, &[port]);
+    let svc = &lines[&port]["service"];
+    assert!(
+        svc["name"] == "erlang-dist"
+            && svc["auth"] == "required"
+            && lines[&port]["finding"]["severity"] == "medium",
+        "{port}: {svc}\n{}\n{}",
         show(&out),
         servers.logs()
     );

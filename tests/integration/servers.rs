@@ -585,6 +585,14 @@ impl Servers {
         }
     }
 
+    /// Every started process's whole log, for checks on what it logged.
+    pub fn full_logs(&self) -> String {
+        self.procs
+            .iter()
+            .map(|p| fs::read_to_string(&p.log).unwrap_or_default())
+            .collect()
+    }
+
     /// The log files of every started process, for failure messages.
     pub fn logs(&self) -> String {
         self.procs

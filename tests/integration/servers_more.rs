@@ -1,5 +1,6 @@
 //! More real servers for the identification fixtures (issue 17): munin-node,
-//! svnserve, git daemon, the Zabbix agent, BIND, dnsmasq, rpcbind, slapd, Xvfb and php-fpm, each from its Debian package,
+//! svnserve, git daemon, the Zabbix agent, BIND, dnsmasq, rpcbind, slapd, Xvfb, php-fpm,
+//! Prometheus, distccd, Tomcat (AJP and shutdown ports), epmd and Erlang nodes, each from its Debian package,
 //! run in the fixture namespace with its own config in the set's tempdir,
 //! bound to the place's address, and stopped by PID when the set drops.
 
@@ -7,6 +8,7 @@
 
 use super::servers::{run_logged, version_after, version_output, Servers};
 use std::fs;
+use std::process::Command;
 use std::time::Duration;
 
 /// The scanner side of every [`TestNet`](super::netns::TestNet) lies in this network.
@@ -61,7 +63,10 @@ impl Servers {
             let dir = self.subdir(&format!("git-daemon-{port}"));
             fs::create_dir_all(dir.join("base")).expect("mkdir");
             let mut cmd = self.place.command("/usr/bin/git");
+            // Timeouts: a --serve child whose client vanished with the
+            // namespace would otherwise outlive the test (holding its fds).
             cmd.args(["daemon", "--export-all", "--reuseaddr"])
+                .args(["--init-timeout=10", "--timeout=30"])
                 .arg(format!("--base-path={}", dir.join("base").display()))
                 .arg(format!("--listen={}", self.place.addr))
                 .arg(format!("--port={port}"));
@@ -265,6 +270,208 @@ impl Servers {
     }
 }
 
+/// Whether distccd runs any compiler it is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Distcc {
+    /// `--enable-tcp-insecure`: any compiler name, any command.
+    Insecure,
+    /// Debian's default: only compilers linked in /usr/lib/distcc.
+    Whitelist,
+}
+
+/// The epmd that [`Servers::erlang_nodes`] registers its nodes with (not
+/// a fixture port).
+pub const NODES_EPMD_PORT: u16 = 14368;
+/// The shutdown word of the Tomcat fixtures (never sent by exposecheck).
+pub const TOMCAT_SHUTDOWN_WORD: &str = "exposecheck-fixture-stop-word";
+
+impl Servers {
+    /// distccd (`--no-detach`, preforking) allowing the scanner network,
+    /// one process per port.
+    pub fn distccd(&mut self, mode: Distcc, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("distccd-{port}"));
+            let mut cmd = self.place.command("/usr/bin/distccd");
+            cmd.args([
+                "--daemon",
+                "--no-detach",
+                "--log-stderr",
+                "--log-level",
+                "info",
+            ])
+            .args(["--allow", SCANNER_NET, "--port", &port.to_string()])
+            .args(["--listen", &self.place.addr.to_string()]);
+            if mode == Distcc::Insecure {
+                cmd.arg("--enable-tcp-insecure");
+            }
+            self.spawn("distccd", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// Debian's Tomcat 10 from a CATALINA_BASE of its own in the set's
+    /// tempdir: an AJP connector (secret required) on each of
+    /// `ajp_ports`, and the shutdown port on `shutdown` (else none).
+    pub fn tomcat(&mut self, ajp_ports: &[u16], shutdown: Option<u16>) {
+        let dir = self.subdir("tomcat");
+        for d in ["conf", "logs", "work", "temp", "webapps"] {
+            fs::create_dir_all(dir.join(d)).expect("mkdir");
+        }
+        for f in ["web.xml", "logging.properties"] {
+            fs::copy(format!("/etc/tomcat10/{f}"), dir.join("conf").join(f)).expect("tomcat conf");
+        }
+        let a = self.place.addr;
+        let connectors: String = ajp_ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "<Connector protocol=\"AJP/1.3\" address=\"{a}\" port=\"{p}\" \
+                     secretRequired=\"true\" secret=\"exposecheck-fixture-secret\"/>\n"
+                )
+            })
+            .collect();
+        let port = shutdown.map_or(-1, i32::from);
+        let xml = format!(
+            "<?xml version=\"1.0\"?>\n<Server port=\"{port}\" address=\"{a}\" \
+             shutdown=\"{TOMCAT_SHUTDOWN_WORD}\">\n<Service name=\"Catalina\">\n{connectors}\
+             <Engine name=\"Catalina\" defaultHost=\"localhost\">\n<Host name=\"localhost\" \
+             appBase=\"webapps\" unpackWARs=\"false\" autoDeploy=\"false\"/>\n</Engine>\n\
+             </Service>\n</Server>\n"
+        );
+        fs::write(dir.join("conf/server.xml"), xml).expect("server.xml");
+        let base = dir.display();
+        let mut cmd = self.place.command("/usr/bin/java");
+        cmd.args(["-Xmx128m", "-XX:TieredStopAtLevel=1"])
+            .arg(format!(
+                "-Djava.util.logging.config.file={base}/conf/logging.properties"
+            ))
+            .arg("-Djava.util.logging.manager=org.apache.juli.ClassLoaderLogManager")
+            .arg("-Dcatalina.home=/usr/share/tomcat10")
+            .arg(format!("-Dcatalina.base={base}"))
+            .arg(format!("-Djava.io.tmpdir={base}/temp"))
+            .args([
+                "-cp",
+                "/usr/share/tomcat10/bin/bootstrap.jar:/usr/share/tomcat10/bin/tomcat-juli.jar",
+            ])
+            .args(["org.apache.catalina.startup.Bootstrap", "start"]);
+        let ports: Vec<u16> = ajp_ports.iter().copied().chain(shutdown).collect();
+        self.spawn("tomcat", cmd, &dir, &ports, libc::SIGTERM);
+    }
+
+    /// One Tomcat per port with only its shutdown port open there.
+    pub fn tomcat_shutdown(&mut self, ports: &[u16]) {
+        for &port in ports {
+            self.tomcat(&[], Some(port));
+        }
+    }
+
+    /// epmd in the foreground, one per port.
+    pub fn epmd(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("epmd-{port}"));
+            let mut cmd = self.place.command("/usr/bin/epmd");
+            cmd.args(["-port", &port.to_string()])
+                .args(["-address", &format!("127.0.0.1,{}", self.place.addr)]);
+            self.spawn("epmd", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
+    /// An epmd on [`NODES_EPMD_PORT`] and one Erlang node (`erl -sname
+    /// -noshell`, a random cookie) per port: its distribution listener on
+    /// that port, or where the node picks when `ports` is empty.
+    pub fn erlang_nodes(&mut self, ports: &[u16]) {
+        self.epmd(&[NODES_EPMD_PORT]);
+        let nodes: Vec<Option<u16>> = if ports.is_empty() {
+            vec![None]
+        } else {
+            ports.iter().copied().map(Some).collect()
+        };
+        for port in nodes {
+            let label = port.map_or("dynamic".to_string(), |p| p.to_string());
+            let dir = self.subdir(&format!("erlang-{label}"));
+            let ip = self.place.addr.to_string().replace('.', ",");
+            let mut cmd = self.place.command("/usr/bin/erl");
+            cmd.env("ERL_EPMD_PORT", NODES_EPMD_PORT.to_string())
+                .env("HOME", &dir)
+                .args([
+                    "-sname",
+                    &format!("ec{label}"),
+                    "-noshell",
+                    "-start_epmd",
+                    "false",
+                ])
+                .args([
+                    "-setcookie",
+                    &format!("cookie-{}-{label}", std::process::id()),
+                ])
+                .args(["-kernel", "inet_dist_use_interface", &format!("{{{ip}}}")]);
+            if let Some(p) = port {
+                cmd.args(["-kernel", "inet_dist_listen_min", &p.to_string()])
+                    .args(["-kernel", "inet_dist_listen_max", &p.to_string()]);
+            }
+            // beam ignores SIGTERM while it boots; the node holds nothing.
+            self.spawn(
+                "erl",
+                cmd,
+                &dir,
+                &port.into_iter().collect::<Vec<_>>(),
+                libc::SIGKILL,
+            );
+        }
+    }
+}
+
+impl Servers {
+    /// Debian's NRPE in the foreground allowing the scanner network, one
+    /// process per port; with `cert`, a certificate made by `openssl req
+    /// -x509` (without one, Debian's default, NRPE speaks only
+    /// anonymous-DH TLS).
+    pub fn nrpe(&mut self, cert: bool, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("nrpe-{port}"));
+            let mut conf = format!(
+                "pid_file={d}/nrpe.pid\nserver_port={port}\nserver_address={a}\n\
+                 nrpe_user=nagios\nnrpe_group=nagios\nallowed_hosts={SCANNER_NET}\n\
+                 dont_blame_nrpe=0\ndebug=1\n\
+                 command[check_users]=/usr/lib/nagios/plugins/check_users -w 5 -c 10\n",
+                d = dir.display(),
+                a = self.place.addr,
+            );
+            if cert {
+                conf += &nrpe_certificate(&dir);
+            }
+            let conf_path = dir.join("nrpe.cfg");
+            fs::write(&conf_path, conf).expect("nrpe.cfg");
+            let mut cmd = self.place.command("/usr/sbin/nrpe");
+            cmd.arg("-c").arg(&conf_path).arg("-f");
+            self.spawn("nrpe", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+}
+
+/// A self-signed certificate in `dir`, as nrpe.cfg lines.
+fn nrpe_certificate(dir: &std::path::Path) -> String {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let mut req = Command::new("openssl");
+    req.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ])
+    .args(["-subj", "/CN=exposecheck-nrpe.test"])
+    .args([
+        "-addext",
+        "subjectAltName=DNS:exposecheck-nrpe.test",
+        "-keyout",
+    ])
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert);
+    run_logged(req, &dir.join("openssl.log"), Duration::from_secs(30));
+    format!(
+        "ssl_cert_file={}\nssl_privatekey_file={}\n",
+        cert.display(),
+        key.display()
+    )
+}
+
 /// Debian 12's php-fpm binary.
 pub const PHP_FPM: &str = "/usr/sbin/php-fpm8.2";
 
@@ -305,6 +512,10 @@ pub mod versions {
             &version_output("/usr/bin/prometheus-node-exporter", &["--version"]),
             "version",
         )
+    }
+    /// `nrpe -V` → `4.1.0`.
+    pub fn nrpe() -> String {
+        version_after(&version_output("/usr/sbin/nrpe", &["-V"]), "Version:")
     }
     /// `dnsmasq --version` → `2.90`.
     pub fn dnsmasq() -> String {

@@ -2,7 +2,9 @@
 //!
 //! Erlang/OTP "Distribution Protocol", section Distribution Handshake: every
 //! handshake message is `length u16 BE | tag | ...`. The connecting node
-//! sends `send_name` (`'n' | version u16 = 5 | flags u32 | node name`); the
+//! sends `send_name`, here the OTP 23+ form (`'N' | flags u64 | creation u32
+//! | name length u16 | node name`): Debian's OTP 25 closes without a word on
+//! the older `'n'` v5 form. The
 //! accepting node answers `recv_status` (`'s' | status`: `ok`,
 //! `ok_simultaneous`, `nok`, `not_allowed`, `alive`, `named:`) and, when it
 //! goes on, a challenge (`'n'` v5 or `'N'` v6 with its own node name) that
@@ -28,11 +30,12 @@ const FLAGS: u32 = 0x0307_0fbc;
 #[derive(Debug, Clone, Copy)]
 pub struct ErlangDist;
 
-/// `send_name` (v5 `'n'` message) for [`NODE_NAME`].
+/// `send_name` (the v6 `'N'` message, creation 0) for [`NODE_NAME`].
 pub fn send_name() -> Vec<u8> {
-    let mut m = vec![b'n'];
-    m.extend_from_slice(&5u16.to_be_bytes());
-    m.extend_from_slice(&FLAGS.to_be_bytes());
+    let mut m = vec![b'N'];
+    m.extend_from_slice(&u64::from(FLAGS).to_be_bytes());
+    m.extend_from_slice(&0u32.to_be_bytes());
+    m.extend_from_slice(&(NODE_NAME.len() as u16).to_be_bytes());
     m.extend_from_slice(NODE_NAME.as_bytes());
     let mut v = (m.len() as u16).to_be_bytes().to_vec();
     v.extend_from_slice(&m);
@@ -144,7 +147,12 @@ mod tests {
     fn send_name_layout() {
         let s = send_name();
         assert_eq!(usize::from(u16::from_be_bytes([s[0], s[1]])), s.len() - 2);
-        assert_eq!(&s[2..5], b"n\x00\x05");
+        assert_eq!(s[2], b'N');
+        assert_eq!(&s[3..11], &u64::from(FLAGS).to_be_bytes());
+        assert_eq!(
+            usize::from(u16::from_be_bytes([s[15], s[16]])),
+            NODE_NAME.len()
+        );
         assert!(s.ends_with(NODE_NAME.as_bytes()));
     }
 

@@ -6,9 +6,11 @@
 
 use crate::fingerprint::dialogue::{Dialogue, Ident, Step};
 
+pub mod ajp;
 pub mod amqp;
 mod bson;
 pub mod cassandra;
+pub mod distcc;
 pub mod dns;
 pub mod epmd;
 pub mod erlang_dist;
@@ -20,11 +22,13 @@ pub mod mongodb;
 pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
+pub mod nrpe;
 pub mod postgresql;
 pub mod rdp;
 pub mod rpcbind;
 pub mod smb;
 pub mod telnet;
+pub mod tomcat_shutdown;
 pub mod util;
 pub mod vnc;
 pub mod x11;
@@ -54,6 +58,10 @@ pub fn all() -> &'static [&'static dyn Dialogue] {
         &ldap::Ldap,
         &x11::X11,
         &fastcgi::FastCgi,
+        &distcc::Distcc,
+        &ajp::Ajp,
+        &tomcat_shutdown::TomcatShutdown,
+        &nrpe::Nrpe,
     ];
     ALL
 }
