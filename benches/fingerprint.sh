@@ -24,6 +24,7 @@
 #   NO_BUILD=1  env: use the binaries already in target/release
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 
 WITH_NMAP=1
 FULL=0
@@ -74,12 +75,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$S"
-ip netns add "$T"
-ip link add "$S" netns "$S" type veth peer name "$T" netns "$T"
-ip -n "$S" addr add 198.18.251.1/24 dev "$S"
-ip -n "$T" addr add 198.18.251.2/24 dev "$T"
-for ns in "$S" "$T"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ns" up; done
+veth_pair "$S" "$T" 198.18.251.1/24 198.18.251.2/24
 ip netns exec "$T" sysctl -q -w net.ipv4.ip_unprivileged_port_start=0
 TARGET=198.18.251.2
 

@@ -30,6 +30,7 @@
 #   RUSTSCAN_VERSION=v    env: default 2.4.1, installed once under target/bench-tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 
 RUNS=5
 PEER_RUNS=1
@@ -64,14 +65,7 @@ cargo build --release --quiet --bin exposecheck --example nfq_delay
 BIN="$TD/release/exposecheck"
 DELAY_BIN="$TD/release/examples/nfq_delay"
 RUSTSCAN=""
-if [ "$WITH_RUSTSCAN" = 1 ]; then
-    RUSTSCAN="$TD/bench-tools/bin/rustscan"
-    if ! "$RUSTSCAN" --version 2>/dev/null | grep -q "$RUSTSCAN_VERSION"; then
-        echo "installing rustscan $RUSTSCAN_VERSION under $TD/bench-tools (once)" >&2
-        cargo install --quiet --locked rustscan --version "$RUSTSCAN_VERSION" \
-            --root "$TD/bench-tools" --target-dir "$TD/bench-tools/build"
-    fi
-fi
+[ "$WITH_RUSTSCAN" = 1 ] && RUSTSCAN="$(rustscan_bin "$TD" "$RUSTSCAN_VERSION")"
 
 S="ecs-$$-s"
 T="ecs-$$-t"
@@ -89,42 +83,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$S"
-ip netns add "$T"
-ip link add "$S" netns "$S" type veth peer name "$T" netns "$T"
-ip -n "$S" addr add 198.18.252.1/24 dev "$S"
-ip -n "$T" addr add 198.18.252.2/24 dev "$T"
-for ns in "$S" "$T"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ns" up; done
+veth_pair "$S" "$T" 198.18.252.1/24 198.18.252.2/24
 ip -n "$T" route add local 198.19.0.0/24 dev lo
 ip -n "$S" route add 198.19.0.0/24 via 198.18.252.2
 TARGET=198.18.252.2
 
-# Listeners that accept and close at once, on every address of the target.
-ACCEPTOR='
-import selectors, socket, sys
-sel = selectors.DefaultSelector()
-for port in map(int, sys.argv[1:]):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
-    s.listen(4096)
-    s.setblocking(False)
-    sel.register(s, selectors.EVENT_READ)
-while True:
-    for key, _ in sel.select():
-        while True:
-            try:
-                conn, _ = key.fileobj.accept()
-            except BlockingIOError:
-                break
-            conn.close()
-'
-ip netns exec "$T" python3 -c "$ACCEPTOR" "${OPEN10[@]}" &
-PIDS+=($!)
-for _ in $(seq 100); do
-    [ "$(ip netns exec "$T" ss -Hltn | wc -l)" -ge ${#OPEN10[@]} ] && break
-    sleep 0.05
-done
+start_acceptor "$T" "${OPEN10[@]}"
 
 tgt() { ip netns exec "$T" iptables -w "$@"; }
 # firewall OPEN_PORTS...: DROP policy, the given ports accepted (on every address).
@@ -149,20 +113,9 @@ delay() {
     ip netns exec "$S" iptables -w -t raw -A PREROUTING -i "$S" -j NFQUEUE --queue-num 0
 }
 
-measure() {
-    local tf="$TMP/time"
-    rm -f "$tf"
-    set +e
-    timeout -s INT -k 10 "$LIMIT" ip netns exec "$S" /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    set -e
-    read -r WALL RSS_KB < <(tail -n1 "$tf" 2>/dev/null || echo "nan 0")
-    RSS_MB=$(awk -v k="${RSS_KB:-0}" 'BEGIN { printf "%.1f", k / 1024 }')
-}
 count_exposecheck() { grep '"type":"port"' "$TMP/out" | grep -c '"state":"open"' || true; }
 count_nmap() { grep -oE '[0-9]+/open/' "$TMP/nmap.gnmap" 2>/dev/null | wc -l || true; }
 count_rustscan() { grep -- '->' "$TMP/out" | grep -oE '\[.*\]' | tr -d '[]' | tr ',' '\n' | grep -cE '^[0-9]+$' || true; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 ROWS=()
 FAIL=0
@@ -213,7 +166,7 @@ bench() {
     done
     local wall rss spread recall
     wall="$(echo "$walls" | median)"
-    rss="$(echo "$rsss" | tr ' ' '\n' | grep -v '^$' | sort -g | tail -n1)"
+    rss="$(echo "$rsss" | maxof)"
     spread="$(echo "$walls" | tr ' ' '\n' | grep -v '^$' | sort -g | sed -n '1p;$p' | paste -sd- -)"
     recall="$(awk -v f="$found" -v e="$expected" 'BEGIN { if (e > 0) printf "%d/%d", f, e; else print "-" }')"
     MED["$case/$tool"]="$wall"

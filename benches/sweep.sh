@@ -46,6 +46,7 @@
 # (100 ms). Loss is emulated with iptables `statistic`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 
 FAMILY=4
 RUNS=3
@@ -106,15 +107,7 @@ RAW="$TARGET_DIR/release/examples/raw_connect"
 [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
 
 RUSTSCAN=""
-if [ "$WITH_RUSTSCAN" = 1 ]; then
-    TOOLS="$TARGET_DIR/bench-tools"
-    RUSTSCAN="$TOOLS/bin/rustscan"
-    if ! "$RUSTSCAN" --version 2>/dev/null | grep -q "$RUSTSCAN_VERSION"; then
-        echo "installing rustscan $RUSTSCAN_VERSION under $TOOLS (once)" >&2
-        cargo install --quiet --locked rustscan --version "$RUSTSCAN_VERSION" \
-            --root "$TOOLS" --target-dir "$TOOLS/build"
-    fi
-fi
+[ "$WITH_RUSTSCAN" = 1 ] && RUSTSCAN="$(rustscan_bin "$TARGET_DIR" "$RUSTSCAN_VERSION")"
 
 S="ecb-$$-s"
 T="ecb-$$-t"
@@ -130,14 +123,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$S"
-ip netns add "$T"
-ip link add "$S" netns "$S" type veth peer name "$T" netns "$T"
-ip -n "$S" addr add 198.18.250.1/24 dev "$S"
-ip -n "$T" addr add 198.18.250.2/24 dev "$T"
+veth_pair "$S" "$T" 198.18.250.1/24 198.18.250.2/24
 ip -n "$S" addr add fd00:e0c::fa:1/112 dev "$S" nodad
 ip -n "$T" addr add fd00:e0c::fa:2/112 dev "$T" nodad
-for ns in "$S" "$T"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ns" up; done
 ip -n "$T" route add local 198.19.0.0/16 dev lo
 ip -n "$S" route add 198.19.0.0/16 via 198.18.250.2
 ip -n "$T" -6 route add local fd00:e0c:1::/96 dev lo
@@ -147,35 +135,7 @@ if [ "$FAMILY" = 6 ]; then TARGET=fd00:e0c::fa:2; NMAP_FAM=-6; else TARGET=198.1
 # The listeners accept and close at once, in one process without forking (a
 # forking server would be what case d measures: every address of the range
 # connects to them).
-ACCEPTOR='
-import selectors, socket, sys
-sel = selectors.DefaultSelector()
-for port in map(int, sys.argv[1:]):
-    for fam, any_addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-        s = socket.socket(fam)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if fam == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        s.bind((any_addr, port))
-        s.listen(4096)
-        s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ)
-while True:
-    for key, _ in sel.select():
-        while True:
-            try:
-                conn, _ = key.fileobj.accept()
-            except BlockingIOError:
-                break
-            conn.close()
-'
-ip netns exec "$T" python3 -c "$ACCEPTOR" "${LISTEN_PORTS[@]}" &
-PIDS+=($!)
-for _ in $(seq 100); do
-    n=$(ip netns exec "$T" ss -Hltn | wc -l)
-    [ "$n" -ge $((2 * ${#LISTEN_PORTS[@]})) ] && break
-    sleep 0.05
-done
+start_acceptor "$T" "${LISTEN_PORTS[@]}"
 WANT="$(printf '%s\n' "${LISTEN_PORTS[@]}" | sort -n | tr '\n' ' ')"
 NWANT=${#LISTEN_PORTS[@]}
 
@@ -196,19 +156,6 @@ set_profile() {
     fi
 }
 
-# measure CMD...: runs CMD in the scanner ns under /usr/bin/time with a time
-# limit; sets WALL, RSS_MB, RC; output in $TMP/out, $TMP/err.
-measure() {
-    local tf="$TMP/time"
-    rm -f "$tf"
-    set +e
-    timeout -s INT -k 10 "$LIMIT" ip netns exec "$S" /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    set -e
-    read -r WALL RSS_KB < <(tail -n1 "$tf" 2>/dev/null || echo "nan 0")
-    RSS_MB=$(awk -v k="${RSS_KB:-0}" 'BEGIN { printf "%.1f", k / 1024 }')
-}
-
 # Open ports found by the last run of each tool, as a sorted list.
 open_exposecheck() { grep '"type":"port"' "$TMP/out" | grep '"state":"open"' | grep -oE '"port": ?[0-9]+' | grep -oE '[0-9]+' | sort -n | tr '\n' ' ' || true; }
 open_nmap() { grep -oE '[0-9]+/open/' "$TMP/nmap.gnmap" 2>/dev/null | grep -oE '^[0-9]+' | sort -n | tr '\n' ' ' || true; }
@@ -216,8 +163,6 @@ open_rustscan() { grep -- '->' "$TMP/out" | grep -oE '\[.*\]' | tr -d '[]' | tr 
 open_raw() { grep -oE ':[0-9]+$' "$TMP/out" | tr -d ':' | sort -n | tr '\n' ' ' || true; }
 found_of() { comm -12 <(tr ' ' '\n' <<<"$1" | grep . | sort) <(tr ' ' '\n' <<<"$WANT" | grep . | sort) | wc -l; }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -n1; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a == a + 0) printf "%.2f", a / b; else print "-" }'; }
 rate() { awk -v n="$1" -v w="$2" 'BEGIN { if (w > 0) printf "%.0f", n / w; else print "-" }'; }
 
