@@ -341,7 +341,10 @@ fn identify_port(
             Some(s) => s,
             None => {
                 let addr = std::net::SocketAddr::new(result.ip, result.port);
-                match scan::connect::attempt(addr, canary::timeout_for(result.rtt_ms)).await {
+                // Long enough for the kernel's SYN retransmission: one lost
+                // SYN must not cost the port its identification.
+                let timeout = canary::timeout_for(result.rtt_ms) + scan::timing::KERNEL_SYN_RTO;
+                match scan::connect::attempt(addr, timeout).await {
                     scan::connect::Attempt::Open { stream, .. } => stream,
                     _ => {
                         return PortResult {

@@ -501,6 +501,7 @@ pub fn all() -> Vec<Fixture> {
                 .auth("none")
         }),
         f("etcd", || e(&["etcd"]).version(ETCD_VERSION)),
+        f("grafana", || e(&["grafana"]).version(GRAFANA_VERSION)),
         f("kube-apiserver", || {
             e(&["kube-apiserver", "kubernetes"])
                 .version(K8S_VERSION)

@@ -32,6 +32,8 @@ pub const DOCKER_VERSION: &str = "26.1.4";
 pub const DOCKER_API: &str = "1.45";
 /// etcd server version.
 pub const ETCD_VERSION: &str = "3.5.14";
+/// Grafana version.
+pub const GRAFANA_VERSION: &str = "10.4.2";
 /// Kubernetes (apiserver and kubelet) version.
 pub const K8S_VERSION: &str = "v1.30.2";
 /// Consul version.
@@ -213,6 +215,7 @@ pub fn catalogue() -> Vec<Fake> {
         f("vite", 5173, 15173, Http(vite)),
         f("webpack-dev-server", 8080, 18080, Http(webpack_dev_server)),
         f("express", 3000, 13000, Http(express)),
+        f("grafana", 3000, 13030, Http(grafana)),
         f("echo", 7, 17007, Raw(echo)),
         f("random-bytes", 19999, 29999, Raw(random_bytes)),
     ]
@@ -629,6 +632,32 @@ fn go_404() -> Response {
     Response::text(404, "404 page not found\n")
         .h("X-Content-Type-Options", "nosniff")
         .dated()
+}
+
+/// Grafana (no package installs here): `/api/health` as its HTTP API
+/// documentation shows it (keys sorted, as Go marshals a map), the front page
+/// redirecting to /login with the `redirect_to` cookie, the login page.
+fn grafana(req: &Request) -> Response {
+    match req.path.as_str() {
+        "/api/health" => Response::new(
+            200,
+            "application/json",
+            format!(
+                "{{\n  \"commit\": \"03f502a94d\",\n  \"database\": \"ok\",\n  \"version\": \"{GRAFANA_VERSION}\"\n}}"
+            ),
+        )
+        .dated(),
+        "/" => Response::html(302, "<a href=\"/login\">Found</a>.\n\n")
+            .h("Location", "/login")
+            .h("Set-Cookie", "redirect_to=%2F; Path=/; HttpOnly; SameSite=Lax")
+            .dated(),
+        "/login" => Response::html(
+            200,
+            "<!DOCTYPE html><html lang=\"en-US\"><head><title>Grafana</title></head><body></body></html>",
+        )
+        .dated(),
+        _ => Response::json(404, r#"{"message":"Not found"}"#).dated(),
+    }
 }
 
 fn etcd(req: &Request) -> Response {
