@@ -691,16 +691,17 @@ impl Slice {
     /// The next pair in the slice's order, if any is left.
     fn next_probe(&mut self) -> Option<Probe> {
         let nports = self.nports;
+        let i = self.order.next()?;
         self.drawn += 1;
-        self.order.next().map(|i| Probe {
-            ip: self
-                .shared
-                .targets
-                .get(i / nports)
-                .expect("index within target set"),
-            port: self.shared.ports.as_slice()[(i % nports) as usize],
-            ..Probe::first(IpAddr::from([0, 0, 0, 0]), 0)
-        })
+        let ip = self
+            .shared
+            .targets
+            .get(i / nports)
+            .expect("index within target set");
+        Some(Probe::first(
+            ip,
+            self.shared.ports.as_slice()[(i % nports) as usize],
+        ))
     }
 
     /// Starts connects while the window, the hosts' windows, the pacing and
@@ -777,10 +778,7 @@ impl Slice {
                 continue;
             };
             let timing = &host.timing;
-            let grace = timing
-                .profile()
-                .blind_life
-                .saturating_sub(timing::KERNEL_SYN_RTO);
+            let grace = timing.profile().blind_grace();
             let needed = if timing.blind() {
                 grace
             } else {
@@ -913,6 +911,7 @@ impl Slice {
                 ..probe
             };
         }
+        probe.life = self.shared.syn.clear_of_retransmission(probe.life);
         self.inflight.start_near(
             SocketAddr::new(probe.ip, probe.port),
             probe.life,
@@ -964,7 +963,7 @@ impl Slice {
             let answering = probe.try_no.saturating_add(syns_here) - 1;
             record_answer(&mut host.timing, group, sample, answering);
             if was_blind && !host.timing.blind() {
-                let (ip, t) = (probe.ip, host.timing.timeout());
+                let (ip, t) = (probe.ip, syn.clear_of_retransmission(host.timing.timeout()));
                 self.inflight.tighten(|p| {
                     let shorter = p.ip == ip && p.blind && t < p.life;
                     if shorter {
@@ -1023,26 +1022,25 @@ impl Slice {
         let timing = &self.hosts.get(&probe.ip).expect("host state").timing;
         let cancelled = *self.shared.cancel.borrow();
         let blind = probe.blind && timing.blind();
-        let blind_done = blind && (probe.rescue || probe.try_no >= timing.profile().blind_syns());
-        if blind && !blind_done && !cancelled {
+        let again = if blind {
+            !probe.rescue && probe.try_no < timing.profile().blind_syns()
+        } else {
+            timing.may_retry(probe.try_no)
+        };
+        if again && !cancelled {
             self.stats.retries += 1;
-            self.rescues.push_back(Probe {
+            let next = Probe {
                 try_no: probe.try_no.saturating_add(1),
                 sibling: false,
                 twin: 0,
-                rescue: true,
+                rescue: blind,
                 ..probe
-            });
-            return None;
-        }
-        if !blind && timing.may_retry(probe.try_no) && !cancelled {
-            self.stats.retries += 1;
-            self.retry.push_back(Probe {
-                try_no: probe.try_no.saturating_add(1),
-                sibling: false,
-                twin: 0,
-                ..probe
-            });
+            };
+            if blind {
+                self.rescues.push_back(next);
+            } else {
+                self.retry.push_back(next);
+            }
             None
         } else if timing.silence_unproven(probe.try_no) {
             Some((PortState::Unresolved, Reason::RateLimited, None, None))

@@ -94,6 +94,12 @@ impl TimingProfile {
         self.blind_life > KERNEL_SYN_RTO + Duration::from_millis(50) && self.max_retries >= 1
     }
 
+    /// How much of the blind life is left after the kernel's retransmission
+    /// at [`KERNEL_SYN_RTO`]: the slowest answer to that SYN it can catch.
+    pub fn blind_grace(&self) -> Duration {
+        self.blind_life.saturating_sub(KERNEL_SYN_RTO)
+    }
+
     /// SYNs after which a blind port is concluded: its first try and up to
     /// two retransmissions (the kernel's, the sibling's or the rescue's).
     pub fn blind_syns(&self) -> u8 {
@@ -154,6 +160,27 @@ impl SynSchedule {
             }
         }
         syns
+    }
+
+    /// `life`, moved to 50 ms before a retransmission that would otherwise
+    /// fall within 50 ms of it: whether the kernel's timer or our deadline
+    /// fires first is a race there, and the SYN count must not depend on it.
+    pub fn clear_of_retransmission(&self, life: Duration) -> Duration {
+        let margin = Duration::from_millis(50);
+        let (mut at, mut rto) = (Duration::ZERO, KERNEL_SYN_RTO);
+        for retransmission in 1..=6u32 {
+            at += rto;
+            if at > life + margin {
+                break;
+            }
+            if at + margin > life {
+                return at - margin;
+            }
+            if retransmission > self.linear {
+                rto *= 2;
+            }
+        }
+        life
     }
 
     /// When the last SYN sent by `elapsed` left, counted from the start: an
@@ -253,7 +280,7 @@ impl HostTiming {
         if !p.blind_plan() {
             return false;
         }
-        let grace = p.blind_life.saturating_sub(KERNEL_SYN_RTO);
+        let grace = p.blind_grace();
         match self.srtt() {
             None => true,
             Some(srtt) => srtt <= grace && self.timeout() * 2 >= p.blind_life,
@@ -450,6 +477,13 @@ mod tests {
         assert_eq!(doubling.syns_by(ms(3100)), 3);
         assert_eq!(linear.syns_by(ms(5100)), 6);
         assert_eq!(linear.syns_by(ms(7100)), 7);
+        assert_eq!(linear.clear_of_retransmission(ms(1000)), ms(950));
+        assert_eq!(linear.clear_of_retransmission(ms(1040)), ms(950));
+        assert_eq!(linear.clear_of_retransmission(ms(960)), ms(950));
+        assert_eq!(linear.clear_of_retransmission(ms(900)), ms(900));
+        assert_eq!(linear.clear_of_retransmission(ms(1350)), ms(1350));
+        assert_eq!(doubling.clear_of_retransmission(ms(2000)), ms(2000));
+        assert_eq!(doubling.clear_of_retransmission(ms(3020)), ms(2950));
         assert_eq!(linear.last_syn_before(ms(1300)), ms(1000));
         assert_eq!(linear.last_syn_before(ms(300)), Duration::ZERO);
         assert_eq!(doubling.last_syn_before(ms(3300)), ms(3000));
