@@ -11,13 +11,13 @@ use std::net::IpAddr;
 /// Version tag written into every machine-readable document.
 pub const SCHEMA: &str = "exposecheck/1";
 
-/// What a TCP connect attempt established about a port.
+/// What a TCP connect attempt, or a UDP probe, established about a port.
 #[derive(
     Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
-    /// The three-way handshake completed.
+    /// The three-way handshake completed (TCP), or a datagram came back (UDP).
     Open,
     /// The host answered with a RST.
     Closed,
@@ -27,6 +27,12 @@ pub enum PortState {
     /// clear, or a host whose answers stopped at a rate the retries could not
     /// get under. Never a claim about the port; the run is incomplete.
     Unresolved,
+    /// UDP only: silence after every retry. An open service that ignores
+    /// the probe, a DROP rule, or a closed port whose ICMP answer the
+    /// target's rate limit held back (nmap's `open|filtered`).
+    #[serde(rename = "open|filtered")]
+    #[schemars(rename = "open|filtered")]
+    OpenFiltered,
 }
 
 impl PortState {
@@ -37,6 +43,7 @@ impl PortState {
             PortState::Closed => "closed",
             PortState::Filtered => "filtered",
             PortState::Unresolved => "unresolved",
+            PortState::OpenFiltered => "open|filtered",
         }
     }
 }
@@ -74,6 +81,8 @@ pub enum Reason {
     /// Unresolved: the host's answers came only on the last retransmission
     /// allowed, so silence on this port proves nothing (a SYN rate limit).
     RateLimited,
+    /// UDP: a datagram came back from the port.
+    UdpResponse,
 }
 
 impl Reason {
@@ -92,6 +101,7 @@ impl Reason {
             Reason::InvalidAddress => "invalid-address",
             Reason::LocalError => "local-error",
             Reason::RateLimited => "rate-limited",
+            Reason::UdpResponse => "udp-response",
         }
     }
 }
@@ -105,9 +115,10 @@ pub struct PortResult {
     /// The name the user gave, when the address came from a hostname.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    /// TCP port.
+    /// Port number.
     pub port: u16,
-    /// Always `tcp` for now.
+    /// Transport: `tcp` (a connect sweep) or `udp` (a datagram probe).
+    #[serde(default)]
     pub proto: Proto,
     /// Connect-level state.
     pub state: PortState,
@@ -115,8 +126,12 @@ pub struct PortResult {
     pub reason: Reason,
     /// Round-trip time of the answering try, in milliseconds (none on timeout).
     pub rtt_ms: Option<f64>,
-    /// How many connect attempts were made.
+    /// How many connect attempts (TCP: SYNs) or probe rounds (UDP) were made.
     pub tries: u8,
+    /// UDP: the bytes and datagrams exchanged, and what they say of
+    /// amplification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp: Option<UdpExchange>,
     /// What answers on an open port, when fingerprinting ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Service>,
@@ -138,6 +153,7 @@ impl PortResult {
             reason: Reason::SynAck,
             rtt_ms: None,
             tries: 1,
+            udp: None,
             service: None,
             finding: None,
         }
@@ -175,13 +191,44 @@ pub enum Proto {
     /// TCP.
     #[default]
     Tcp,
+    /// UDP.
+    Udp,
 }
 
 impl Proto {
     /// Lower-case name.
     pub fn as_str(self) -> &'static str {
-        "tcp"
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
     }
+}
+
+/// What one UDP port's probes sent and received: the evidence of
+/// amplification (a reflector's reply larger than the request).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct UdpExchange {
+    /// Datagrams sent (every probe and retry).
+    pub sent_datagrams: u32,
+    /// Payload bytes sent.
+    pub sent_bytes: u64,
+    /// Datagrams received from the port.
+    pub received_datagrams: u32,
+    /// Payload bytes received from the port (counted even past the bytes
+    /// kept for matching).
+    pub received_bytes: u64,
+    /// `received_bytes / sent_bytes` of the probe that answered most,
+    /// rounded to one decimal (`amplification: ×N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amplification: Option<f64>,
+    /// The probe behind `amplification`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    /// The protocol's published worst case, e.g.
+    /// `×10,000–51,000 (US-CERT TA14-017A)`, from its `services/` file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
 }
 
 /// Whether a service lets a stranger in.
@@ -832,6 +879,8 @@ pub struct StateCounts {
     pub filtered: u64,
     /// Unresolved.
     pub unresolved: u64,
+    /// UDP ports silent after every round.
+    pub open_filtered: u64,
 }
 
 impl StateCounts {
@@ -842,12 +891,13 @@ impl StateCounts {
             PortState::Closed => self.closed += 1,
             PortState::Filtered => self.filtered += 1,
             PortState::Unresolved => self.unresolved += 1,
+            PortState::OpenFiltered => self.open_filtered += 1,
         }
     }
 
     /// Every port counted.
     pub fn total(&self) -> u64 {
-        self.open + self.closed + self.filtered + self.unresolved
+        self.open + self.closed + self.filtered + self.unresolved + self.open_filtered
     }
 }
 

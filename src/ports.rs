@@ -1,5 +1,6 @@
-//! Port specifications: `-p 22,80,8000-8100`, `-p-`, `--top-ports N`, and the
-//! default set (every port a `services/` definition names, plus 22, 80, 443).
+//! Port specifications: `-p 22,80,8000-8100`, `-p-`, nmap's `T:`/`U:`
+//! prefixes, `--top-ports N`, and the default set (every port a `services/`
+//! definition names, plus 22, 80, 443; its UDP ports for the UDP side).
 //!
 //! The ranking behind `--top-ports` is our own: ports ordered by how often they
 //! are exposed on servers and how much an exposure matters, written for this
@@ -94,11 +95,46 @@ impl PortList {
 /// Longest port specification accepted, in bytes.
 pub const MAX_SPEC_BYTES: usize = 1 << 20;
 
-/// Parses `22,80,8000-8100`, `-` (all ports), `-1024`, `60000-`. Items
-/// become ranges that are sorted and merged before any port is listed, so
-/// the work and memory are bounded by the spec's length and by the 65,535
-/// ports, however the items overlap.
+/// The TCP and UDP ports of one specification.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PortSpec {
+    /// TCP ports (`T:` items, and unprefixed ones unless they are UDP's).
+    pub tcp: PortList,
+    /// UDP ports (`U:` items, and unprefixed ones when UDP is asked for).
+    pub udp: PortList,
+}
+
+impl PortSpec {
+    /// Compact textual form, nmap's: `22,80,U:53,161` (UDP part prefixed).
+    pub fn to_spec(&self) -> String {
+        match (self.tcp.is_empty(), self.udp.is_empty()) {
+            (_, true) => self.tcp.to_spec(),
+            (true, false) => format!("U:{}", self.udp.to_spec()),
+            (false, false) => format!("{},U:{}", self.tcp.to_spec(), self.udp.to_spec()),
+        }
+    }
+}
+
+/// Parses `22,80,8000-8100`, `-` (all ports), `-1024`, `60000-`, as TCP
+/// ports; a `U:` item is refused (see [`parse_spec`]).
 pub fn parse_ports(spec: &str) -> Result<PortList, PortError> {
+    let parsed = parse_spec(spec, false)?;
+    if !parsed.udp.is_empty() {
+        return Err(PortError {
+            token: spec.chars().take(40).collect(),
+            why: "UDP ports (U:) are not allowed here".into(),
+        });
+    }
+    Ok(parsed.tcp)
+}
+
+/// Parses nmap's port syntax: `22,80,8000-8100`, `-` (all), `-1024`,
+/// `60000-`, with `T:` and `U:` prefixes that hold until the next one
+/// (`U:53,161,T:22` is UDP 53 and 161, TCP 22). Unprefixed items are UDP
+/// when `udp_first` (nmap's `-sU`), else TCP. Items become ranges that are
+/// sorted and merged before any port is listed, so the work and memory are
+/// bounded by the spec's length and by the 65,535 ports.
+pub fn parse_spec(spec: &str, udp_first: bool) -> Result<PortSpec, PortError> {
     let bad = |token: &str, why: &str| PortError {
         token: token.to_string(),
         why: why.to_string(),
@@ -118,9 +154,6 @@ pub fn parse_ports(spec: &str) -> Result<PortList, PortError> {
     if spec.is_empty() {
         return Err(bad(spec, "empty port list"));
     }
-    if spec == "-" {
-        return Ok(PortList::all());
-    }
     let num = |s: &str, token: &str| -> Result<u16, PortError> {
         let n: u32 = s
             .trim()
@@ -131,17 +164,22 @@ pub fn parse_ports(spec: &str) -> Result<PortList, PortError> {
         }
         Ok(n as u16)
     };
-    let mut ranges: Vec<(u16, u16)> = Vec::new();
+    let (mut tcp, mut udp): (Vec<(u16, u16)>, Vec<(u16, u16)>) = (Vec::new(), Vec::new());
+    let mut to_udp = udp_first;
     for token in spec.split(',') {
-        let t = token.trim();
-        let t = t
-            .strip_prefix("T:")
-            .or_else(|| t.strip_prefix("t:"))
-            .unwrap_or(t);
+        let mut t = token.trim();
+        if let Some((prefix, rest)) = t.split_once(':') {
+            to_udp = match prefix.trim() {
+                "T" | "t" => false,
+                "U" | "u" => true,
+                _ => return Err(bad(t, "the protocol prefixes are T: and U:")),
+            };
+            t = rest.trim();
+        }
         if t.is_empty() {
             return Err(bad(spec, "empty item in port list"));
         }
-        if let Some((a, b)) = t.split_once('-') {
+        let range = if let Some((a, b)) = t.split_once('-') {
             let lo = if a.trim().is_empty() { 1 } else { num(a, t)? };
             let hi = if b.trim().is_empty() {
                 65535
@@ -151,13 +189,17 @@ pub fn parse_ports(spec: &str) -> Result<PortList, PortError> {
             if lo > hi {
                 return Err(bad(t, "range runs backwards"));
             }
-            ranges.push((lo, hi));
+            (lo, hi)
         } else {
             let p = num(t, t)?;
-            ranges.push((p, p));
-        }
+            (p, p)
+        };
+        if to_udp { &mut udp } else { &mut tcp }.push(range);
     }
-    Ok(PortList::from_ranges(ranges))
+    Ok(PortSpec {
+        tcp: PortList::from_ranges(tcp),
+        udp: PortList::from_ranges(udp),
+    })
 }
 
 /// Ports always in the default set, beside those the service catalogue names.
@@ -230,6 +272,7 @@ mod tests {
         assert_eq!(parse_ports("-3").unwrap().as_slice(), &[1, 2, 3]);
         assert_eq!(parse_ports("65534-").unwrap().as_slice(), &[65534, 65535]);
         assert_eq!(parse_ports("T:22").unwrap().as_slice(), &[22]);
+        assert!(parse_ports("U:53").is_err(), "UDP where only TCP goes");
     }
 
     #[test]
@@ -246,6 +289,19 @@ mod tests {
             let e = parse_ports(spec).unwrap_err();
             assert_eq!(e.token, token, "{spec}");
         }
+    }
+
+    #[test]
+    fn protocol_prefixes_hold_until_the_next_one() {
+        let s = parse_spec("U:53,161-162,T:22,80,u:5353", false).unwrap();
+        assert_eq!(s.udp.as_slice(), &[53, 161, 162, 5353]);
+        assert_eq!(s.tcp.as_slice(), &[22, 80]);
+        assert_eq!(s.to_spec(), "22,80,U:53,161-162,5353");
+        let u = parse_spec("53,T:22", true).unwrap();
+        assert_eq!((u.udp.as_slice(), u.tcp.as_slice()), (&[53][..], &[22][..]));
+        assert_eq!(parse_spec("U:-", false).unwrap().udp.len(), 65535);
+        assert!(parse_spec("S:80", false).is_err());
+        assert!(parse_spec("U:", false).is_err());
     }
 
     #[test]

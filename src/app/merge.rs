@@ -482,12 +482,12 @@ pub fn run(a: MergeArgs) -> Result<u8, Error> {
             )));
         }
     }
-    let ports = ports::parse_ports(&meta.ports).unwrap_or_default();
-    let in_scope = |e: &Entry| ports.contains(e.port) && scope.covers(e);
+    let ports = ports::parse_spec(&meta.ports, false).unwrap_or_default();
+    let in_scope = |e: &Entry| e.ports_in(&ports) && scope.covers(e);
     // Every shard is here: a baseline finding on the scan's ports of an
     // address the targets name (or a shard reported) was probed.
     judge.probed_where(|ip, port| {
-        port.is_none_or(|p| ports.contains(p))
+        port.is_none_or(|p| ports.tcp.contains(p) || ports.udp.contains(p))
             && (seen_ips.contains(&ip)
                 || specs.iter().any(|t| match t {
                     TargetSpec::Addr(a) => {

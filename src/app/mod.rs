@@ -13,7 +13,7 @@ pub mod progress;
 pub mod report;
 
 use crate::catalog::Catalog;
-use crate::cli::{Config, PortChoice};
+use crate::cli::{Config, PortChoice, UdpChoice};
 use crate::error::Error;
 use crate::model::Coverage;
 use crate::output::{self, ScanMeta};
@@ -45,14 +45,17 @@ fn warn(quiet: bool, bar: Option<&ProgressBar>, msg: &str) {
     }
 }
 
-fn derive_seed(cfg: &Config, ports: &PortList) -> u64 {
+fn derive_seed(cfg: &Config, ports: &ports::PortSpec) -> u64 {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     let mut t = cfg.target_text.clone();
     t.sort();
     h.update(t.join("\n"));
     h.update([0]);
-    h.update(ports.to_spec());
+    h.update(ports.tcp.to_spec());
+    if !ports.udp.is_empty() {
+        h.update(ports.to_spec());
+    }
     let d = h.finalize();
     u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
 }
@@ -191,7 +194,7 @@ fn judge_and_reporter(
 
 /// The scan's seed: `--seed`, one derived from the scan for shards (all
 /// shards must agree), else a random one.
-fn scan_seed(cfg: &Config, ports: &PortList) -> u64 {
+fn scan_seed(cfg: &Config, ports: &ports::PortSpec) -> u64 {
     cfg.sweep.seed.unwrap_or_else(|| {
         if cfg.sweep.shard.count > 1 {
             derive_seed(cfg, ports)
@@ -217,6 +220,33 @@ fn coverage(stats: &SweepStats, judge: &Judge, unresolved_hosts: Vec<String>) ->
     c
 }
 
+/// The UDP side of the plan, when UDP ports are asked for: it may use a
+/// quarter of the descriptor window (the TCP sweep runs beside it).
+fn udp_plan(
+    cfg: &Config,
+    catalog: &Arc<Catalog>,
+    ports: PortList,
+    window: usize,
+) -> Option<pipeline::UdpPlan> {
+    if ports.is_empty() {
+        return None;
+    }
+    let shard = (cfg.sweep.shard.index as u32, cfg.sweep.shard.count as u32);
+    Some(pipeline::UdpPlan {
+        config: crate::scan::udp::UdpConfig {
+            ports: Arc::new(ports.as_slice().to_vec()),
+            wait: cfg.udp_wait,
+            retries: (cfg.udp_wait.as_millis() / crate::scan::udp::ROUND.as_millis()).min(10) as u8,
+            sockets: (window / 4).max(64),
+            shard,
+        },
+        identify: Arc::new(crate::fingerprint::udp::UdpIdentify::new(
+            catalog.clone(),
+            cfg.dns_canary.as_deref(),
+        )),
+    })
+}
+
 /// Runs a scan whose output goes through `sink` instead of the format's.
 async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Error> {
     // Signals are caught from the very start (held back by `main` until the
@@ -234,12 +264,21 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         PortChoice::List(l) => l.clone(),
         PortChoice::Default => ports::default_ports(catalog.default_ports()),
     });
+    let udp_ports = match &cfg.udp {
+        UdpChoice::None => PortList::default(),
+        UdpChoice::Default => PortList::from_ports(catalog.default_udp_ports()),
+        UdpChoice::List(l) => l.clone(),
+    };
+    let spec = ports::PortSpec {
+        tcp: (*ports).clone(),
+        udp: udp_ports.clone(),
+    };
     let (set, warnings, unresolved_hosts) = scan_scope(&cfg).await?;
     let mut display = progress::Display::new(cfg.quiet);
     for w in &warnings {
         warn(cfg.quiet, display.bar(), w);
     }
-    let seed = scan_seed(&cfg, &ports);
+    let seed = scan_seed(&cfg, &spec);
     let identify: Option<Arc<dyn crate::fingerprint::Identify>> = if cfg.fingerprint {
         Some(Arc::new(crate::fingerprint::Engine::new(
             catalog.clone(),
@@ -260,11 +299,12 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         fingerprint_window: budget.fingerprint_window,
         canary: cfg.canary,
         service_ports: Arc::new(ports::default_ports(catalog.default_ports())),
+        udp: udp_plan(&cfg, &catalog, udp_ports, budget.connect_window),
     };
     let meta = ScanMeta {
         version: env!("CARGO_PKG_VERSION").into(),
         targets: cfg.target_text.clone(),
-        ports: ports.to_spec(),
+        ports: spec.to_spec(),
         start: output::rfc3339(SystemTime::now()),
         end: None,
         seed,
@@ -286,7 +326,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     display.finish();
     let coverage = coverage(&stats, &judge, unresolved_hosts);
     let in_scope = |e: &Entry| {
-        ports.contains(e.port)
+        e.ports_in(&spec)
             && match &e.host {
                 HostMatch::Addr(a) => targets.contains(*a),
                 HostMatch::Net(n) => {

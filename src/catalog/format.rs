@@ -4,7 +4,7 @@
 //! compiles them into a [`super::Catalog`]. Values whose errors must name a
 //! line are kept [`Spanned`].
 
-use crate::model::AuthState;
+use crate::model::{AuthState, Proto};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -129,6 +129,20 @@ impl Impact {
     }
 }
 
+/// What an answering UDP service lets a stranger do, beyond being reachable;
+/// the verdict picks the UDP rule from it.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum UdpRisk {
+    /// It answers a small spoofable request with a larger reply (or
+    /// several): a DDoS reflector.
+    Reflector,
+    /// A DNS server that resolves names for anyone.
+    OpenResolver,
+    /// An SNMP agent that answers the default community.
+    DefaultCommunity,
+}
+
 /// How a match rule counts.
 #[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -164,6 +178,13 @@ pub struct ServiceFile {
     /// Ports where TLS is spoken first.
     #[serde(default)]
     pub tls_ports: Vec<u16>,
+    /// Default UDP ports: probed in the UDP exposure set, and they hint its
+    /// `proto = "udp"` probes.
+    #[serde(default)]
+    pub udp_ports: Vec<u16>,
+    /// What its UDP side lets a stranger do when it answers without
+    /// restriction.
+    pub udp_risk: Option<UdpRisk>,
     /// Rule order across files (lower first).
     #[serde(default = "default_priority")]
     pub priority: i32,
@@ -235,6 +256,12 @@ pub struct ProbeDef {
     /// Only sent through a rule's `then`.
     #[serde(default)]
     pub follow_up: bool,
+    /// `udp`: a datagram for the UDP sweep, never sent over TCP.
+    #[serde(default)]
+    pub proto: Proto,
+    /// UDP: the protocol's published worst-case amplification and its
+    /// source, shown next to the measured factor.
+    pub amplification: Option<String>,
 }
 
 fn default_rank() -> u32 {
@@ -276,6 +303,10 @@ pub struct RemediationDef {
     /// Caveats.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Configuration lines that close the UDP side (used for UDP findings
+    /// instead of `config`).
+    #[serde(default)]
+    pub udp: Vec<String>,
 }
 
 /// A `[[fixture]]` table.

@@ -4,7 +4,7 @@
 
 use super::format::{CpeDef, FixtureDef, MatchDef, MatchKind, ProbeDef, ServiceFile};
 use super::{cpe_prefix_error, Catalog, Cpe, Probe, ProbeKey, Rule, ServiceDef};
-use crate::model::Remediation;
+use crate::model::{Proto, Remediation};
 use regex::bytes::{Regex, RegexBuilder};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -275,7 +275,7 @@ impl Builder {
     /// Checks a file's ports and `code`, and adds its service.
     fn add_service(&mut self, p: &Parsed, dialogues: &[&str]) {
         let f = &p.file;
-        for &port in f.ports.iter().chain(&f.tls_ports) {
+        for &port in f.ports.iter().chain(&f.tls_ports).chain(&f.udp_ports) {
             if port == 0 {
                 self.at(&p.src, &f.id, "port 0 is not a port");
             }
@@ -311,6 +311,9 @@ impl Builder {
             impact: f.impact,
             ports: f.ports.clone(),
             tls_ports: f.tls_ports.clone(),
+            udp_ports: f.udp_ports.clone(),
+            udp_config: f.remediation.udp.clone(),
+            udp_risk: f.udp_risk,
             priority: f.priority,
             code: f.code.as_ref().map(|c| c.get_ref().clone()),
             code_note: f.code_note.clone(),
@@ -395,6 +398,16 @@ impl Builder {
                 Vec::new()
             }
         };
+        if pd.proto == Proto::Udp && (pd.fallback || pd.guard.is_some() || pd.family.is_some()) {
+            self.at(
+                &p.src,
+                &pd.name,
+                "a udp probe takes no fallback, guard or family (each port gets its own datagrams)",
+            );
+        }
+        if pd.proto == Proto::Tcp && pd.amplification.is_some() {
+            self.at(&p.src, &pd.name, "amplification is for udp probes");
+        }
         self.probe_by_name.insert(name.clone(), self.probes.len());
         self.probes.push(Probe {
             family: pd.family.clone().unwrap_or_else(|| name.clone()),
@@ -407,6 +420,8 @@ impl Builder {
             follow_up: pd.follow_up,
             service: si,
             hint_ports: pd.ports.iter().copied().collect(),
+            proto: pd.proto,
+            amplification: pd.amplification.clone(),
         });
     }
 
@@ -473,8 +488,11 @@ impl Builder {
         }
         if let ProbeKey::Probe(i) = key {
             let s = &self.services[si];
-            let ports = s.ports.iter().chain(&s.tls_ports);
-            self.probes[i].hint_ports.extend(ports.copied());
+            let ports: Vec<u16> = match self.probes[i].proto {
+                Proto::Tcp => s.ports.iter().chain(&s.tls_ports).copied().collect(),
+                Proto::Udp => s.udp_ports.clone(),
+            };
+            self.probes[i].hint_ports.extend(ports);
         }
         self.rules.push(Rule {
             service: si,

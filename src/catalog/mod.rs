@@ -18,7 +18,7 @@ pub mod format;
 pub mod load;
 pub mod matcher;
 
-use crate::model::{AuthState, Remediation};
+use crate::model::{AuthState, Proto, Remediation};
 use format::{Category, Exposure, FixtureDef, Impact, MatchKind};
 use regex::bytes::Regex;
 use std::collections::{BTreeSet, HashMap};
@@ -42,6 +42,12 @@ pub struct ServiceDef {
     pub ports: Vec<u16>,
     /// Ports where TLS is spoken first.
     pub tls_ports: Vec<u16>,
+    /// Default UDP ports.
+    pub udp_ports: Vec<u16>,
+    /// Configuration lines that close its UDP side.
+    pub udp_config: Vec<String>,
+    /// What its UDP side lets a stranger do.
+    pub udp_risk: Option<format::UdpRisk>,
     /// Rule order across files.
     pub priority: i32,
     /// Dialogue name, for binary protocols.
@@ -206,6 +212,10 @@ pub struct Probe {
     pub service: usize,
     /// Ports on which it is sent without being a fallback.
     pub hint_ports: BTreeSet<u16>,
+    /// `Udp`: a datagram of the UDP sweep (never part of a TCP plan).
+    pub proto: Proto,
+    /// UDP: the protocol's published worst-case amplification, with source.
+    pub amplification: Option<String>,
 }
 
 /// Which reply a rule reads.
@@ -288,6 +298,33 @@ impl Catalog {
     /// Fixtures as (service index, fixture), probe names resolved.
     pub fn fixtures(&self) -> &[(usize, FixtureDef)] {
         &self.fixtures
+    }
+
+    /// Every UDP port any service names, sorted: the UDP exposure set.
+    pub fn default_udp_ports(&self) -> Vec<u16> {
+        let set: BTreeSet<u16> = self
+            .services
+            .iter()
+            .flat_map(|s| s.udp_ports.iter().copied())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The UDP probes sent first to `port` (those it hints, follow-ups
+    /// excepted), in rank order; every first UDP probe for a port no
+    /// service names.
+    pub fn udp_probes_for(&self, port: u16) -> Vec<usize> {
+        let first = |p: &&Probe| p.proto == Proto::Udp && !p.follow_up;
+        let mut hinted: Vec<usize> = (0..self.probes.len())
+            .filter(|&i| first(&&self.probes[i]) && self.probes[i].hint_ports.contains(&port))
+            .collect();
+        if hinted.is_empty() {
+            hinted = (0..self.probes.len())
+                .filter(|&i| first(&&self.probes[i]))
+                .collect();
+        }
+        hinted.sort_by_key(|&i| self.probes[i].rank);
+        hinted
     }
 
     /// Every port any service names, sorted.

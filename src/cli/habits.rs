@@ -85,7 +85,7 @@ const HABITS: &[Habit] = &[
     habit("-T5", "nmap", As(&["--timing", "fast"])),
     habit("-T", "nmap", With(|v| pair("--timing", timing_word(v)))),
     habit("-sS", "nmap", Refused("a SYN scan needs raw sockets; exposecheck makes full TCP connects (nmap's -sT): drop -sS")),
-    habit("-sU", "nmap", Refused("UDP scanning is not supported yet; drop -sU to scan TCP")),
+    habit("-sU", "nmap", As(&["--udp"])),
     habit("-sn", "nmap", Refused("host discovery alone is not a mode here: exposecheck scans ports; give the ports with -p")),
     habit("-sC", "nmap", Refused("exposecheck runs no scripts: its read-only probes identify services on every open port (see exposecheck services)")),
     habit("--script", "nmap", Refused("exposecheck runs no scripts: its read-only probes identify services on every open port (see exposecheck services)")),

@@ -257,8 +257,10 @@ pub struct Args {
     #[arg(long = "allow-loopback", help_heading = heading::TARGETS)]
     pub allow_loopback: bool,
 
-    /// Ports: 22,80,8000-8100; '-' (or -p-) for all 65535. Default: every port
-    /// a services/ definition names, plus 22, 80, 443.
+    /// Ports: 22,80,8000-8100; '-' (or -p-) for all 65535; nmap's T: and U:
+    /// prefixes (U:53,161,T:22). Default: every TCP port a services/
+    /// definition names, plus 22, 80, 443, and the UDP exposure set. A list
+    /// without U: items scans TCP only.
     #[arg(
         short = 'p',
         long = "ports",
@@ -271,6 +273,26 @@ pub struct Args {
     /// Scan the N highest-ranked ports of exposecheck's own ranking.
     #[arg(long = "top-ports", value_name = "N", conflicts_with = "ports", help_heading = heading::PORTS)]
     pub top_ports: Option<usize>,
+
+    /// UDP scan (nmap's -sU): unprefixed -p ports are UDP, and without -p
+    /// the UDP exposure set alone is probed (no TCP sweep).
+    #[arg(long = "udp", conflicts_with = "no_udp", help_heading = heading::PORTS)]
+    pub udp: bool,
+
+    /// Leave the UDP exposure set out of the default audit.
+    #[arg(long = "no-udp", help_heading = heading::PORTS)]
+    pub no_udp: bool,
+
+    /// How long silent UDP ports are waited for, in milliseconds; they are
+    /// re-sent once a second within it (the targets' ICMP rate limit
+    /// answers about one closed port a second).
+    #[arg(long = "udp-wait", value_name = "MS", default_value_t = 2500, help_heading = heading::TIMING)]
+    pub udp_wait: u64,
+
+    /// A name whose DNS you control: UDP DNS ports are asked to resolve it
+    /// recursively (an answer proves an open resolver end to end).
+    #[arg(long = "dns-canary", value_name = "NAME", help_heading = heading::FINGERPRINT)]
+    pub dns_canary: Option<String>,
 
     /// Output and verdict.
     #[command(flatten)]
@@ -402,6 +424,17 @@ pub enum PortChoice {
     Default,
 }
 
+/// Which UDP ports a run probes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UdpChoice {
+    /// None (`--no-udp`, or a `-p` list without `U:` items).
+    None,
+    /// The UDP exposure set (every UDP port a `services/` file names).
+    Default,
+    /// An explicit list.
+    List(PortList),
+}
+
 /// Validated settings for one run.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -411,8 +444,14 @@ pub struct Config {
     pub targets: Vec<TargetSpec>,
     /// Parsed exclusions.
     pub excludes: Vec<TargetSpec>,
-    /// Ports.
+    /// TCP ports.
     pub ports: PortChoice,
+    /// UDP ports.
+    pub udp: UdpChoice,
+    /// How long silent UDP ports are waited for.
+    pub udp_wait: Duration,
+    /// `--dns-canary` name.
+    pub dns_canary: Option<String>,
     /// Output and verdict settings.
     pub report: Reporting,
     /// Quiet stderr.
@@ -521,6 +560,8 @@ pub mod bounds {
     pub const PROBE_TIMEOUT_MS: (u64, u64) = (100, 3_600_000);
     /// DNS timeout per name, ms.
     pub const DNS_TIMEOUT_MS: (u64, u64) = (1, 600_000);
+    /// `--udp-wait`, milliseconds.
+    pub const UDP_WAIT_MS: (u64, u64) = (100, 60_000);
     /// Bytes read per port.
     pub const PROBE_BYTES: (usize, usize) = (256, 64 << 20);
     /// Connects in flight (`--concurrency`, `--max-per-host`).
@@ -741,25 +782,75 @@ fn timing_profile(a: &Args) -> Result<TimingProfile, Error> {
     Ok(timing)
 }
 
+/// The TCP and UDP ports of `-p`, `--top-ports`, `--udp` and `--no-udp`.
+fn port_choice(a: &Args) -> Result<(PortChoice, UdpChoice), Error> {
+    let default_udp = if a.no_udp {
+        UdpChoice::None
+    } else {
+        UdpChoice::Default
+    };
+    Ok(match (&a.ports, a.top_ports) {
+        (Some(spec), _) => {
+            let s = ports::parse_spec(spec, a.udp)?;
+            let udp = if s.udp.is_empty() || a.no_udp {
+                UdpChoice::None
+            } else {
+                UdpChoice::List(s.udp)
+            };
+            (PortChoice::List(s.tcp), udp)
+        }
+        (None, Some(0)) => {
+            return Err(Error::Usage(
+                "invalid value '0' for --top-ports: must be 1 to 65535".into(),
+            ))
+        }
+        (None, Some(n)) if n > 65535 => {
+            return Err(Error::Usage(format!(
+                "invalid value '{n}' for --top-ports: must be 1 to 65535"
+            )))
+        }
+        (None, Some(n)) if a.udp => (
+            PortChoice::List(PortList::default()),
+            UdpChoice::List(ports::top_ports(n)),
+        ),
+        (None, Some(n)) => (PortChoice::List(ports::top_ports(n)), default_udp),
+        (None, None) if a.udp => (PortChoice::List(PortList::default()), UdpChoice::Default),
+        (None, None) => (PortChoice::Default, default_udp),
+    })
+}
+
+/// A `--dns-canary` name: labels of letters, digits, `-` and `_`, at most
+/// 63 bytes each and 253 in all.
+fn check_dns_name(n: &str) -> Result<(), Error> {
+    let name = n.trim_end_matches('.');
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid value '{}' for --dns-canary: a DNS name such as canary.example.org",
+            crate::output::terminal_safe(n)
+        )))
+    }
+}
+
 impl Config {
     /// Checks the flags and reads the input files.
     pub fn from_args(a: Args) -> Result<Config, Error> {
         let (target_text, specs, excludes) = target_specs(&a)?;
-        let ports = match (&a.ports, a.top_ports) {
-            (Some(spec), _) => PortChoice::List(ports::parse_ports(spec)?),
-            (None, Some(0)) => {
-                return Err(Error::Usage(
-                    "invalid value '0' for --top-ports: must be 1 to 65535".into(),
-                ))
-            }
-            (None, Some(n)) if n > 65535 => {
-                return Err(Error::Usage(format!(
-                    "invalid value '{n}' for --top-ports: must be 1 to 65535"
-                )))
-            }
-            (None, Some(n)) => PortChoice::List(ports::top_ports(n)),
-            (None, None) => PortChoice::Default,
-        };
+        let (ports, udp) = port_choice(&a)?;
+        let (lo, hi) = bounds::UDP_WAIT_MS;
+        in_range("--udp-wait", a.udp_wait, lo, hi, " ms")?;
+        if let Some(n) = &a.dns_canary {
+            check_dns_name(n)?;
+        }
         let report = Reporting::from_args(&a.report)?;
         let timing = timing_profile(&a)?;
         let mut max_per_host = a.max_per_host;
@@ -794,6 +885,9 @@ impl Config {
             targets: specs,
             excludes,
             ports,
+            udp,
+            udp_wait: Duration::from_millis(a.udp_wait),
+            dns_canary: a.dns_canary.clone(),
             report,
             quiet: a.report.quiet,
             sweep: SweepSettings {

@@ -23,6 +23,7 @@ pub mod io;
 mod plan;
 pub mod proto;
 pub mod tls;
+pub mod udp;
 mod walk;
 
 use crate::catalog::matcher::escape;

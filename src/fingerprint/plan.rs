@@ -14,6 +14,7 @@
 
 use super::dialogue::Dialogue;
 use super::{proto, Layer, Session};
+use crate::model::Proto;
 use std::collections::{HashSet, VecDeque};
 
 /// Rank of a dialogue in the walk when its service sets no `code_fallback`.
@@ -37,7 +38,7 @@ impl Session<'_> {
         let mut hinted: Vec<(u32, Plan)> = Vec::new();
         let mut walk: Vec<(u32, Plan)> = Vec::new();
         for (i, p) in self.cat.probes().iter().enumerate() {
-            if p.follow_up {
+            if p.follow_up || p.proto == Proto::Udp {
                 continue;
             }
             if p.hint_ports.contains(&port) {
@@ -101,6 +102,7 @@ impl Session<'_> {
         };
         let mut steps: Vec<usize> = (0..probes.len())
             .filter(|&i| !probes[i].follow_up && !self.sent.contains(&i))
+            .filter(|&i| probes[i].proto == Proto::Tcp)
             .filter(|&i| names(i) || families.contains(probes[i].family.as_str()))
             .collect();
         steps.sort_by_key(|&i| (!probes[i].fallback, probes[i].rank));

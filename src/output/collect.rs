@@ -128,7 +128,7 @@ impl Collector {
         match r.state {
             PortState::Open => h.open += 1,
             PortState::Closed => h.closed += 1,
-            PortState::Filtered | PortState::Unresolved => {}
+            PortState::Filtered | PortState::Unresolved | PortState::OpenFiltered => {}
         }
         if self.show.lists(r) {
             h.rows.push(r.clone());

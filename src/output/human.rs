@@ -372,7 +372,7 @@ impl Page {
             let state = match r.state {
                 PortState::Open => self.p.paint("32", &state),
                 PortState::Closed => state,
-                PortState::Filtered => self.p.paint("2", &state),
+                PortState::Filtered | PortState::OpenFiltered => self.p.paint("2", &state),
                 PortState::Unresolved => self.p.paint("33", &state),
             };
             self.o.push(line(row, state));

@@ -142,7 +142,7 @@ impl Show {
         match r.state {
             PortState::Open => true,
             PortState::Closed => self.closed,
-            PortState::Filtered => self.filtered,
+            PortState::Filtered | PortState::OpenFiltered => self.filtered,
             // Counted in the summary; listed beside the filtered ports.
             PortState::Unresolved => self.filtered,
         }

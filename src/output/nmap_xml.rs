@@ -614,7 +614,7 @@ fn header(x: &mut String, s: &Summary, start: i64) {
         ctime(start),
         xml_escape(&s.scan.version)
     );
-    let numservices = crate::ports::parse_ports(&s.scan.ports).map_or(0, |l| l.len());
+    let numservices = crate::ports::parse_spec(&s.scan.ports, false).map_or(0, |l| l.tcp.len());
     let _ = writeln!(
         x,
         "  <scaninfo type=\"connect\" protocol=\"tcp\" numservices=\"{numservices}\" services=\"{}\"/>",

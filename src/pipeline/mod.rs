@@ -13,9 +13,11 @@
 
 pub mod canary;
 
+use crate::fingerprint::udp::UdpIdentify;
 use crate::fingerprint::Identify;
 use crate::model::{PortResult, PortState, ServiceNote};
 use crate::ports::PortList;
+use crate::scan::udp::{self, HostEnd, UdpConfig};
 use crate::scan::{self, Event, Progress, SweepConfig, SweepStats};
 use crate::targets::TargetSet;
 use crate::verdict::{Context, Judge};
@@ -45,6 +47,17 @@ pub struct Plan {
     /// Ports some `services/` file names: on a host that answers every
     /// port, these are fingerprinted (the rest are skipped).
     pub service_ports: Arc<PortList>,
+    /// The UDP sweep, unless no UDP port is asked for.
+    pub udp: Option<UdpPlan>,
+}
+
+/// The UDP side of a plan: its ports and pacing, and the catalogue's
+/// probes that both send and judge.
+pub struct UdpPlan {
+    /// Ports, pacing, shard.
+    pub config: UdpConfig,
+    /// Probes and identification.
+    pub identify: Arc<UdpIdentify>,
 }
 
 /// What the pipeline hands its caller.
@@ -114,6 +127,18 @@ impl State<'_> {
         Output::Port {
             result: Box::new(r),
             listed,
+        }
+    }
+
+    /// A host's UDP ports: identified from the replies they kept, judged.
+    fn udp_host(&mut self, end: HostEnd, on: &mut impl FnMut(Output)) {
+        let Some(u) = self.plan.udp.as_ref() else {
+            return;
+        };
+        let identify = u.identify.clone();
+        for hit in end.hits {
+            let r = identify.identify(hit);
+            on(self.judged(r, Context::Plain));
         }
     }
 
@@ -391,6 +416,18 @@ pub async fn run(
         progress,
         cancel.clone(),
     ));
+    let (udp_tx, mut udp_rx) = mpsc::channel::<HostEnd>(16);
+    let udp_sweep = plan.udp.as_ref().map(|u| {
+        let prober: Arc<dyn udp::Prober> = u.identify.clone();
+        tokio::spawn(udp::sweep(
+            plan.targets.clone(),
+            u.config.clone(),
+            prober,
+            udp_tx,
+            cancel.clone(),
+        ))
+    });
+    let mut udp_done = udp_sweep.is_none();
     let mut st = State {
         plan: &plan,
         judge,
@@ -429,7 +466,12 @@ pub async fn run(
             let id = plan.identify.clone();
             canaries.push(async move { (ip, canary::check(ip, ports, timeout, id).await) });
         }
-        if sweep_done && identifying.is_empty() && st.waiting.is_empty() && canaries.is_empty() {
+        if sweep_done
+            && udp_done
+            && identifying.is_empty()
+            && st.waiting.is_empty()
+            && canaries.is_empty()
+        {
             break;
         }
         tokio::select! {
@@ -441,6 +483,10 @@ pub async fn run(
                     st.hit(hit, &mut on);
                 },
             },
+            end = udp_rx.recv(), if !udp_done => match end {
+                None => udp_done = true,
+                Some(end) => st.udp_host(end, &mut on),
+            },
             Some((ip, answer)) = canaries.next(), if !canaries.is_empty() => {
                 st.canary_done(ip, answer, &mut on);
             }
@@ -449,7 +495,11 @@ pub async fn run(
     }
     if !cancelled {
         st.every_port_summaries(&mut on);
-        return sweep.await.unwrap_or_default();
+        let mut stats = sweep.await.unwrap_or_default();
+        if let Some(u) = udp_sweep {
+            stats.add_udp(u.await.unwrap_or_default());
+        }
+        return stats;
     }
     drop(identifying);
     st.deliver_unfinished(&mut on);
@@ -468,7 +518,13 @@ pub async fn run(
             }
         }
     }
+    while let Some(end) = udp_rx.recv().await {
+        st.udp_host(end, &mut on);
+    }
     let mut stats = sweep.await.unwrap_or_default();
+    if let Some(u) = udp_sweep {
+        stats.add_udp(u.await.unwrap_or_default());
+    }
     stats.interrupted = true;
     stats
 }

@@ -123,10 +123,16 @@ pub fn abort<S: std::os::fd::AsFd>(stream: S) {
 /// `IP_RECVERR`/`IPV6_RECVERR` set (no other option: each costs a syscall per
 /// probe).
 pub(crate) fn probe_socket(addr: &SocketAddr) -> io::Result<Socket> {
+    recverr_socket(addr, Type::STREAM, Protocol::TCP)
+}
+
+/// A non-blocking, close-on-exec socket of type `ty` for `addr`'s family
+/// with `IP_RECVERR`/`IPV6_RECVERR` set, so ICMP errors are queued whole.
+pub(crate) fn recverr_socket(addr: &SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
     let sock = Socket::new(
         Domain::for_address(*addr),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
+        ty.nonblocking().cloexec(),
+        Some(proto),
     )?;
     let one: libc::c_int = 1;
     let (level, name) = if addr.is_ipv4() {
@@ -216,7 +222,7 @@ pub(crate) fn classify_error<S: AsRawFd>(e: io::Error, sock: &S, rtt: Duration) 
 }
 
 /// Reads one queued ICMP error (if any) and names it.
-fn read_icmp_error(fd: std::os::fd::RawFd) -> Option<Reason> {
+pub(crate) fn read_icmp_error(fd: std::os::fd::RawFd) -> Option<Reason> {
     let mut data = [0u8; 64];
     let mut control = [0u64; 64];
     let mut iov = libc::iovec {

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod order;
 pub mod reactor;
 pub mod timing;
+pub mod udp;
 
 use crate::model::{PortResult, PortState, Proto, Reason};
 use crate::ports::PortList;
@@ -178,6 +179,9 @@ pub struct SweepStats {
     pub requeued: u64,
     /// Retransmissions after timeouts.
     pub retries: u64,
+    /// UDP ports left `open|filtered` on hosts that answered other closed
+    /// ports with ICMP: the target's ICMP rate limit may have held them back.
+    pub udp_rate_limited: u64,
     /// True when cancelled before the end.
     pub interrupted: bool,
 }
@@ -188,6 +192,16 @@ impl SweepStats {
         self.concluded += s.concluded;
         self.requeued += s.requeued;
         self.retries += s.retries;
+        self.udp_rate_limited += s.udp_rate_limited;
+        self.interrupted |= s.interrupted;
+    }
+
+    /// Adds a UDP sweep's counts.
+    pub fn add_udp(&mut self, s: udp::UdpStats) {
+        self.planned += s.planned;
+        self.concluded += s.concluded;
+        self.retries += s.retries;
+        self.udp_rate_limited += s.rate_limited;
         self.interrupted |= s.interrupted;
     }
 }
@@ -1138,6 +1152,7 @@ impl Slice {
             reason,
             rtt_ms: rtt.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
             tries: probe.try_no,
+            udp: None,
             service: None,
             finding: None,
         };

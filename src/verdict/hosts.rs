@@ -7,7 +7,7 @@ use super::finding_key;
 use super::rules::RuleKind;
 pub use crate::model::HostRecord;
 use crate::model::{
-    Finding, Firewall, HostFinding, HostVerdict, PortResult, PortState, Reason, Severity,
+    Finding, Firewall, HostFinding, HostVerdict, PortResult, PortState, Proto, Reason, Severity,
     UNKNOWN_SERVICE,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -106,6 +106,11 @@ impl Hosts {
 
     /// Adds one result.
     pub fn add(&mut self, r: &PortResult) {
+        // The host's posture and its open-port list are read from the TCP
+        // sweep; UDP ports are judged one by one.
+        if r.proto == Proto::Udp {
+            return;
+        }
         if !self.map.contains_key(&r.ip) && self.map.len() >= MAX_TRACKED_HOSTS {
             if self.untracked.len() < MAX_UNTRACKED_COUNTED {
                 self.untracked.insert(r.ip);
@@ -137,7 +142,7 @@ impl Hosts {
             }
             (PortState::Closed, _) => acc.closed = acc.closed.saturating_add(1),
             // Says nothing about the host's firewall.
-            (PortState::Unresolved, _) => {}
+            (PortState::Unresolved | PortState::OpenFiltered, _) => {}
             (PortState::Filtered, reason) => {
                 if reason == Reason::NoResponse {
                     acc.dropped = acc.dropped.saturating_add(1);
@@ -388,6 +393,7 @@ mod tests {
             reason,
             rtt_ms: None,
             tries: 1,
+            udp: None,
             service: (state == PortState::Open).then(|| Service {
                 name: "redis".into(),
                 ..Service::default()

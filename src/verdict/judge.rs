@@ -378,7 +378,8 @@ mod tests {
                 open: 1,
                 closed: 5,
                 filtered: 0,
-                unresolved: 0
+                unresolved: 0,
+                open_filtered: 0,
             }
         );
         let mut findings = Vec::new();

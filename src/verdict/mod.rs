@@ -17,7 +17,8 @@ pub mod remedy;
 pub mod rules;
 pub mod tally;
 
-use crate::catalog::format::{Category, Impact};
+use crate::catalog::format::{Category, Impact, UdpRisk};
+use crate::model::{PortResult, Proto};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 
@@ -41,6 +42,10 @@ pub struct ServiceFacts {
     pub config: Vec<String>,
     /// Caveats.
     pub notes: Vec<String>,
+    /// Configuration lines that close its UDP side.
+    pub udp_config: Vec<String>,
+    /// What its UDP side lets a stranger do.
+    pub udp_risk: Option<UdpRisk>,
 }
 
 impl From<&crate::catalog::ServiceDef> for ServiceFacts {
@@ -53,7 +58,18 @@ impl From<&crate::catalog::ServiceDef> for ServiceFacts {
             impact: d.impact,
             config: d.remediation.config.clone(),
             notes: d.remediation.notes.clone(),
+            udp_config: d.udp_config.clone(),
+            udp_risk: d.udp_risk,
         }
+    }
+}
+
+/// The fingerprint of a port's finding: a UDP port's is keyed `PORT/udp`,
+/// so that a TCP and a UDP finding on the same port never merge.
+pub fn port_finding_key(r: &PortResult, service: &str, rule: &str) -> String {
+    match r.proto {
+        Proto::Tcp => finding_key(r.ip, Some(r.port), service, rule),
+        Proto::Udp => finding_key(r.ip, None, &format!("{}/udp|{service}", r.port), rule),
     }
 }
 

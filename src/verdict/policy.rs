@@ -7,6 +7,7 @@
 //! [[expect]]
 //! host = "203.0.113.7"      # an address, a CIDR, or a hostname as scanned
 //! port = 22
+//! proto = "tcp"             # optional: "udp" for a UDP port (default tcp)
 //! service = "ssh"           # optional: only this service
 //! reason = "bastion host"
 //! expires = 2027-01-31      # optional (a TOML date, or the same quoted): after this day the finding is raised again
@@ -19,7 +20,7 @@
 //! is reported as a stale entry.
 
 use super::rules::{self, Applied, RuleKind};
-use crate::model::{Finding, HostFinding, PolicyStatus, PortResult, Severity, SourceLine};
+use crate::model::{Finding, HostFinding, PolicyStatus, PortResult, Proto, Severity, SourceLine};
 use crate::text::terminal_safe;
 use ipnet::IpNet;
 use jiff::civil::Date;
@@ -56,6 +57,8 @@ struct RawPolicy {
 struct RawExpect {
     host: String,
     port: u16,
+    #[serde(default)]
+    proto: Proto,
     service: Option<String>,
     reason: String,
     expires: Option<toml::Spanned<Expires>>,
@@ -125,6 +128,8 @@ pub struct Entry {
     pub host_text: String,
     /// Port.
     pub port: u16,
+    /// Its transport (`proto = "udp"`; TCP when not written).
+    pub proto: Proto,
     /// Optional service id.
     pub service: Option<String>,
     /// Why it is expected.
@@ -133,6 +138,16 @@ pub struct Entry {
     pub expires: Option<Date>,
     /// Where it is written.
     pub at: SourceLine,
+}
+
+impl Entry {
+    /// Whether its port (of its transport) is one of `spec`'s.
+    pub fn ports_in(&self, spec: &crate::ports::PortSpec) -> bool {
+        match self.proto {
+            Proto::Tcp => spec.tcp.contains(self.port),
+            Proto::Udp => spec.udp.contains(self.port),
+        }
+    }
 }
 
 /// A loaded policy.
@@ -249,6 +264,7 @@ impl Policy {
                 host,
                 host_text: e.host,
                 port: e.port,
+                proto: e.proto,
                 service: e.service,
                 reason: e.reason,
                 expires,
@@ -322,6 +338,7 @@ impl Policy {
         self.override_severity(f);
         let hit = self.entries.iter().enumerate().find(|(_, e)| {
             e.port == r.port
+                && e.proto == r.proto
                 && e.host.matches(r.ip, r.host.as_deref())
                 && e.service.as_deref().is_none_or(|s| Some(s) == service)
         });

@@ -2,9 +2,10 @@
 //! severity, title, evidence and fix, before the policy and the baseline.
 
 use super::rules::{self, RuleKind, ServiceFix};
-use super::{finding_key, ServiceFacts};
+use super::{finding_key, port_finding_key, ServiceFacts};
+use crate::catalog::format::UdpRisk;
 use crate::catalog::format::{Exposure, Impact};
-use crate::model::{AuthState, Finding, PortResult, PortState, UNKNOWN_SERVICE};
+use crate::model::{AuthState, Finding, PortResult, PortState, Proto, Severity, UNKNOWN_SERVICE};
 
 /// The finding for one open port, before policy and baseline; `facts` are the
 /// identified (or guessed) service's.
@@ -14,6 +15,7 @@ pub fn assess(r: &PortResult, facts: Option<&ServiceFacts>) -> Option<Finding> {
     }
     Some(match facts {
         None => unidentified(r),
+        Some(f) if r.proto == Proto::Udp => udp_service(r, f),
         Some(f) => service(r, f),
     })
 }
@@ -46,12 +48,91 @@ fn unidentified(r: &PortResult) -> Finding {
         .unwrap_or_default();
     let id = kind.literal().to_string();
     Finding {
-        fingerprint: finding_key(r.ip, Some(r.port), UNKNOWN_SERVICE, &id),
+        fingerprint: port_finding_key(r, UNKNOWN_SERVICE, &id),
         rule: id,
         severity: kind.rule().severity,
-        title: format!("Open port {} with no identified service", r.port),
-        evidence: format!("{}:{} accepted a TCP connection{said}", r.ip, r.port),
-        remediation: kind.rule().fix(r.port, None),
+        title: match r.proto {
+            Proto::Tcp => format!("Open port {} with no identified service", r.port),
+            Proto::Udp => format!("Open UDP port {} with no identified service", r.port),
+        },
+        evidence: match r.proto {
+            Proto::Tcp => format!("{}:{} accepted a TCP connection{said}", r.ip, r.port),
+            Proto::Udp => format!("{}:{}/udp answered a datagram{said}", r.ip, r.port),
+        },
+        remediation: kind.rule().fix(
+            r.port,
+            Some(ServiceFix {
+                proto: r.proto,
+                ..ServiceFix::default()
+            }),
+        ),
+        ..Finding::default()
+    }
+}
+
+/// An answering UDP port where a catalogue service was identified: its
+/// `udp_risk` when it answered without restriction (reflector, open
+/// resolver, default community), else exposed or public by its class.
+fn udp_service(r: &PortResult, f: &ServiceFacts) -> Finding {
+    let svc = r.service.as_ref();
+    let auth = svc.map_or(AuthState::Unknown, |s| s.auth);
+    let risk = f.udp_risk.filter(|_| auth == AuthState::None);
+    let kind = match risk {
+        Some(UdpRisk::OpenResolver) => RuleKind::OpenResolver,
+        Some(UdpRisk::DefaultCommunity) => RuleKind::SnmpPublicCommunity,
+        Some(UdpRisk::Reflector) => RuleKind::UdpAmplifier,
+        None if f.exposure == Exposure::PublicOk => RuleKind::ServicePublic,
+        None => RuleKind::UdpExposed,
+    };
+    let rule = kind.rule();
+    let severity = match kind {
+        RuleKind::UdpAmplifier if rules::is_takeover(f.category) => Severity::Critical,
+        _ => rule.severity,
+    };
+    let name = &f.name;
+    let title = match kind {
+        RuleKind::UdpAmplifier => format!("{name} answers strangers over UDP: a DDoS reflector"),
+        RuleKind::OpenResolver => format!("{name} resolves names for anyone: an open resolver"),
+        RuleKind::SnmpPublicCommunity => format!("{name} answers the default community 'public'"),
+        RuleKind::ServicePublic => format!("{name} (UDP) is public"),
+        _ => format!("{name} answers over UDP from outside"),
+    };
+    let mut evidence = format!("{}/udp: {}", r.port, evidence(r, auth));
+    if let Some(x) = r.udp.as_ref() {
+        evidence.push_str(&format!(
+            "; {} B in {} datagram(s) back for {} B sent",
+            x.received_bytes, x.received_datagrams, x.sent_bytes
+        ));
+        if let Some(a) = x.amplification {
+            evidence.push_str(&format!(" (amplification: \u{d7}{a})"));
+        }
+        if let Some(p) = &x.published {
+            evidence.push_str(&format!("; published worst case {p}"));
+        }
+    }
+    let config = if f.udp_config.is_empty() {
+        &f.config
+    } else {
+        &f.udp_config
+    };
+    let fix = ServiceFix {
+        exposure: if kind == RuleKind::ServicePublic {
+            Exposure::PublicOk
+        } else {
+            f.exposure
+        },
+        config,
+        notes: &f.notes,
+        proto: Proto::Udp,
+    };
+    let id = kind.id(&f.id);
+    Finding {
+        fingerprint: port_finding_key(r, &f.id, &id),
+        rule: id,
+        severity,
+        title,
+        evidence,
+        remediation: rule.fix(r.port, Some(fix)),
         ..Finding::default()
     }
 }
@@ -121,10 +202,11 @@ fn service(r: &PortResult, f: &ServiceFacts) -> Finding {
         exposure,
         config: &f.config,
         notes: &notes,
+        proto: Proto::Tcp,
     };
     let id = kind.id(&f.id);
     Finding {
-        fingerprint: finding_key(r.ip, Some(r.port), &f.id, &id),
+        fingerprint: port_finding_key(r, &f.id, &id),
         rule: id,
         severity,
         title,
@@ -180,6 +262,8 @@ mod tests {
             impact: None,
             config: vec![format!("{id}.conf: bind 127.0.0.1")],
             notes: vec![],
+            udp_config: vec![],
+            udp_risk: None,
         }
     }
 

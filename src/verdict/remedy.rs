@@ -63,6 +63,22 @@ pub fn firewall(port: u16, exposure: Exposure) -> Remediation {
     }
 }
 
+/// The firewall part of a remediation for a UDP port: [`firewall`]'s rules
+/// with the protocol swapped.
+pub fn firewall_udp(port: u16, exposure: Exposure) -> Remediation {
+    let mut r = firewall(port, exposure);
+    let udp = |l: &String| {
+        l.replace("-p tcp", "-p udp")
+            .replace("tcp dport", "udp dport")
+            .replace("proto tcp", "proto udp")
+            .replace(&format!("{port}/tcp"), &format!("{port}/udp"))
+    };
+    for lines in [&mut r.iptables, &mut r.nftables, &mut r.ufw, &mut r.notes] {
+        *lines = lines.iter().map(udp).collect();
+    }
+    r
+}
+
 /// A default-deny input policy, for a host whose closed ports all answer RST.
 pub fn default_deny() -> Remediation {
     Remediation {

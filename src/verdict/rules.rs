@@ -18,7 +18,7 @@
 
 use super::remedy;
 use crate::catalog::format::{Category, Exposure, Impact};
-use crate::model::{Remediation, Severity};
+use crate::model::{Proto, Remediation, Severity};
 
 /// Which rule, as a closed vocabulary (its entry is [`RuleKind::rule`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,6 +42,14 @@ pub enum RuleKind {
     DualStackMismatch,
     /// A policy entry whose host and port were scanned and found not open.
     PolicyStaleEntry,
+    /// A UDP service answers a small spoofable request with more: a reflector.
+    UdpAmplifier,
+    /// A DNS server resolves names for anyone.
+    OpenResolver,
+    /// An SNMP agent answers the default community `public`.
+    SnmpPublicCommunity,
+    /// A UDP service that should not be reachable answers.
+    UdpExposed,
 }
 
 /// What a rule is about.
@@ -118,7 +126,7 @@ const SERVICE: &str = "{service}";
 const CWE_1327: &str = "https://cwe.mitre.org/data/definitions/1327.html";
 
 /// Every rule, in [`RuleKind`] order.
-pub static RULES: [Rule; 9] = [
+pub static RULES: [Rule; 13] = [
     Rule {
         kind: RuleKind::ServiceUnauthenticated,
         id: "{service}-unauthenticated",
@@ -218,6 +226,50 @@ pub static RULES: [Rule; 9] = [
         references: &[],
         fix: Fix::EditPolicy,
     },
+    Rule {
+        kind: RuleKind::UdpAmplifier,
+        id: "{service}-udp-amplifier",
+        subject: Subject::Port,
+        title: "UDP service answers strangers: a DDoS reflector",
+        severity: Severity::High,
+        severity_note: "critical for a database or cache (Memcached: its UDP side also reads and writes the data, and it was the 1.7 Tbps reflector of 2018)",
+        rationale: "UDP has no handshake: an attacker sends small requests with the victim's address as the source, and this service fires its larger replies at the victim. Reflectors like it carry the record DDoS attacks, and network owners get abuse reports for them (Shadowserver scans for them daily).",
+        references: &["https://www.cisa.gov/news-events/alerts/2014/01/17/udp-based-amplification-attacks", "https://www.rfc-editor.org/rfc/rfc8085"],
+        fix: Fix::CloseService,
+    },
+    Rule {
+        kind: RuleKind::OpenResolver,
+        id: "dns-open-resolver",
+        subject: Subject::Port,
+        title: "DNS server offers recursion to anyone: an open resolver",
+        severity: Severity::High,
+        severity_note: "",
+        rationale: "An open resolver answers spoofed queries for large records at a victim (DNS amplification, up to 54x), can be used to poison its cache, and resolves names for anyone who wants to hide where queries come from. Recursion belongs to the resolver's own clients only.",
+        references: &["https://www.rfc-editor.org/rfc/rfc5358", "https://www.cisa.gov/news-events/alerts/2013/03/29/dns-amplification-attacks"],
+        fix: Fix::CloseService,
+    },
+    Rule {
+        kind: RuleKind::SnmpPublicCommunity,
+        id: "snmp-public-community",
+        subject: Subject::Port,
+        title: "SNMP agent answers the default community 'public'",
+        severity: Severity::High,
+        severity_note: "",
+        rationale: "The default community is a password everyone knows: anyone reads the system's description, interfaces, routes, processes and installed software (and, where a write community is left at its default, changes them); the replies to GetBulk requests also make the agent a DDoS reflector.",
+        references: &["https://www.cisa.gov/news-events/alerts/2017/06/05/reducing-risk-snmp-abuse", "https://www.rfc-editor.org/rfc/rfc3414"],
+        fix: Fix::CloseService,
+    },
+    Rule {
+        kind: RuleKind::UdpExposed,
+        id: "{service}-udp-exposed",
+        subject: Subject::Port,
+        title: "UDP service that should be localhost-only or internal answers",
+        severity: Severity::Medium,
+        severity_note: "",
+        rationale: "The service answered a read-only datagram from where the scan ran. It restricts what it tells this client, but its port should not be reachable at all: every open UDP port is attack surface for pre-authentication bugs and can be abused as a reflector.",
+        references: &[CWE_1327],
+        fix: Fix::CloseService,
+    },
 ];
 
 /// What an [`Impact`] makes of a reachable service.
@@ -288,7 +340,7 @@ impl ImpactRule {
 
 impl RuleKind {
     /// Every kind, in table order.
-    pub const ALL: [RuleKind; 9] = [
+    pub const ALL: [RuleKind; 13] = [
         RuleKind::ServiceUnauthenticated,
         RuleKind::ServiceExposed,
         RuleKind::ServicePublic,
@@ -298,6 +350,10 @@ impl RuleKind {
         RuleKind::NoDefaultDenyFirewall,
         RuleKind::DualStackMismatch,
         RuleKind::PolicyStaleEntry,
+        RuleKind::UdpAmplifier,
+        RuleKind::OpenResolver,
+        RuleKind::SnmpPublicCommunity,
+        RuleKind::UdpExposed,
     ];
 
     /// Its entry in [`RULES`].
@@ -344,7 +400,13 @@ impl Rule {
         match self.fix {
             Fix::Nothing | Fix::EditPolicy => Remediation::default(),
             Fix::ServiceAdvice => advice(Remediation::default()),
+            Fix::CloseService if s.proto == Proto::Udp => {
+                advice(remedy::firewall_udp(port, s.exposure))
+            }
             Fix::CloseService => advice(remedy::firewall(port, s.exposure)),
+            Fix::ClosePort if s.proto == Proto::Udp => {
+                remedy::firewall_udp(port, Exposure::LocalhostOnly)
+            }
             Fix::ClosePort | Fix::CloseOtherFamily => {
                 remedy::firewall(port, Exposure::LocalhostOnly)
             }
@@ -362,6 +424,8 @@ pub struct ServiceFix<'a> {
     pub config: &'a [String],
     /// Caveats.
     pub notes: &'a [String],
+    /// The port's transport (which firewall rules).
+    pub proto: Proto,
 }
 
 impl Default for ServiceFix<'_> {
@@ -370,6 +434,7 @@ impl Default for ServiceFix<'_> {
             exposure: Exposure::LocalhostOnly,
             config: &[],
             notes: &[],
+            proto: Proto::Tcp,
         }
     }
 }
@@ -561,6 +626,7 @@ mod tests {
             exposure: Exposure::InternalOnly,
             config: &["bind 10.0.0.1".to_string()],
             notes: &["a note".to_string()],
+            proto: Proto::Tcp,
         };
         let r = RuleKind::ServiceExposed.rule().fix(2181, Some(svc));
         assert_eq!(r.config, ["bind 10.0.0.1"]);

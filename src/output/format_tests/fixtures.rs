@@ -119,6 +119,7 @@ fn port(addr: &str, host: Option<&str>, port: u16, state: PortState) -> PortResu
         PortState::Closed => (Reason::ConnRefused, Some(0.4)),
         PortState::Filtered => (Reason::NoResponse, None),
         PortState::Unresolved => (Reason::RateLimited, None),
+        PortState::OpenFiltered => (Reason::NoResponse, None),
     };
     PortResult {
         ip: ip(addr),
@@ -129,6 +130,7 @@ fn port(addr: &str, host: Option<&str>, port: u16, state: PortState) -> PortResu
         reason,
         rtt_ms,
         tries: if state == PortState::Filtered { 2 } else { 1 },
+        udp: None,
         service: None,
         finding: None,
     }

@@ -43,6 +43,7 @@ fn judged(port: u16, rtt_ms: f64, svc: Service) -> PortResult {
         reason: Reason::SynAck,
         rtt_ms: Some(rtt_ms),
         tries: 1,
+        udp: None,
         service: Some(svc),
         finding: None,
     };
