@@ -719,8 +719,16 @@ pub struct Coverage {
     pub unresolved_hosts: Vec<String>,
     /// Probes re-queued because of local resource errors (EMFILE, EADDRNOTAVAIL...).
     pub requeued: u64,
-    /// Connect retries sent after timeouts.
+    /// Connect retries sent after timeouts (and UDP re-sends).
     pub retries: u64,
+    /// UDP ports silent after every round (`open|filtered`).
+    #[serde(default)]
+    pub open_filtered: u64,
+    /// Of those, the ports of hosts that answered other closed UDP ports
+    /// with ICMP port unreachable: the target's ICMP rate limit may have held
+    /// their answer back (a longer `--udp-wait` resolves more).
+    #[serde(default)]
+    pub udp_rate_limited: u64,
 }
 
 /// What the answers from closed and filtered ports say about a host's firewall.
@@ -909,6 +917,7 @@ impl Coverage {
         self.closed += states.closed;
         self.filtered += states.filtered;
         self.unresolved += states.unresolved;
+        self.open_filtered += states.open_filtered;
     }
 
     /// Adds another scan's coverage (the shards of one scan, in `merge`).
@@ -921,6 +930,8 @@ impl Coverage {
         self.unresolved += other.unresolved;
         self.requeued += other.requeued;
         self.retries += other.retries;
+        self.open_filtered += other.open_filtered;
+        self.udp_rate_limited += other.udp_rate_limited;
         self.unresolved_hosts
             .extend(other.unresolved_hosts.iter().cloned());
     }

@@ -213,6 +213,7 @@ fn coverage(stats: &SweepStats, judge: &Judge, unresolved_hosts: Vec<String>) ->
         unresolved_hosts,
         requeued: stats.requeued,
         retries: stats.retries,
+        udp_rate_limited: stats.udp_rate_limited,
         ..Coverage::default()
     };
     c.add_states(&judge.states());

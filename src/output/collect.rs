@@ -6,7 +6,7 @@
 
 use super::{Show, Sink, Summary};
 use crate::model::{
-    Finding, HostVerdict, PolicyStatus, PortResult, PortState, ResolvedFinding, Service, Severity,
+    Finding, HostVerdict, PolicyStatus, PortResult, PortState, Proto, ResolvedFinding, Service, Severity,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -156,6 +156,8 @@ pub struct Item<'a> {
     pub host: Option<&'a str>,
     /// The port, when the finding is about one.
     pub port: Option<u16>,
+    /// The port's transport.
+    pub proto: Proto,
     /// What answers on that port, when known.
     pub service: Option<&'a Service>,
     /// The finding.
@@ -165,9 +167,19 @@ pub struct Item<'a> {
 }
 
 impl Item<'_> {
-    /// `ip:port`, `[v6]:port`, `ip`; for a finding with no address its policy
-    /// entry (`file:line`, raw user text) or `-`.
+    /// `ip:port`, `[v6]:port`, `ip` (`ip:port/udp` for a UDP port); for a
+    /// finding with no address its policy entry (`file:line`, raw user text)
+    /// or `-`.
     pub fn location(&self) -> String {
+        let place = self.place();
+        match (self.proto, self.port) {
+            (Proto::Udp, Some(_)) => format!("{place}/udp"),
+            _ => place,
+        }
+    }
+
+    /// [`Item::location`] without the transport.
+    fn place(&self) -> String {
         match (self.ip, self.port) {
             (Some(IpAddr::V6(ip)), Some(p)) => format!("[{ip}]:{p}"),
             (Some(ip), Some(p)) => format!("{ip}:{p}"),
@@ -233,6 +245,7 @@ pub fn findings<'a>(hosts: &'a BTreeMap<IpAddr, HostRows>, s: &'a Summary) -> Ve
                     ip: Some(*ip),
                     host: r.host.as_deref().or(h.name.as_deref()),
                     port: Some(r.port),
+                    proto: r.proto,
                     service: r.service.as_ref(),
                     finding: f,
                     host_level: false,
@@ -244,7 +257,11 @@ pub fn findings<'a>(hosts: &'a BTreeMap<IpAddr, HostRows>, s: &'a Summary) -> Ve
         let service = match (hf.ip, hf.port) {
             (Some(ip), Some(port)) => hosts
                 .get(&ip)
-                .and_then(|h| h.rows.iter().find(|r| r.port == port))
+                .and_then(|h| {
+                    h.rows
+                        .iter()
+                        .find(|r| r.port == port && r.proto == Proto::Tcp)
+                })
                 .and_then(|r| r.service.as_ref()),
             _ => None,
         };
@@ -252,6 +269,7 @@ pub fn findings<'a>(hosts: &'a BTreeMap<IpAddr, HostRows>, s: &'a Summary) -> Ve
             ip: hf.ip,
             host: hf.host.as_deref(),
             port: hf.port,
+            proto: Proto::Tcp,
             service,
             finding: &hf.finding,
             host_level: true,
@@ -261,7 +279,14 @@ pub fn findings<'a>(hosts: &'a BTreeMap<IpAddr, HostRows>, s: &'a Summary) -> Ve
         b.finding
             .severity
             .cmp(&a.finding.severity)
-            .then_with(|| (a.ip.is_none(), a.ip, a.port).cmp(&(b.ip.is_none(), b.ip, b.port)))
+            .then_with(|| {
+                (a.ip.is_none(), a.ip, a.port, a.proto as u8).cmp(&(
+                    b.ip.is_none(),
+                    b.ip,
+                    b.port,
+                    b.proto as u8,
+                ))
+            })
             .then_with(|| a.finding.rule.cmp(&b.finding.rule))
     });
     items

@@ -246,7 +246,7 @@ fn cells(r: &PortResult) -> [String; 6] {
         }
     };
     [
-        format!("{}/tcp", r.port),
+        format!("{}/{}", r.port, r.proto.as_str()),
         r.state.as_str().to_string(),
         r.reason.as_str().to_string(),
         service,
@@ -422,7 +422,7 @@ impl Page {
         let f = i.finding;
         let sev = pad(&f.severity.as_str().to_uppercase(), 8);
         let place = match (i.ip, i.port) {
-            (Some(_), Some(port)) => format!("{port}/tcp"),
+            (Some(_), Some(port)) => format!("{port}/{}", i.proto.as_str()),
             _ => fit(&terminal_safe(&i.location()), NAME_MAX),
         };
         let mut parts = vec![format!(
@@ -659,6 +659,15 @@ impl Page {
             text::count(c.attempted),
             states(c.open, c.closed, c.filtered)
         );
+        if c.open_filtered > 0 {
+            cover.push_str(&format!(", {} open|filtered", text::count(c.open_filtered)));
+            if c.udp_rate_limited > 0 {
+                cover.push_str(&format!(
+                    " ({} behind the ICMP rate limit)",
+                    text::count(c.udp_rate_limited)
+                ));
+            }
+        }
         if c.unresolved > 0 {
             cover.push_str(&format!(", {} unresolved", text::count(c.unresolved)));
         }

@@ -507,9 +507,14 @@ fn ports(x: &mut String, (ip, h, e): Host<'_>, on_port: &[&Item<'_>]) {
         extraports(x, h, st);
     }
     let mut rows: Vec<&PortResult> = h.rows.iter().chain(&listed).collect();
-    rows.sort_by_key(|r| r.port);
+    rows.sort_by_key(|r| (r.port, r.proto as u8));
     for r in rows {
-        let _ = writeln!(x, "      <port protocol=\"tcp\" portid=\"{}\">", r.port);
+        let _ = writeln!(
+            x,
+            "      <port protocol=\"{}\" portid=\"{}\">",
+            r.proto.as_str(),
+            r.port
+        );
         let _ = writeln!(
             x,
             "        <state state=\"{}\" reason=\"{}\" reason_ttl=\"0\"/>",
@@ -520,7 +525,10 @@ fn ports(x: &mut String, (ip, h, e): Host<'_>, on_port: &[&Item<'_>]) {
         if let Some(f) = &r.finding {
             script(x, "        ", f);
         }
-        for i in on_port.iter().filter(|i| i.port == Some(r.port)) {
+        for i in on_port
+            .iter()
+            .filter(|i| i.port == Some(r.port) && i.proto == r.proto)
+        {
             script(x, "        ", i.finding);
         }
         x.push_str("      </port>\n");
@@ -614,12 +622,23 @@ fn header(x: &mut String, s: &Summary, start: i64) {
         ctime(start),
         xml_escape(&s.scan.version)
     );
-    let numservices = crate::ports::parse_spec(&s.scan.ports, false).map_or(0, |l| l.tcp.len());
-    let _ = writeln!(
-        x,
-        "  <scaninfo type=\"connect\" protocol=\"tcp\" numservices=\"{numservices}\" services=\"{}\"/>",
-        xml_escape(&s.scan.ports)
-    );
+    let spec = crate::ports::parse_spec(&s.scan.ports, false).unwrap_or_default();
+    if !spec.tcp.is_empty() || spec.udp.is_empty() {
+        let _ = writeln!(
+            x,
+            "  <scaninfo type=\"connect\" protocol=\"tcp\" numservices=\"{}\" services=\"{}\"/>",
+            spec.tcp.len(),
+            xml_escape(&spec.tcp.to_spec())
+        );
+    }
+    if !spec.udp.is_empty() {
+        let _ = writeln!(
+            x,
+            "  <scaninfo type=\"udp\" protocol=\"udp\" numservices=\"{}\" services=\"{}\"/>",
+            spec.udp.len(),
+            xml_escape(&spec.udp.to_spec())
+        );
+    }
     x.push_str("  <verbose level=\"0\"/>\n  <debugging level=\"0\"/>\n");
 }
 

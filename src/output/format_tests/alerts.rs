@@ -419,6 +419,7 @@ fn redis_item(rs: &[PortResult]) -> Item<'_> {
         .find(|r| r.port == 6379 && r.finding.is_some())
         .expect("redis");
     Item {
+        proto: crate::model::Proto::Tcp,
         ip: Some(r.ip),
         host: r.host.as_deref(),
         port: Some(r.port),
