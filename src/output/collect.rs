@@ -6,7 +6,8 @@
 
 use super::{Show, Sink, Summary};
 use crate::model::{
-    Finding, HostVerdict, PolicyStatus, PortResult, PortState, Proto, ResolvedFinding, Service, Severity,
+    Finding, HostVerdict, PolicyStatus, PortResult, PortState, Proto, ResolvedFinding, Service,
+    Severity,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;

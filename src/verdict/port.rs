@@ -538,4 +538,107 @@ mod tests {
         r.state = PortState::Closed;
         assert!(assess(&r, None).is_none());
     }
+
+    fn udp(port: u16, name: &str, auth: AuthState) -> PortResult {
+        PortResult {
+            proto: Proto::Udp,
+            ..open(port, name, auth)
+        }
+    }
+
+    #[test]
+    fn udp_rules_follow_the_service_risk_and_its_answer() {
+        use crate::catalog::format::UdpRisk as R;
+        let with = |id: &str, c: Category, e: Exposure, risk: Option<R>| ServiceFacts {
+            udp_risk: risk,
+            udp_config: vec![format!("{id}: UDP off")],
+            ..facts(id, c, e)
+        };
+        let cases = [
+            (
+                "memcached",
+                Category::Cache,
+                Exposure::LocalhostOnly,
+                Some(R::Reflector),
+                AuthState::None,
+                "udp-amplifier",
+                Severity::Critical,
+            ),
+            (
+                "ntp",
+                Category::Other,
+                Exposure::PublicOk,
+                Some(R::Reflector),
+                AuthState::None,
+                "udp-amplifier",
+                Severity::High,
+            ),
+            (
+                "ntp",
+                Category::Other,
+                Exposure::PublicOk,
+                Some(R::Reflector),
+                AuthState::Unknown,
+                "ntp-public",
+                Severity::Info,
+            ),
+            (
+                "dns",
+                Category::Other,
+                Exposure::InternalOnly,
+                Some(R::OpenResolver),
+                AuthState::None,
+                "dns-open-resolver",
+                Severity::High,
+            ),
+            (
+                "dns",
+                Category::Other,
+                Exposure::InternalOnly,
+                Some(R::OpenResolver),
+                AuthState::Protected,
+                "exposed-udp-service",
+                Severity::Medium,
+            ),
+            (
+                "snmp",
+                Category::Monitoring,
+                Exposure::InternalOnly,
+                Some(R::DefaultCommunity),
+                AuthState::None,
+                "snmp-public-community",
+                Severity::High,
+            ),
+        ];
+        for (id, c, e, risk, auth, rule, sev) in cases {
+            let f = assess(&udp(123, id, auth), Some(&with(id, c, e, risk))).expect("finding");
+            assert_eq!((f.rule.as_str(), f.severity), (rule, sev), "{id} {auth:?}");
+            if rule != "ntp-public" {
+                assert!(
+                    f.remediation.iptables.iter().all(|l| l.contains("-p udp")),
+                    "{:?}",
+                    f.remediation
+                );
+                assert!(
+                    f.remediation.ufw.iter().any(|l| l.ends_with("123/udp")),
+                    "{:?}",
+                    f.remediation
+                );
+                assert_eq!(f.remediation.config, [format!("{id}: UDP off")]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_tcp_and_a_udp_finding_on_one_port_never_share_a_fingerprint() {
+        let a = assess(&open(53, "x", AuthState::Unknown), None).expect("tcp");
+        let b = assess(&udp(53, "x", AuthState::Unknown), None).expect("udp");
+        assert_eq!(a.rule, b.rule);
+        assert_ne!(a.fingerprint, b.fingerprint);
+        assert!(
+            b.evidence.contains("53/udp answered a datagram"),
+            "{}",
+            b.evidence
+        );
+    }
 }

@@ -9,6 +9,7 @@ mod golden;
 mod human;
 mod injection;
 mod sarif_github;
+mod udp;
 mod validate;
 
 use super::{Format, Show};
