@@ -66,6 +66,7 @@ async fn identify_with(cat: Arc<Catalog>, s: Settings, addr: SocketAddr) -> Serv
         reason: Reason::SynAck,
         rtt_ms: Some(0.1),
         tries: 1,
+        udp: None,
         service: None,
         finding: None,
     };

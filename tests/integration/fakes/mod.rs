@@ -16,6 +16,7 @@ mod erlang;
 mod mongo;
 mod rdp_smb;
 mod simple;
+pub mod udp;
 #[cfg(test)]
 mod tests;
 
