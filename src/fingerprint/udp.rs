@@ -260,7 +260,10 @@ mod tests {
     #[test]
     fn host_placeholder_is_the_target() {
         assert_eq!(
-            with_host(b"OPTIONS sip:p@{host} SIP/2.0 To: <sip:p@{host}>", "[fd00::2]:5060"),
+            with_host(
+                b"OPTIONS sip:p@{host} SIP/2.0 To: <sip:p@{host}>",
+                "[fd00::2]:5060"
+            ),
             b"OPTIONS sip:p@[fd00::2]:5060 SIP/2.0 To: <sip:p@[fd00::2]:5060>"
         );
     }

@@ -26,7 +26,11 @@ fn fake(net: &TestNet, kind: UdpKind, port: u16) -> UdpFake {
 /// Scans `U:port` of the target; the port line, the summary and the time.
 fn scan(net: &TestNet, port: u16, extra: &[&str]) -> (Value, Value, Duration) {
     let (line, summary, took) = scan_quiet(net, port, extra);
-    (line.unwrap_or_else(|| panic!("no result for {port}: {summary}")), summary, took)
+    (
+        line.unwrap_or_else(|| panic!("no result for {port}: {summary}")),
+        summary,
+        took,
+    )
 }
 
 /// Like [`scan`]; the port line is absent when the port did not answer
@@ -78,7 +82,12 @@ fn check(w: &Want) {
         assert_eq!(v["finding"]["rule"], w.rule, "{at}");
         assert_eq!(v["finding"]["severity"], w.severity, "{at}");
         assert!(v["udp"]["received_bytes"].as_u64().unwrap_or(0) > 0, "{at}");
-        assert!(f.requests() >= 1 && f.sent() >= 1, "fake saw {} sent {}", f.requests(), f.sent());
+        assert!(
+            f.requests() >= 1 && f.sent() >= 1,
+            "fake saw {} sent {}",
+            f.requests(),
+            f.sent()
+        );
     }
 }
 
@@ -176,12 +185,22 @@ fn udp_hostile_flood_stops_at_the_datagram_cap() {
     let net = TestNet::new();
     let f = fake(&net, UdpKind::Flood(5000), 4444);
     let (v, _, took) = scan(&net, 4444, &["--udp-wait", "1500"]);
-    let got = v["udp"]["received_datagrams"].as_u64().expect("received_datagrams");
+    let got = v["udp"]["received_datagrams"]
+        .as_u64()
+        .expect("received_datagrams");
     println!("flood: {} sent by the fake, {got} read, {took:?}", f.sent());
     assert_eq!(v["state"], "open", "{v}");
-    assert!(got >= 1 && got <= u64::from(DATAGRAMS_MAX), "read {got}: {v}");
+    assert!(
+        got >= 1 && got <= u64::from(DATAGRAMS_MAX),
+        "read {got}: {v}"
+    );
     assert_eq!(v["udp"]["received_bytes"].as_u64(), Some(got * 64), "{v}");
     assert!(took < Duration::from_secs(6), "took {took:?}");
+    assert!(
+        f.sent() > DATAGRAMS_MAX as usize,
+        "the fake flooded past the cap: {}",
+        f.sent()
+    );
 }
 
 #[test]
@@ -192,10 +211,20 @@ fn udp_hostile_largest_datagram_is_bounded_and_escaped() {
     assert_eq!(v["state"], "open", "{v}");
     let n = v["udp"]["received_datagrams"].as_u64().unwrap_or(0);
     let sent = v["udp"]["sent_datagrams"].as_u64().unwrap_or(0);
-    assert!(n >= 1 && n <= sent, "one giant per probe at most: {n} for {sent}");
-    assert_eq!(v["udp"]["received_bytes"].as_u64(), Some(n * 65_507), "whole datagrams");
+    assert!(
+        n >= 1 && n <= sent,
+        "one giant per probe at most: {n} for {sent}"
+    );
+    assert_eq!(
+        v["udp"]["received_bytes"].as_u64(),
+        Some(n * 65_507),
+        "whole datagrams"
+    );
     let banner = v["service"]["banner"].as_str().unwrap_or("");
-    assert!(!banner.contains('\u{1b}') && !banner.contains('\u{7}'), "raw control bytes in banner");
+    assert!(
+        !banner.contains('\u{1b}') && !banner.contains('\u{7}'),
+        "raw control bytes in banner"
+    );
     assert!(banner.len() < 8 * 1024, "banner {} bytes", banner.len());
     assert!(took < Duration::from_secs(6), "took {took:?}");
 }
@@ -205,7 +234,10 @@ fn udp_hostile_reply_from_another_port_is_not_open() {
     let net = TestNet::new();
     let f = fake(&net, UdpKind::OtherPort, 11211);
     let (v, summary, took) = scan_quiet(&net, 11211, &["--udp-wait", "1500"]);
-    assert!(f.requests() >= 1 && f.sent() >= 1, "the fake answered from its other port");
+    assert!(
+        f.requests() >= 1 && f.sent() >= 1,
+        "the fake answered from its other port"
+    );
     assert!(v.is_none(), "a reply from another port made it open: {v:?}");
     assert_eq!(cov(&summary, "open"), 0, "{summary}");
     assert!(took < Duration::from_secs(6), "took {took:?}");
@@ -223,15 +255,42 @@ impl OpenVpn {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
         run_ok(std::process::Command::new("openssl").args([
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-days", "2", "-subj", "/CN=exposecheck-test", "-keyout", &p("key.pem"),
-            "-out", &p("cert.pem"),
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=exposecheck-test",
+            "-keyout",
+            &p("key.pem"),
+            "-out",
+            &p("cert.pem"),
         ]));
         let port_s = port.to_string();
         let local = net.target_v4().to_string();
         let mut args = vec![
-            "netns", "exec", &net.target_ns, "openvpn", "--dev", "null", "--proto", "udp",
-            "--local", &local, "--lport", &port_s, "--tls-server", "--dh", "none", "--verb", "1",
+            "netns",
+            "exec",
+            &net.target_ns,
+            "openvpn",
+            "--dev",
+            "null",
+            "--proto",
+            "udp",
+            "--local",
+            &local,
+            "--lport",
+            &port_s,
+            "--tls-server",
+            "--dh",
+            "none",
+            "--verb",
+            "1",
         ];
         let (ca, cert, key, ta) = (p("cert.pem"), p("cert.pem"), p("key.pem"), p("ta.key"));
         args.extend(["--ca", &ca, "--cert", &cert, "--key", &key]);
@@ -283,4 +342,74 @@ fn udp_real_openvpn_answers_the_reset_unless_tls_crypt() {
     let (v, summary, _) = scan_quiet(&net, 1194, &["--udp-wait", "1500"]);
     assert!(v.is_none(), "tls-crypt drops unsigned packets: {v:?}");
     assert_eq!(cov(&summary, "open"), 0, "{summary}");
+}
+
+/// A real Kamailio (Debian's kamailio, its packaged default configuration)
+/// in the target namespace; killed by its pid on drop.
+struct Kamailio {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Kamailio {
+    fn start(net: &TestNet, port: u16) -> Kamailio {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = dir.path().to_string_lossy().into_owned();
+        let pid = dir.path().join("k.pid").to_string_lossy().into_owned();
+        let listen = format!("udp:{}:{port}", net.target_v4());
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", &net.target_ns, "kamailio"])
+            .args(["-f", "/etc/kamailio/kamailio.cfg", "-DD", "-E", "-n", "1"])
+            .args(["-l", &listen, "-Y", &run, "-P", &pid])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start kamailio");
+        wait_udp_listen(net, port);
+        Kamailio { child, _dir: dir }
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (10 s at most) until something listens on UDP `port` in the target.
+fn wait_udp_listen(net: &TestNet, port: u16) {
+    let t0 = Instant::now();
+    let want = format!(":{port}");
+    while t0.elapsed() < Duration::from_secs(10) {
+        let o = net.run_in_target(&["ss", "-Hlun"]);
+        if String::from_utf8_lossy(&o.stdout).contains(&want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nothing listens on udp {port} in the target after 10 s");
+}
+
+#[test]
+fn udp_real_kamailio_answers_options() {
+    for port in [5060, 45060] {
+        let net = TestNet::new();
+        let _k = Kamailio::start(&net, port);
+        let (v, _, _) = scan(&net, port, &[]);
+        assert_eq!(v["state"], "open", "{v}");
+        assert_eq!(v["service"]["name"], "sip", "{v}");
+        assert_eq!(v["service"]["product"], "Kamailio", "{v}");
+        let ver = v["service"]["version"].as_str().unwrap_or("");
+        assert!(ver.starts_with("5."), "version {ver:?}: {v}");
+        let banner = v["service"]["banner"].as_str().unwrap_or("");
+        assert!(
+            banner.contains(&format!("sip:probe@{}:{port}", net.target_v4())),
+            "To names the target: {banner}"
+        );
+        assert_eq!(v["finding"]["rule"], "sip-udp-exposed", "{v}");
+        assert_eq!(v["finding"]["severity"], "medium", "{v}");
+        assert!(v["udp"]["received_bytes"].as_u64().unwrap_or(0) > 0, "{v}");
+    }
 }

@@ -16,9 +16,9 @@ mod erlang;
 mod mongo;
 mod rdp_smb;
 mod simple;
-pub mod udp;
 #[cfg(test)]
 mod tests;
+pub mod udp;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -120,7 +120,7 @@ fn replies(kind: UdpKind, req: &[u8]) -> Vec<Vec<u8>> {
         UdpKind::Ard => one(ard(req)),
         UdpKind::Ubiquiti => one(ubiquiti(req)),
         UdpKind::Cldap => one(cldap(req)),
-        UdpKind::Flood(n) => (0..n).map(|i| flood_datagram(i)).collect(),
+        UdpKind::Flood(n) => (0..n).map(flood_datagram).collect(),
         UdpKind::Giant => vec![giant()],
         UdpKind::OtherPort => vec![b"\x00\x01\x00\x00\x00\x01\x00\x00VERSION 1.6.18\r\n".to_vec()],
     }
@@ -163,13 +163,19 @@ fn ipmi(req: &[u8], anonymous: bool) -> Option<Vec<u8>> {
         return None;
     }
     let msg = &req[14..];
-    if ipmi_sum(&msg[..2]) != msg[2] || ipmi_sum(&msg[3..8]) != msg[8] || msg[1] != 0x18 || msg[5] != 0x38 {
+    if ipmi_sum(&msg[..2]) != msg[2]
+        || ipmi_sum(&msg[3..8]) != msg[8]
+        || msg[1] != 0x18
+        || msg[5] != 0x38
+    {
         return None;
     }
     let login = if anonymous { 0x07 } else { 0x04 };
     let mut body = vec![msg[3], 0x1c];
     body.push(ipmi_sum(&body));
-    let tail = [0x20, msg[4], 0x38, 0x00, 0x01, 0x97, login, 0x03, 0, 0, 0, 0];
+    let tail = [
+        0x20, msg[4], 0x38, 0x00, 0x01, 0x97, login, 0x03, 0, 0, 0, 0,
+    ];
     let mut out = vec![6, 0, 0xff, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     out.push((body.len() + tail.len() + 1) as u8);
     out.extend_from_slice(&body);
@@ -251,7 +257,10 @@ fn ber(b: &[u8], i: usize) -> Option<(u8, &[u8], usize)> {
     let (len, at) = match first {
         0..=0x7f => (usize::from(first), i + 2),
         0x81 => (usize::from(*b.get(i + 2)?), i + 3),
-        0x82 => (usize::from(u16::from_be_bytes([*b.get(i + 2)?, *b.get(i + 3)?])), i + 4),
+        0x82 => (
+            usize::from(u16::from_be_bytes([*b.get(i + 2)?, *b.get(i + 3)?])),
+            i + 4,
+        ),
         _ => return None,
     };
     Some((tag, b.get(at..at + len)?, at + len))
@@ -302,7 +311,10 @@ fn cldap(req: &[u8]) -> Option<Vec<u8>> {
     let mut j = 0;
     while let Some((_, name, next)) = ber(attrs, j) {
         j = next;
-        if let Some((n, vals)) = dse.iter().find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)) {
+        if let Some((n, vals)) = dse
+            .iter()
+            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+        {
             let set: Vec<u8> = vals.iter().flat_map(|v| tlv(0x04, v.as_bytes())).collect();
             let mut pa = tlv(0x04, n.as_bytes());
             pa.extend(tlv(0x31, &set));
