@@ -12,6 +12,7 @@ use crate::catalog::matcher::{escape, Ident};
 use crate::catalog::{Catalog, ProbeKey};
 use crate::model::{AuthState, Confidence, PortResult, PortState, Proto, Service};
 use crate::scan::udp::{Datagram, Prober, UdpHit};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::BANNER_MAX;
@@ -155,6 +156,17 @@ impl Prober for UdpIdentify {
         out
     }
 
+    fn first_to(&self, addr: SocketAddr) -> Vec<Datagram> {
+        let host = addr.to_string();
+        let mut out = self.first(addr.port());
+        for d in &mut out {
+            if d.bytes.windows(HOST.len()).any(|w| w == HOST) {
+                d.bytes = Arc::from(with_host(&d.bytes, &host).as_slice());
+            }
+        }
+        out
+    }
+
     fn answer(&self, sent: &[Datagram], reply: &[u8]) -> (usize, Vec<Datagram>) {
         if sent.iter().any(|d| d.probe == CANARY) && reply.get(..2) == Some(&CANARY_ID[..]) {
             return (CANARY, Vec::new());
@@ -178,6 +190,25 @@ impl Prober for UdpIdentify {
         }
         (sent.first().map_or(0, |d| d.probe), Vec::new())
     }
+}
+
+/// The placeholder a payload names the target by (SIP's Request-URI).
+const HOST: &[u8] = b"{host}";
+
+/// `raw` with every `{host}` replaced by `host` (`ip:port`, `[v6]:port`).
+fn with_host(raw: &[u8], host: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + host.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i..].starts_with(HOST) {
+            out.extend_from_slice(host.as_bytes());
+            i += HOST.len();
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Transaction id of the canary query.
@@ -225,6 +256,17 @@ fn dns_answered(b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_placeholder_is_the_target() {
+        assert_eq!(
+            with_host(
+                b"OPTIONS sip:p@{host} SIP/2.0 To: <sip:p@{host}>",
+                "[fd00::2]:5060"
+            ),
+            b"OPTIONS sip:p@[fd00::2]:5060 SIP/2.0 To: <sip:p@[fd00::2]:5060>"
+        );
+    }
 
     #[test]
     fn canary_query_is_a_recursive_a_query() {

@@ -71,6 +71,11 @@ pub struct Reply {
 pub trait Prober: Send + Sync {
     /// The datagrams sent first (and again each round while silent).
     fn first(&self, port: u16) -> Vec<Datagram>;
+    /// The first datagrams for `addr` (what [`Prober::first`] gives, unless
+    /// a payload names the target).
+    fn first_to(&self, addr: SocketAddr) -> Vec<Datagram> {
+        self.first(addr.port())
+    }
     /// Which of `sent` a reply answers, and the follow-ups it asks for.
     fn answer(&self, sent: &[Datagram], reply: &[u8]) -> (usize, Vec<Datagram>);
 }
@@ -372,7 +377,7 @@ async fn host(
         let prober = prober.clone();
         let cfg = &cfg;
         async move {
-            let first = prober.first(p);
+            let first = prober.first_to(SocketAddr::new(ip, p));
             match socket(SocketAddr::new(ip, p)) {
                 Ok(sock) => {
                     let (port, end, rtt) =

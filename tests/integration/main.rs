@@ -35,5 +35,6 @@ mod silent_hosts;
 mod slow_greeter;
 mod sweep_parity;
 mod terminal;
+mod udp_fakes;
 mod udp_scan;
 mod verdict_e2e;

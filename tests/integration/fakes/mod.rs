@@ -18,6 +18,7 @@ mod rdp_smb;
 mod simple;
 #[cfg(test)]
 mod tests;
+pub mod udp;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
