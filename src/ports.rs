@@ -164,7 +164,8 @@ pub fn parse_spec(spec: &str, udp_first: bool) -> Result<PortSpec, PortError> {
         }
         Ok(n as u16)
     };
-    let (mut tcp, mut udp): (Vec<(u16, u16)>, Vec<(u16, u16)>) = (Vec::new(), Vec::new());
+    let mut tcp: Vec<(u16, u16)> = Vec::new();
+    let mut udp: Vec<(u16, u16)> = Vec::new();
     let mut to_udp = udp_first;
     for token in spec.split(',') {
         let mut t = token.trim();

@@ -395,6 +395,29 @@ fn identify_port(
     .boxed()
 }
 
+/// Starts the plan's UDP sweep, if it has one; its hosts come down the
+/// receiver (closed at once when there is none).
+fn spawn_udp(
+    plan: &Plan,
+    cancel: &watch::Receiver<bool>,
+) -> (
+    Option<tokio::task::JoinHandle<udp::UdpStats>>,
+    mpsc::Receiver<HostEnd>,
+) {
+    let (tx, rx) = mpsc::channel::<HostEnd>(16);
+    let sweep = plan.udp.as_ref().map(|u| {
+        let prober: Arc<dyn udp::Prober> = u.identify.clone();
+        tokio::spawn(udp::sweep(
+            plan.targets.clone(),
+            u.config.clone(),
+            prober,
+            tx,
+            cancel.clone(),
+        ))
+    });
+    (sweep, rx)
+}
+
 /// Runs a plan, every result judged by `judge`; `on` receives each as it
 /// completes.
 pub async fn run(
@@ -416,17 +439,7 @@ pub async fn run(
         progress,
         cancel.clone(),
     ));
-    let (udp_tx, mut udp_rx) = mpsc::channel::<HostEnd>(16);
-    let udp_sweep = plan.udp.as_ref().map(|u| {
-        let prober: Arc<dyn udp::Prober> = u.identify.clone();
-        tokio::spawn(udp::sweep(
-            plan.targets.clone(),
-            u.config.clone(),
-            prober,
-            udp_tx,
-            cancel.clone(),
-        ))
-    });
+    let (udp_sweep, mut udp_rx) = spawn_udp(&plan, &cancel);
     let mut udp_done = udp_sweep.is_none();
     let mut st = State {
         plan: &plan,
