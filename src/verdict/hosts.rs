@@ -1,14 +1,15 @@
 //! Host-level verdicts: the firewall posture a host shows (RST vs silence vs
 //! ICMP), hosts that answer on every port, and IPv4/IPv6 parity — a port open
 //! over one family and closed or filtered over the other is the classic
-//! "iptables written, ip6tables forgotten" hole.
+//! "iptables written, ip6tables forgotten" hole. With `--check-ssh-rate`,
+//! what the paced SSH connects showed becomes a host finding too.
 
 use super::finding_key;
 use super::rules::RuleKind;
 pub use crate::model::HostRecord;
 use crate::model::{
     Finding, Firewall, HostFinding, HostVerdict, PortResult, PortState, Reason, Severity,
-    UNKNOWN_SERVICE,
+    SshRateCheck, SshRateLimit, UNKNOWN_SERVICE,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -43,6 +44,8 @@ struct Acc {
     /// Filtered ports, one bit per port: kept only for addresses that may be
     /// one side of a dual-stack host (named targets, given pairs).
     filtered: Option<Box<[u64; 1024]>>,
+    /// What `--check-ssh-rate` measured.
+    ssh_rate: Option<Box<SshRateCheck>>,
 }
 
 impl Acc {
@@ -193,6 +196,11 @@ impl Hosts {
         acc.every_port |= v.answers_every_port;
     }
 
+    /// Records what `--check-ssh-rate` measured on `ip`.
+    pub fn ssh_rate(&mut self, ip: IpAddr, check: SshRateCheck) {
+        self.map.entry(ip).or_default().ssh_rate = Some(Box::new(check));
+    }
+
     /// Records that `ip` answered on random canary ports.
     pub fn mark_every_port(&mut self, ip: IpAddr) {
         self.map.entry(ip).or_default().every_port = true;
@@ -259,6 +267,11 @@ impl Hosts {
                         format!("{ip}: {} closed ports answered with RST and none was filtered; any service that starts listening is exposed at once", a.closed),
                     ),
                 )));
+            }
+            if let Some(check) = &a.ssh_rate {
+                if let Some(f) = ssh_rate_finding(*ip, check) {
+                    each(HostRecord::Finding(host_finding(*ip, a, Some(check.port), f)));
+                }
             }
         }
         if complete {
@@ -361,6 +374,44 @@ fn raise(kind: RuleKind, port: u16, title: String, evidence: String) -> Finding 
         ..Finding::default()
     }
 }
+
+/// The finding of a `--check-ssh-rate` measurement (none when it was
+/// inconclusive).
+fn ssh_rate_finding(ip: IpAddr, c: &SshRateCheck) -> Option<Finding> {
+    let port = c.port;
+    let opted = "--check-ssh-rate (opted in)";
+    let lift = match c.lift {
+        Some((secs, true)) => format!("; after {secs} s a connect got the banner again: the block lifts within {secs} s"),
+        Some((secs, false)) => format!("; still blocked after {secs} s: the window is longer"),
+        None => "; the window was not measured (--ssh-rate-wait SECONDS waits for the block to lift)".into(),
+    };
+    let (kind, title, evidence) = match c.limit {
+        SshRateLimit::Inconclusive => return None,
+        SshRateLimit::None => (
+            RuleKind::SshNoRateLimit,
+            format!("SSH on port {port} accepts new connections at any rate"),
+            format!("{opted}: {} paced connects to {ip} port {port} in a row each read the SSH banner; nothing limits the connection rate", c.connects),
+        ),
+        SshRateLimit::Netfilter => (
+            RuleKind::SshRateLimited,
+            format!("SSH on port {port} is rate limited by the firewall"),
+            format!("{opted}: {} connects to {ip} port {port} read the banner, then {} (a netfilter recent/hashlimit or ufw limit rule); the scan's own connects to the port count against the same limit{lift}", c.answered, c.refusal),
+        ),
+        SshRateLimit::Sshd => (
+            RuleKind::SshRateLimited,
+            format!("SSH on port {port} is limited by sshd"),
+            format!("{opted}: {} connects to {ip} port {port} read the banner, then {} (sshd MaxStartups or PerSourcePenalties)", c.answered, c.refusal),
+        ),
+    };
+    let mut f = raise(kind, port, title, evidence);
+    if kind == RuleKind::SshRateLimited {
+        f.remediation.notes.push(FAIL2BAN_UNSEEN.into());
+    }
+    Some(f)
+}
+
+/// What `--check-ssh-rate` cannot see, said rather than guessed.
+const FAIL2BAN_UNSEEN: &str = "fail2ban-style bans on failed logins cannot be seen from outside without logging in: exposecheck never tries.";
 
 /// `finding` about host `ip` (and `port`), with its fingerprint.
 fn host_finding(ip: IpAddr, a: &Acc, port: Option<u16>, mut finding: Finding) -> Box<HostFinding> {

@@ -42,6 +42,10 @@ pub enum RuleKind {
     DualStackMismatch,
     /// A policy entry whose host and port were scanned and found not open.
     PolicyStaleEntry,
+    /// `--check-ssh-rate`: every connect to SSH got a banner.
+    SshNoRateLimit,
+    /// `--check-ssh-rate`: SSH connects are rate limited (informational).
+    SshRateLimited,
 }
 
 /// What a rule is about.
@@ -85,6 +89,8 @@ pub enum Fix {
     DefaultDeny,
     /// Delete the policy entry (the finding says which).
     EditPolicy,
+    /// The article's SSH connection-rate limit ([`remedy::ssh_rate_limit`]).
+    SshRateLimit,
 }
 
 /// One rule.
@@ -118,7 +124,7 @@ const SERVICE: &str = "{service}";
 const CWE_1327: &str = "https://cwe.mitre.org/data/definitions/1327.html";
 
 /// Every rule, in [`RuleKind`] order.
-pub static RULES: [Rule; 9] = [
+pub static RULES: [Rule; 11] = [
     Rule {
         kind: RuleKind::ServiceUnauthenticated,
         id: "{service}-unauthenticated",
@@ -218,6 +224,28 @@ pub static RULES: [Rule; 9] = [
         references: &[],
         fix: Fix::EditPolicy,
     },
+    Rule {
+        kind: RuleKind::SshNoRateLimit,
+        id: "ssh-no-rate-limit",
+        subject: Subject::Host,
+        title: "SSH accepts new connections at any rate",
+        severity: Severity::Low,
+        severity_note: "raised only by the opt-in --check-ssh-rate",
+        rationale: "Ten paced connects in a row each got the SSH banner: nothing slows a password-guessing run down before sshd's own MaxStartups. fail2ban-style bans on failed logins cannot be seen without logging in, and this check never does.",
+        references: &["https://www.rfc-editor.org/rfc/rfc4253#section-4.2", "https://ipset.netfilter.org/iptables-extensions.man.html"],
+        fix: Fix::SshRateLimit,
+    },
+    Rule {
+        kind: RuleKind::SshRateLimited,
+        id: "ssh-rate-limited",
+        subject: Subject::Host,
+        title: "SSH connections are rate limited",
+        severity: Severity::Info,
+        severity_note: "raised only by the opt-in --check-ssh-rate",
+        rationale: "After a few connects the SSH port stopped answering (a netfilter limit) or sshd closed the connection (MaxStartups, PerSourcePenalties): password guessing is slowed down. Listed so that the evidence is kept.",
+        references: &["https://ipset.netfilter.org/iptables-extensions.man.html"],
+        fix: Fix::Nothing,
+    },
 ];
 
 /// What an [`Impact`] makes of a reachable service.
@@ -288,7 +316,7 @@ impl ImpactRule {
 
 impl RuleKind {
     /// Every kind, in table order.
-    pub const ALL: [RuleKind; 9] = [
+    pub const ALL: [RuleKind; 11] = [
         RuleKind::ServiceUnauthenticated,
         RuleKind::ServiceExposed,
         RuleKind::ServicePublic,
@@ -298,6 +326,8 @@ impl RuleKind {
         RuleKind::NoDefaultDenyFirewall,
         RuleKind::DualStackMismatch,
         RuleKind::PolicyStaleEntry,
+        RuleKind::SshNoRateLimit,
+        RuleKind::SshRateLimited,
     ];
 
     /// Its entry in [`RULES`].
@@ -349,6 +379,7 @@ impl Rule {
                 remedy::firewall(port, Exposure::LocalhostOnly)
             }
             Fix::DefaultDeny => remedy::default_deny(),
+            Fix::SshRateLimit => remedy::ssh_rate_limit(port),
         }
     }
 }
@@ -494,7 +525,7 @@ mod tests {
     fn ids_resolve_back_to_their_rule() {
         let ids = ["redis", "ssh"];
         let all = catalogue(ids);
-        assert_eq!(all.len(), 6 + 3 * ids.len());
+        assert_eq!(all.len(), 8 + 3 * ids.len());
         for a in &all {
             assert_eq!(find(&a.id, ids).as_ref(), Some(a), "{}", a.id);
             assert_eq!(kind_of(&a.id), Some(a.kind));
