@@ -290,6 +290,19 @@ const ICMPV6: [&str; 9] = [
     "neighbour-advertisement",
 ];
 
+/// [`ICMPV6`] in nftables' names.
+const NFT_ICMPV6: [&str; 9] = [
+    "destination-unreachable",
+    "packet-too-big",
+    "time-exceeded",
+    "parameter-problem",
+    "echo-request",
+    "nd-router-solicit",
+    "nd-router-advert",
+    "nd-neighbor-solicit",
+    "nd-neighbor-advert",
+];
+
 /// The prefix of the LOG rule.
 const LOG_PREFIX: &str = "exposecheck-drop: ";
 
@@ -360,14 +373,10 @@ fn nftables(s: &mut String, c: &Choice) {
     *s += "    chain input {\n        type filter hook input priority filter; policy drop;\n";
     *s += "        ct state established,related accept\n        iif lo accept\n";
     *s += "        ip protocol icmp icmp type echo-request accept\n";
-    let v6: Vec<String> = ICMPV6
-        .iter()
-        .map(|t| t.replace("neighbour-", "nd-neighbor-").replace("router-", "nd-router-"))
-        .collect();
     let _ = writeln!(
         s,
         "        meta l4proto ipv6-icmp icmpv6 type {{ {} }} accept",
-        v6.join(", ")
+        NFT_ICMPV6.join(", ")
     );
     for p in c.ssh_ports() {
         for (set, key) in [("ssh_meter4", "ip saddr"), ("ssh_meter6", "ip6 saddr")] {

@@ -196,8 +196,9 @@ fn check_exposed(lab: &Lab, doc: &Value) {
 }
 
 /// After: only the policy's ports, default-deny, SSH limited by the
-/// firewall, and IPv6 open nowhere IPv4 is not.
-fn check_hardened(lab: &Lab, doc: &Value) {
+/// firewall (its refusal showing `refusal`), and IPv6 open nowhere IPv4 is
+/// not.
+fn check_hardened(lab: &Lab, doc: &Value, refusal: &str) {
     let open = open(doc);
     for ip in [lab.v4(), lab.v6()] {
         let here: Vec<u16> = open.iter().filter(|(i, _)| *i == ip).map(|(_, p)| *p).collect();
@@ -206,7 +207,8 @@ fn check_hardened(lab: &Lab, doc: &Value) {
         let limited = findings(doc, "ssh-rate-limited", &ip);
         assert_eq!(limited.len(), 1, "{ip}: {doc:#}");
         let evidence = limited[0]["evidence"].as_str().unwrap();
-        assert!(evidence.contains("opted in") && evidence.contains("no SYN-ACK"), "{evidence}");
+        eprintln!("{ip}: {evidence}");
+        assert!(evidence.contains("opted in") && evidence.contains(refusal), "{evidence}");
         assert!(findings(doc, "ssh-no-rate-limit", &ip).is_empty());
     }
     let (v4, v6) = (lab.v4(), lab.v6());
@@ -269,7 +271,11 @@ fn iptables_script_from_a_report_hardens_and_keeps_the_session() {
     let session = lab.hold_ssh();
     run_script(&lab, &script);
     session_survives(session);
-    check_hardened(&lab, &lab.scan(&["--check-ssh-rate"]));
+    check_hardened(&lab, &lab.scan(&["--check-ssh-rate"]), "no SYN-ACK");
+    lab.net.run_in_target(&["sh", "-c", "echo / > /proc/net/xt_recent/SSH"]);
+    let through = admitted(&lab, 6);
+    eprintln!("generated iptables rules: {through} new connections per 60 s, then dropped");
+    assert_eq!(through, 3);
 }
 
 #[test]
@@ -287,7 +293,73 @@ fn nftables_script_from_a_scan_hardens_and_keeps_the_session() {
     let session = lab.hold_ssh();
     run_script(&lab, &script);
     session_survives(session);
-    check_hardened(&lab, &lab.scan(&["--check-ssh-rate"]));
+    check_hardened(&lab, &lab.scan(&["--check-ssh-rate"]), "no SYN-ACK");
+    lab.net.run_in_target(&["nft", "flush", "set", "inet", "exposecheck", "ssh_meter4"]);
+    let through = admitted(&lab, 6);
+    eprintln!("generated nftables meter: {through} new connections per 60 s, then dropped");
+    assert_eq!(through, 3);
+}
+
+/// Runs `script` with ufw confined: inside the target network namespace, in
+/// a private mount namespace where /etc/ufw, /lib/ufw and /etc/default/ufw
+/// are copies (module loading and sysctl files switched off in the copy:
+/// those reach past a network namespace).
+fn run_ufw_confined(lab: &Lab, script: &Path) {
+    let root = lab.dir.path().join("ufw-root");
+    std::fs::create_dir(&root).unwrap();
+    let (etc, lib, default) = (root.join("etc-ufw"), root.join("lib-ufw"), root.join("default-ufw"));
+    for (from, to) in [("/etc/ufw", &etc), ("/lib/ufw", &lib)] {
+        let st = std::process::Command::new("cp").args(["-a", from]).arg(to).status().unwrap();
+        assert!(st.success(), "cp {from}");
+    }
+    let conf = std::fs::read_to_string("/etc/default/ufw").expect("/etc/default/ufw");
+    let conf: String = conf
+        .lines()
+        .map(|l| {
+            if l.starts_with("IPT_MODULES=") {
+                "IPT_MODULES=\"\"".to_owned()
+            } else if l.starts_with("IPT_SYSCTL=") {
+                "IPT_SYSCTL=/dev/null".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    std::fs::write(&default, conf).unwrap();
+    let inner = format!(
+        "mount --bind {} /etc/ufw && mount --bind {} /lib/ufw && mount --bind {} /etc/default/ufw && sh {}",
+        etc.display(),
+        lib.display(),
+        default.display(),
+        script.display()
+    );
+    lab.net.run_in_target(&["unshare", "-m", "--propagation", "private", "sh", "-c", &inner]);
+}
+
+#[test]
+fn ufw_script_confined_to_the_namespace_hardens_and_keeps_the_session() {
+    let lab = Lab::new();
+    let host_before = std::fs::read("/etc/ufw/user.rules").ok();
+    let host_conf = std::fs::read_to_string("/etc/ufw/ufw.conf").unwrap_or_default();
+    let bytes = lab.scan_bytes(&[]);
+    check_exposed(&lab, &parse_json_doc(&bytes));
+    let report = lab.dir.path().join("before.json");
+    std::fs::write(&report, &bytes).unwrap();
+    let policy = lab.policy();
+    let script = lab.fix(
+        &[&report.display().to_string(), "--firewall", "ufw", "--policy", &policy.display().to_string(), "--dir", &lab.dir.path().display().to_string()],
+        "stdout.txt",
+    );
+    let _ = script;
+    let script = lab.dir.path().join(format!("harden-{}.ufw.sh", lab.v4()));
+    let session = lab.hold_ssh();
+    run_ufw_confined(&lab, &script);
+    session_survives(session);
+    // ufw's `limit` rejects the 6th new connection in 30 s.
+    check_hardened(&lab, &lab.scan(&["--check-ssh-rate"]), "was refused");
+    assert_eq!(std::fs::read("/etc/ufw/user.rules").ok(), host_before, "the host's ufw rules changed");
+    assert_eq!(std::fs::read_to_string("/etc/ufw/ufw.conf").unwrap_or_default(), host_conf);
 }
 
 /// The article's script as written: IPv4 only, MySQL and Redis from
@@ -316,6 +388,10 @@ fn the_article_s_script_is_recognised_and_its_hitcount_measured() {
     let session = lab.hold_ssh();
     run_script(&lab, &script);
     session_survives(session);
+    // The held session's first packet after the rules counts as NEW (the
+    // connection tracker picks it up mid-stream) and so as one `--set` hit:
+    // the list starts empty for the measurement.
+    lab.net.run_in_target(&["sh", "-c", "echo / > /proc/net/xt_recent/SSH"]);
     let through = admitted(&lab, 6);
     eprintln!("--hitcount 4 --seconds 60: {through} new connections got through, then a SYN went unanswered");
     assert_eq!(through, 3, "--hitcount 4 admits 3 new connections per 60 s");
