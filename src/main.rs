@@ -104,9 +104,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Some(Command::Explain(e)) => app::docs::explain(&e),
         Some(Command::Completions(c)) => app::docs::completions(c.shell, Cli::command()),
         Some(Command::Man(m)) => app::docs::man(Cli::command(), m.dir.as_deref()),
-        Some(Command::Fix(f)) => {
-            app::fix::run(*f, |cfg, sink| block_on(app::scan_into(cfg, sink)))
-        }
+        Some(Command::Fix(f)) => app::fix::run(*f, |cfg, sink| block_on(app::scan_into(cfg, sink))),
     }
 }
 

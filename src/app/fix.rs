@@ -56,7 +56,11 @@ fn add(hosts: &Collected, r: &PortResult, expected: bool) {
 
 impl Sink for Collect {
     fn port(&mut self, r: &PortResult) -> io::Result<()> {
-        add(&self.0, r, r.finding.as_ref().is_some_and(Finding::is_expected));
+        add(
+            &self.0,
+            r,
+            r.finding.as_ref().is_some_and(Finding::is_expected),
+        );
         Ok(())
     }
 
@@ -70,7 +74,10 @@ impl Sink for Collect {
 }
 
 /// Runs `fix`; returns the exit code.
-pub fn run(args: FixArgs, block_on: impl FnOnce(Config, SinkMaker) -> Result<u8, Error>) -> Result<u8, Error> {
+pub fn run(
+    args: FixArgs,
+    block_on: impl FnOnce(Config, SinkMaker) -> Result<u8, Error>,
+) -> Result<u8, Error> {
     let hosts: Collected = Arc::default();
     let targets = &args.scan.targets;
     let report = match targets.as_slice() {

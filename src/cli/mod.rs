@@ -94,7 +94,8 @@ pub enum Command {
 }
 
 /// What `fix --help` says after the flags.
-pub const FIX_HELP: &str = "Ports kept open: with a policy (--policy, or ./exposecheck.toml), the open
+pub const FIX_HELP: &str =
+    "Ports kept open: with a policy (--policy, or ./exposecheck.toml), the open
 ports it expects; without one, the open ports among 22, 80 and 443 and any SSH
 port. Every other port is dropped (loopback excepted), over IPv4 and IPv6.
 Run the script with 'sh SCRIPT' (it restores the previous rules after 5 minutes

@@ -472,7 +472,8 @@ pub async fn run(
             else {
                 break;
             };
-            rate_checks.push(async move { (addr.ip(), ssh_rate::check(addr, rtt, settings).await) });
+            rate_checks
+                .push(async move { (addr.ip(), ssh_rate::check(addr, rtt, settings).await) });
         }
         if sweep_done
             && identifying.is_empty()

@@ -69,7 +69,9 @@ enum Try {
 /// The connect timeout for a host of RTT `rtt_ms`: under the kernel's 1 s
 /// SYN retransmission, so that one connect sends one SYN.
 pub fn connect_timeout(rtt_ms: Option<f64>) -> Duration {
-    let rtt = rtt_ms.filter(|v| v.is_finite() && *v >= 0.0).unwrap_or(100.0);
+    let rtt = rtt_ms
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(100.0);
     Duration::from_secs_f64((rtt * 3.0 + 250.0).clamp(300.0, 900.0) / 1000.0)
 }
 
@@ -147,11 +149,30 @@ pub async fn check(addr: SocketAddr, rtt_ms: Option<f64>, settings: Settings) ->
                 c.answered += 1;
                 continue;
             }
-            Try::Local => (SshRateLimit::Inconclusive, "a local error stopped the check".into()),
-            Try::Silent if c.answered == 0 => (SshRateLimit::Inconclusive, "the first connect got no SYN-ACK".into()),
-            Try::Refused(r) if c.answered == 0 => (SshRateLimit::Inconclusive, format!("the first connect was refused ({r})")),
-            Try::Silent => (SshRateLimit::Netfilter, format!("connect {} got no SYN-ACK within {} ms", i + 1, timeout.as_millis())),
-            Try::Refused(r) => (SshRateLimit::Netfilter, format!("connect {} was refused ({r})", i + 1)),
+            Try::Local => (
+                SshRateLimit::Inconclusive,
+                "a local error stopped the check".into(),
+            ),
+            Try::Silent if c.answered == 0 => (
+                SshRateLimit::Inconclusive,
+                "the first connect got no SYN-ACK".into(),
+            ),
+            Try::Refused(r) if c.answered == 0 => (
+                SshRateLimit::Inconclusive,
+                format!("the first connect was refused ({r})"),
+            ),
+            Try::Silent => (
+                SshRateLimit::Netfilter,
+                format!(
+                    "connect {} got no SYN-ACK within {} ms",
+                    i + 1,
+                    timeout.as_millis()
+                ),
+            ),
+            Try::Refused(r) => (
+                SshRateLimit::Netfilter,
+                format!("connect {} was refused ({r})", i + 1),
+            ),
             Try::Closed(seen) => (SshRateLimit::Sshd, seen),
         };
         c.limit = limit;
@@ -172,14 +193,24 @@ mod tests {
 
     #[test]
     fn banners_and_refusals_are_told_apart() {
-        assert_eq!(classify_banner("SSH-2.0-OpenSSH_9.2\r\n", false), Try::Banner);
+        assert_eq!(
+            classify_banner("SSH-2.0-OpenSSH_9.2\r\n", false),
+            Try::Banner
+        );
         assert!(matches!(
             classify_banner("Exceeded MaxStartups\r\n", false),
             Try::Closed(t) if t.contains("MaxStartups")
         ));
-        assert!(matches!(classify_banner("", false), Try::Closed(t) if t.contains("without a banner")));
-        assert!(matches!(classify_banner("", true), Try::Closed(t) if t.contains("no banner within")));
-        assert!(matches!(classify_banner("HTTP/1.1 400\r\n", false), Try::Closed(_)));
+        assert!(
+            matches!(classify_banner("", false), Try::Closed(t) if t.contains("without a banner"))
+        );
+        assert!(
+            matches!(classify_banner("", true), Try::Closed(t) if t.contains("no banner within"))
+        );
+        assert!(matches!(
+            classify_banner("HTTP/1.1 400\r\n", false),
+            Try::Closed(_)
+        ));
     }
 
     #[test]
@@ -195,7 +226,9 @@ mod tests {
         let addr = l.local_addr().unwrap();
         tokio::spawn(async move {
             for n in 0.. {
-                let Ok((mut s, _)) = l.accept().await else { return };
+                let Ok((mut s, _)) = l.accept().await else {
+                    return;
+                };
                 if n < banners {
                     let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").await;
                     let mut b = [0u8; 64];
@@ -209,8 +242,14 @@ mod tests {
     #[tokio::test]
     async fn no_limit_uses_the_whole_budget_and_a_close_is_sshd() {
         let c = check(greeter(100).await, Some(0.1), Settings::default()).await;
-        assert_eq!((c.limit, c.connects, c.answered), (SshRateLimit::None, MAX_CONNECTS, MAX_CONNECTS));
+        assert_eq!(
+            (c.limit, c.connects, c.answered),
+            (SshRateLimit::None, MAX_CONNECTS, MAX_CONNECTS)
+        );
         let c = check(greeter(3).await, Some(0.1), Settings::default()).await;
-        assert_eq!((c.limit, c.connects, c.answered), (SshRateLimit::Sshd, 4, 3));
+        assert_eq!(
+            (c.limit, c.connects, c.answered),
+            (SshRateLimit::Sshd, 4, 3)
+        );
     }
 }

@@ -270,7 +270,12 @@ impl Hosts {
             }
             if let Some(check) = &a.ssh_rate {
                 if let Some(f) = ssh_rate_finding(*ip, check) {
-                    each(HostRecord::Finding(host_finding(*ip, a, Some(check.port), f)));
+                    each(HostRecord::Finding(host_finding(
+                        *ip,
+                        a,
+                        Some(check.port),
+                        f,
+                    )));
                 }
             }
         }
@@ -381,9 +386,14 @@ fn ssh_rate_finding(ip: IpAddr, c: &SshRateCheck) -> Option<Finding> {
     let port = c.port;
     let opted = "--check-ssh-rate (opted in)";
     let lift = match c.lift {
-        Some((secs, true)) => format!("; after {secs} s a connect got the banner again: the block lifts within {secs} s"),
+        Some((secs, true)) => format!(
+            "; after {secs} s a connect got the banner again: the block lifts within {secs} s"
+        ),
         Some((secs, false)) => format!("; still blocked after {secs} s: the window is longer"),
-        None => "; the window was not measured (--ssh-rate-wait SECONDS waits for the block to lift)".into(),
+        None => {
+            "; the window was not measured (--ssh-rate-wait SECONDS waits for the block to lift)"
+                .into()
+        }
     };
     let (kind, title, evidence) = match c.limit {
         SshRateLimit::Inconclusive => return None,
@@ -395,12 +405,12 @@ fn ssh_rate_finding(ip: IpAddr, c: &SshRateCheck) -> Option<Finding> {
         SshRateLimit::Netfilter => (
             RuleKind::SshRateLimited,
             format!("SSH on port {port} is rate limited by the firewall"),
-            format!("{opted}: {} connects to {ip} port {port} read the banner, then {} (a netfilter recent/hashlimit or ufw limit rule); the scan's own connects to the port count against the same limit{lift}", c.answered, c.refusal),
+            format!("{opted}: {} to {ip} port {port} read the banner, then {} (a netfilter recent/hashlimit or ufw limit rule); the scan's own connects to the port count against the same limit{lift}", connects(c.answered), c.refusal),
         ),
         SshRateLimit::Sshd => (
             RuleKind::SshRateLimited,
             format!("SSH on port {port} is limited by sshd"),
-            format!("{opted}: {} connects to {ip} port {port} read the banner, then {} (sshd MaxStartups or PerSourcePenalties)", c.answered, c.refusal),
+            format!("{opted}: {} to {ip} port {port} read the banner, then {} (sshd MaxStartups or PerSourcePenalties)", connects(c.answered), c.refusal),
         ),
     };
     let mut f = raise(kind, port, title, evidence);
@@ -408,6 +418,15 @@ fn ssh_rate_finding(ip: IpAddr, c: &SshRateCheck) -> Option<Finding> {
         f.remediation.notes.push(FAIL2BAN_UNSEEN.into());
     }
     Some(f)
+}
+
+/// `1 connect`, `3 connects`.
+fn connects(n: u8) -> String {
+    if n == 1 {
+        "1 connect".into()
+    } else {
+        format!("{n} connects")
+    }
 }
 
 /// What `--check-ssh-rate` cannot see, said rather than guessed.
@@ -579,6 +598,78 @@ mod tests {
         assert!(incomplete
             .iter()
             .all(|f| f.finding.rule != "dual-stack-mismatch"));
+    }
+
+    #[test]
+    fn ssh_rate_checks_become_host_findings() {
+        let check = |limit, answered| SshRateCheck {
+            port: 22,
+            limit,
+            connects: 10,
+            answered,
+            refusal: "connect 3 got no SYN-ACK within 300 ms".into(),
+            lift: Some((60, true)),
+        };
+        let mut rules = Vec::new();
+        for (limit, answered) in [
+            (SshRateLimit::None, 10),
+            (SshRateLimit::Netfilter, 2),
+            (SshRateLimit::Sshd, 1),
+            (SshRateLimit::Inconclusive, 0),
+        ] {
+            let mut h = Hosts::default();
+            h.add(&r("198.18.0.5", 22, PortState::Open, Reason::SynAck));
+            h.ssh_rate("198.18.0.5".parse().unwrap(), check(limit, answered));
+            let (_, f) = finished(&h, &[], true);
+            let ssh: Vec<&HostFinding> = f
+                .iter()
+                .filter(|f| f.finding.rule.starts_with("ssh-"))
+                .collect();
+            rules.push(
+                ssh.iter()
+                    .map(|f| f.finding.rule.clone())
+                    .collect::<Vec<_>>(),
+            );
+            for f in ssh {
+                assert_eq!(f.port, Some(22));
+                assert!(
+                    f.finding.evidence.contains("opted in"),
+                    "{}",
+                    f.finding.evidence
+                );
+                assert!(f
+                    .finding
+                    .remediation
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("fail2ban")));
+            }
+        }
+        assert_eq!(
+            rules,
+            [
+                vec!["ssh-no-rate-limit"],
+                vec!["ssh-rate-limited"],
+                vec!["ssh-rate-limited"],
+                vec![]
+            ]
+        );
+        let mut h = Hosts::default();
+        h.add(&r("198.18.0.5", 22, PortState::Open, Reason::SynAck));
+        h.ssh_rate("198.18.0.5".parse().unwrap(), check(SshRateLimit::None, 10));
+        let (_, f) = finished(&h, &[], true);
+        let fix = &f
+            .iter()
+            .find(|f| f.finding.rule == "ssh-no-rate-limit")
+            .unwrap()
+            .finding
+            .remediation;
+        assert!(fix.iptables.iter().any(|l| l.contains("--hitcount 4")));
+        assert!(fix.ufw.contains(&"ufw limit 22/tcp".to_string()));
+        assert!(fix
+            .nftables
+            .iter()
+            .any(|l| l.contains("limit rate over 3/minute")));
     }
 
     #[test]

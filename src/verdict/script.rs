@@ -189,7 +189,8 @@ fn header(host: &Host, o: &Options, c: &Choice) -> String {
         "# IPv4 and IPv6 both. SSH: at most {} new connections per source in {SSH_RATE_SECONDS} s.",
         SSH_RATE_HITS - 1
     );
-    s += "#\n# sh THIS_SCRIPT          apply (one atomic step: the session it runs over survives)\n";
+    s +=
+        "#\n# sh THIS_SCRIPT          apply (one atomic step: the session it runs over survives)\n";
     if o.reset_guard {
         s += "#                         and restore the previous rules in 5 minutes (at)\n";
         s += "# sh THIS_SCRIPT confirm  cancel that reset and make the rules persistent\n";
@@ -309,7 +310,8 @@ const LOG_PREFIX: &str = "exposecheck-drop: ";
 /// `iptables-restore` input for one family.
 fn restore_input(s: &mut String, c: &Choice, v6: bool) {
     *s += "*filter\n:INPUT DROP [0:0]\n-F INPUT\n";
-    *s += "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n-A INPUT -i lo -j ACCEPT\n";
+    *s +=
+        "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n-A INPUT -i lo -j ACCEPT\n";
     if v6 {
         for t in ICMPV6 {
             let _ = writeln!(s, "-A INPUT -p ipv6-icmp --icmpv6-type {t} -j ACCEPT");
@@ -318,7 +320,10 @@ fn restore_input(s: &mut String, c: &Choice, v6: bool) {
         *s += "-A INPUT -p icmp --icmp-type echo-request -j ACCEPT\n";
     }
     for p in c.ssh_ports() {
-        let _ = writeln!(s, "-A INPUT -p tcp --dport {p} -m conntrack --ctstate NEW -m recent --set --name SSH");
+        let _ = writeln!(
+            s,
+            "-A INPUT -p tcp --dport {p} -m conntrack --ctstate NEW -m recent --set --name SSH"
+        );
         let _ = writeln!(s, "-A INPUT -p tcp --dport {p} -m conntrack --ctstate NEW -m recent --update --seconds {SSH_RATE_SECONDS} --hitcount {SSH_RATE_HITS} --name SSH -j DROP");
     }
     for p in c.ports() {
@@ -368,8 +373,14 @@ persist() {
 fn nftables(s: &mut String, c: &Choice) {
     let burst = SSH_RATE_HITS - 1;
     *s += "rules() {\ncat <<'EOF'\ntable inet exposecheck\ndelete table inet exposecheck\ntable inet exposecheck {\n";
-    let _ = writeln!(s, "    set ssh_meter4 {{ type ipv4_addr; flags dynamic; timeout {SSH_RATE_SECONDS}s; }}");
-    let _ = writeln!(s, "    set ssh_meter6 {{ type ipv6_addr; flags dynamic; timeout {SSH_RATE_SECONDS}s; }}");
+    let _ = writeln!(
+        s,
+        "    set ssh_meter4 {{ type ipv4_addr; flags dynamic; timeout {SSH_RATE_SECONDS}s; }}"
+    );
+    let _ = writeln!(
+        s,
+        "    set ssh_meter6 {{ type ipv6_addr; flags dynamic; timeout {SSH_RATE_SECONDS}s; }}"
+    );
     *s += "    chain input {\n        type filter hook input priority filter; policy drop;\n";
     *s += "        ct state established,related accept\n        iif lo accept\n";
     *s += "        ip protocol icmp icmp type echo-request accept\n";
@@ -420,11 +431,19 @@ fn ufw(s: &mut String, c: &Choice) {
     *s += "    grep -qi '^IPV6=yes' /etc/default/ufw || echo \"exposecheck: warning: IPV6=yes is not set in /etc/default/ufw: IPv6 stays unfiltered\" >&2\n";
     let ssh = c.ssh_ports();
     for p in &c.allowed {
-        let verb = if ssh.contains(&p.port) { "limit" } else { "allow" };
+        let verb = if ssh.contains(&p.port) {
+            "limit"
+        } else {
+            "allow"
+        };
         let _ = writeln!(s, "    ufw {verb} {}/tcp", p.port);
     }
     for p in &c.closed {
-        let _ = writeln!(s, "    ufw delete allow {}/tcp >/dev/null 2>&1 || true", p.port);
+        let _ = writeln!(
+            s,
+            "    ufw delete allow {}/tcp >/dev/null 2>&1 || true",
+            p.port
+        );
     }
     *s += "    ufw logging low\n    ufw default deny incoming\n    ufw --force enable\n}\n\n";
     *s += r#"save_previous() {
@@ -506,7 +525,10 @@ mod tests {
     #[test]
     fn iptables_is_the_article_s_order_for_both_families() {
         let text = script(&host(), &opts(FirewallTool::Iptables, false));
-        for (tool, ping) in [("v4", "--icmp-type echo-request"), ("v6", "--icmpv6-type echo-request")] {
+        for (tool, ping) in [
+            ("v4", "--icmp-type echo-request"),
+            ("v6", "--icmpv6-type echo-request"),
+        ] {
             let r = rules_of(&text, tool);
             let at = |needle: &str| {
                 r.iter()
@@ -564,6 +586,9 @@ mod tests {
         let text = script(&h, &opts(FirewallTool::Iptables, false));
         assert!(!text.contains("$(reboot)"));
         assert!(!text.contains("rm -rf /"));
-        assert!(text.lines().filter(|l| l.contains("httpreboot")).all(|l| l.starts_with('#')));
+        assert!(text
+            .lines()
+            .filter(|l| l.contains("httpreboot"))
+            .all(|l| l.starts_with('#')));
     }
 }

@@ -76,7 +76,8 @@ impl Lab {
         let mut text = String::new();
         for host in [self.v4(), self.v6()] {
             for p in POLICY_PORTS {
-                text += &format!("[[expect]]\nhost = \"{host}\"\nport = {p}\nreason = \"public\"\n\n");
+                text +=
+                    &format!("[[expect]]\nhost = \"{host}\"\nport = {p}\nreason = \"public\"\n\n");
             }
         }
         let path = self.dir.path().join("exposecheck.toml");
@@ -91,7 +92,15 @@ impl Lab {
 
     /// The `--json` document of a scan of both addresses, as written.
     fn scan_bytes(&self, extra: &[&str]) -> Vec<u8> {
-        let mut args = vec!["--json", "-q", "--no-policy", "--fail-on", "none", "-p", PORTS];
+        let mut args = vec![
+            "--json",
+            "-q",
+            "--no-policy",
+            "--fail-on",
+            "none",
+            "-p",
+            PORTS,
+        ];
         args.extend(extra);
         let (v4, v6) = (self.v4(), self.v6());
         args.extend([v4.as_str(), v6.as_str()]);
@@ -120,7 +129,8 @@ impl Lab {
             addr: addr.ip(),
         };
         place.within(move || {
-            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("ssh session");
+            let mut s =
+                TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("ssh session");
             s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
             let mut buf = [0u8; 255];
             let n = s.read(&mut buf).expect("banner");
@@ -133,7 +143,8 @@ impl Lab {
 /// The session still carries data both ways: our identification goes out
 /// and sshd's key exchange offer comes back.
 fn session_survives(mut s: TcpStream) {
-    s.write_all(b"SSH-2.0-harden-test\r\n").expect("write after the firewall");
+    s.write_all(b"SSH-2.0-harden-test\r\n")
+        .expect("write after the firewall");
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf).expect("read after the firewall");
     assert!(n > 0, "the held SSH session was closed");
@@ -146,7 +157,12 @@ fn open(doc: &Value) -> BTreeSet<(String, u16)> {
         .unwrap()
         .iter()
         .filter(|r| r["state"] == "open")
-        .map(|r| (r["ip"].as_str().unwrap().to_owned(), r["port"].as_u64().unwrap() as u16))
+        .map(|r| {
+            (
+                r["ip"].as_str().unwrap().to_owned(),
+                r["port"].as_u64().unwrap() as u16,
+            )
+        })
         .collect()
 }
 
@@ -185,9 +201,17 @@ fn findings<'a>(doc: &'a Value, rule: &str, ip: &str) -> Vec<&'a Value> {
 fn check_exposed(lab: &Lab, doc: &Value) {
     for ip in [lab.v4(), lab.v6()] {
         for p in SERVICES {
-            assert!(open(doc).contains(&(ip.clone(), p)), "{ip} {p} not open: {doc:#}");
+            assert!(
+                open(doc).contains(&(ip.clone(), p)),
+                "{ip} {p} not open: {doc:#}"
+            );
         }
-        for (p, name) in [(22, "ssh"), (3306, "mysql"), (6379, "redis"), (11211, "memcached")] {
+        for (p, name) in [
+            (22, "ssh"),
+            (3306, "mysql"),
+            (6379, "redis"),
+            (11211, "memcached"),
+        ] {
             assert_eq!(service(doc, &ip, p), name, "{ip} {p}");
         }
         assert_eq!(firewall(doc, &ip), "none", "{ip}");
@@ -201,21 +225,31 @@ fn check_exposed(lab: &Lab, doc: &Value) {
 fn check_hardened(lab: &Lab, doc: &Value, refusal: &str) {
     let open = open(doc);
     for ip in [lab.v4(), lab.v6()] {
-        let here: Vec<u16> = open.iter().filter(|(i, _)| *i == ip).map(|(_, p)| *p).collect();
+        let here: Vec<u16> = open
+            .iter()
+            .filter(|(i, _)| *i == ip)
+            .map(|(_, p)| *p)
+            .collect();
         assert_eq!(here, POLICY_PORTS, "{ip}: {doc:#}");
         assert_eq!(firewall(doc, &ip), "drop", "{ip}: default-deny");
         let limited = findings(doc, "ssh-rate-limited", &ip);
         assert_eq!(limited.len(), 1, "{ip}: {doc:#}");
         let evidence = limited[0]["evidence"].as_str().unwrap();
         eprintln!("{ip}: {evidence}");
-        assert!(evidence.contains("opted in") && evidence.contains(refusal), "{evidence}");
+        assert!(
+            evidence.contains("opted in") && evidence.contains(refusal),
+            "{evidence}"
+        );
         assert!(findings(doc, "ssh-no-rate-limit", &ip).is_empty());
     }
     let (v4, v6) = (lab.v4(), lab.v6());
     for (_, p) in open.iter().filter(|(i, _)| *i == v6) {
         assert!(open.contains(&(v4.clone(), *p)), "{p} open over IPv6 only");
     }
-    assert!(findings(doc, "dual-stack-mismatch", &v6).is_empty(), "{doc:#}");
+    assert!(
+        findings(doc, "dual-stack-mismatch", &v6).is_empty(),
+        "{doc:#}"
+    );
 }
 
 /// Sequential connects from the scanner (one SYN each: 300 ms, under the
@@ -239,7 +273,8 @@ fn admitted(lab: &Lab, max: usize) -> usize {
 }
 
 fn run_script(lab: &Lab, script: &Path) {
-    lab.net.run_in_target(&["sh", &script.display().to_string()]);
+    lab.net
+        .run_in_target(&["sh", &script.display().to_string()]);
 }
 
 #[test]
@@ -266,13 +301,47 @@ fn iptables_script_from_a_report_hardens_and_keeps_the_session() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let v4 = lab.v4();
     let v6_file = format!("harden-{}.iptables.sh", lab.v6().replace(':', "_"));
-    assert!(dir.join(&v6_file).is_file(), "one script per host: {}", show(&out));
+    assert!(
+        dir.join(&v6_file).is_file(),
+        "one script per host: {}",
+        show(&out)
+    );
     let script = dir.join(format!("harden-{v4}.iptables.sh"));
+    // With the reset guard (the default) and no `at` here, the script
+    // refuses before it changes anything.
+    let guarded = lab.net.exposecheck(&[
+        "fix",
+        &report.display().to_string(),
+        "--policy",
+        &policy.display().to_string(),
+        "--dir",
+        &lab.dir.path().display().to_string(),
+    ]);
+    assert_eq!(guarded.status.code(), Some(0), "{}", show(&guarded));
+    let guarded = lab.dir.path().join(format!("harden-{v4}.iptables.sh"));
+    let refused = lab.net.try_in(
+        super::netns::Side::Target,
+        &[
+            "env",
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            "sh",
+            &guarded.display().to_string(),
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("'at' is not installed"));
+    let rules = lab.net.run_in_target(&["iptables", "-S", "INPUT"]);
+    assert_eq!(
+        String::from_utf8_lossy(&rules.stdout).trim(),
+        "-P INPUT ACCEPT",
+        "nothing was changed"
+    );
     let session = lab.hold_ssh();
     run_script(&lab, &script);
     session_survives(session);
     check_hardened(&lab, &lab.scan(&["--check-ssh-rate"]), "no SYN-ACK");
-    lab.net.run_in_target(&["sh", "-c", "echo / > /proc/net/xt_recent/SSH"]);
+    lab.net
+        .run_in_target(&["sh", "-c", "echo / > /proc/net/xt_recent/SSH"]);
     let through = admitted(&lab, 6);
     eprintln!("generated iptables rules: {through} new connections per 60 s, then dropped");
     assert_eq!(through, 3);
@@ -285,7 +354,15 @@ fn nftables_script_from_a_scan_hardens_and_keeps_the_session() {
     let policy = lab.policy();
     let v4 = lab.v4();
     let script = lab.fix(
-        &["--firewall", "nftables", "--policy", &policy.display().to_string(), "-p", PORTS, &v4],
+        &[
+            "--firewall",
+            "nftables",
+            "--policy",
+            &policy.display().to_string(),
+            "-p",
+            PORTS,
+            &v4,
+        ],
         "harden.nft.sh",
     );
     let text = std::fs::read_to_string(&script).unwrap();
@@ -294,7 +371,8 @@ fn nftables_script_from_a_scan_hardens_and_keeps_the_session() {
     run_script(&lab, &script);
     session_survives(session);
     check_hardened(&lab, &lab.scan(&["--check-ssh-rate"]), "no SYN-ACK");
-    lab.net.run_in_target(&["nft", "flush", "set", "inet", "exposecheck", "ssh_meter4"]);
+    lab.net
+        .run_in_target(&["nft", "flush", "set", "inet", "exposecheck", "ssh_meter4"]);
     let through = admitted(&lab, 6);
     eprintln!("generated nftables meter: {through} new connections per 60 s, then dropped");
     assert_eq!(through, 3);
@@ -307,9 +385,17 @@ fn nftables_script_from_a_scan_hardens_and_keeps_the_session() {
 fn run_ufw_confined(lab: &Lab, script: &Path) {
     let root = lab.dir.path().join("ufw-root");
     std::fs::create_dir(&root).unwrap();
-    let (etc, lib, default) = (root.join("etc-ufw"), root.join("lib-ufw"), root.join("default-ufw"));
+    let (etc, lib, default) = (
+        root.join("etc-ufw"),
+        root.join("lib-ufw"),
+        root.join("default-ufw"),
+    );
     for (from, to) in [("/etc/ufw", &etc), ("/lib/ufw", &lib)] {
-        let st = std::process::Command::new("cp").args(["-a", from]).arg(to).status().unwrap();
+        let st = std::process::Command::new("cp")
+            .args(["-a", from])
+            .arg(to)
+            .status()
+            .unwrap();
         assert!(st.success(), "cp {from}");
     }
     let conf = std::fs::read_to_string("/etc/default/ufw").expect("/etc/default/ufw");
@@ -334,7 +420,15 @@ fn run_ufw_confined(lab: &Lab, script: &Path) {
         default.display(),
         script.display()
     );
-    lab.net.run_in_target(&["unshare", "-m", "--propagation", "private", "sh", "-c", &inner]);
+    lab.net.run_in_target(&[
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &inner,
+    ]);
 }
 
 #[test]
@@ -347,19 +441,33 @@ fn ufw_script_confined_to_the_namespace_hardens_and_keeps_the_session() {
     let report = lab.dir.path().join("before.json");
     std::fs::write(&report, &bytes).unwrap();
     let policy = lab.policy();
-    let script = lab.fix(
-        &[&report.display().to_string(), "--firewall", "ufw", "--policy", &policy.display().to_string(), "--dir", &lab.dir.path().display().to_string()],
+    lab.fix(
+        &[
+            &report.display().to_string(),
+            "--firewall",
+            "ufw",
+            "--policy",
+            &policy.display().to_string(),
+            "--dir",
+            &lab.dir.path().display().to_string(),
+        ],
         "stdout.txt",
     );
-    let _ = script;
     let script = lab.dir.path().join(format!("harden-{}.ufw.sh", lab.v4()));
     let session = lab.hold_ssh();
     run_ufw_confined(&lab, &script);
     session_survives(session);
     // ufw's `limit` rejects the 6th new connection in 30 s.
     check_hardened(&lab, &lab.scan(&["--check-ssh-rate"]), "was refused");
-    assert_eq!(std::fs::read("/etc/ufw/user.rules").ok(), host_before, "the host's ufw rules changed");
-    assert_eq!(std::fs::read_to_string("/etc/ufw/ufw.conf").unwrap_or_default(), host_conf);
+    assert_eq!(
+        std::fs::read("/etc/ufw/user.rules").ok(),
+        host_before,
+        "the host's ufw rules changed"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/etc/ufw/ufw.conf").unwrap_or_default(),
+        host_conf
+    );
 }
 
 /// The article's script as written: IPv4 only, MySQL and Redis from
@@ -391,13 +499,15 @@ fn the_article_s_script_is_recognised_and_its_hitcount_measured() {
     // The held session's first packet after the rules counts as NEW (the
     // connection tracker picks it up mid-stream) and so as one `--set` hit:
     // the list starts empty for the measurement.
-    lab.net.run_in_target(&["sh", "-c", "echo / > /proc/net/xt_recent/SSH"]);
+    lab.net
+        .run_in_target(&["sh", "-c", "echo / > /proc/net/xt_recent/SSH"]);
     let through = admitted(&lab, 6);
     eprintln!("--hitcount 4 --seconds 60: {through} new connections got through, then a SYN went unanswered");
     assert_eq!(through, 3, "--hitcount 4 admits 3 new connections per 60 s");
     // The measurement filled the window: a fresh source is needed for the
     // scan, which IPv4 cannot give here; the list is cleared instead.
-    lab.net.run_in_target(&["sh", "-c", "echo / > /proc/net/xt_recent/SSH"]);
+    lab.net
+        .run_in_target(&["sh", "-c", "echo / > /proc/net/xt_recent/SSH"]);
     let doc = lab.scan(&["--check-ssh-rate"]);
     let v4 = lab.v4();
     let open = open(&doc);
@@ -406,7 +516,11 @@ fn the_article_s_script_is_recognised_and_its_hitcount_measured() {
     }
     for p in [3306, 6379, 11211] {
         assert!(!open.contains(&(v4.clone(), p)), "{p} open: {doc:#}");
-        let r = doc["results"].as_array().unwrap().iter().find(|r| r["ip"] == v4.as_str() && r["port"] == p);
+        let r = doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["ip"] == v4.as_str() && r["port"] == p);
         assert!(r.is_none_or(|r| r["state"] == "filtered"), "{p}: {r:?}");
     }
     assert_eq!(firewall(&doc, &v4), "drop");
@@ -414,7 +528,10 @@ fn the_article_s_script_is_recognised_and_its_hitcount_measured() {
     // Written for IPv4 only: over IPv6 everything stays open, and the scan says so.
     let v6 = lab.v6();
     assert!(open.contains(&(v6.clone(), 6379)));
-    assert!(!findings(&doc, "dual-stack-mismatch", &v6).is_empty(), "{doc:#}");
+    assert!(
+        !findings(&doc, "dual-stack-mismatch", &v6).is_empty(),
+        "{doc:#}"
+    );
 }
 
 #[test]
@@ -434,7 +551,19 @@ fn the_block_is_seen_to_lift_within_a_short_window() {
     }
     let start = Instant::now();
     let v4 = net.target_v4().to_string();
-    let out = net.exposecheck(&["--json", "-q", "--fail-on", "none", "--no-policy", "-p", "20-23", "--check-ssh-rate", "--ssh-rate-wait", "3", &v4]);
+    let out = net.exposecheck(&[
+        "--json",
+        "-q",
+        "--fail-on",
+        "none",
+        "--no-policy",
+        "-p",
+        "20-23",
+        "--check-ssh-rate",
+        "--ssh-rate-wait",
+        "3",
+        &v4,
+    ]);
     let doc = parse_json_doc(&out.stdout);
     let f = findings(&doc, "ssh-rate-limited", &v4);
     assert_eq!(f.len(), 1, "{doc:#}");
