@@ -1,6 +1,6 @@
 //! The `exposecheck` binary: read other tools' flags, parse the command line,
-//! run a scan or a command (`merge`, `policy init`, `services`, `explain`,
-//! `completions`, `man`), exit with the documented code.
+//! run a scan or a command (`merge`, `policy init`, `fix`, `services`,
+//! `explain`, `completions`, `man`), exit with the documented code.
 
 use clap::{CommandFactory, Parser};
 use exposecheck::app;
@@ -104,6 +104,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Some(Command::Explain(e)) => app::docs::explain(&e),
         Some(Command::Completions(c)) => app::docs::completions(c.shell, Cli::command()),
         Some(Command::Man(m)) => app::docs::man(Cli::command(), m.dir.as_deref()),
+        Some(Command::Fix(f)) => app::fix::run(*f, |cfg, sink| block_on(app::scan_into(cfg, sink))),
     }
 }
 

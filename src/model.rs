@@ -945,3 +945,39 @@ fn ip_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "anyOf": [{ "format": "ipv4" }, { "format": "ipv6" }]
     })
 }
+
+/// What `--check-ssh-rate` concluded about a host's SSH connection-rate
+/// limiting, seen from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SshRateLimit {
+    /// A netfilter rule (`recent`, `hashlimit`, ufw `limit`): the first
+    /// connects got a banner, then a SYN went unanswered (or was refused).
+    Netfilter,
+    /// sshd itself (`MaxStartups`, `PerSourcePenalties`): a connect was
+    /// accepted and then closed without a banner, or with the
+    /// `Exceeded MaxStartups` text.
+    Sshd,
+    /// Every connect of the budget got a banner.
+    None,
+    /// Nothing could be concluded (the first connect already failed).
+    Inconclusive,
+}
+
+/// One host's `--check-ssh-rate` measurement (a fact the verdict turns into
+/// a host finding).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SshRateCheck {
+    /// The SSH port checked.
+    pub port: u16,
+    /// What was concluded.
+    pub limit: SshRateLimit,
+    /// Connects made (at most 10, the lift check included).
+    pub connects: u8,
+    /// Connects that read a banner before the first refused one.
+    pub answered: u8,
+    /// What the refused connect showed ("no SYN-ACK within 800 ms").
+    pub refusal: String,
+    /// Seconds waited (`--ssh-rate-wait`) before one more connect, and
+    /// whether that connect got a banner again (the block lifted).
+    pub lift: Option<(u64, bool)>,
+}

@@ -570,6 +570,7 @@ fn fix_section(
             "A default-deny input policy (keep each port that must be public open).".to_owned()
         }
         Fix::ServiceAdvice => "No firewall lines: a public service stays reachable.".to_owned(),
+        Fix::SshRateLimit => format!("The article's SSH rate limit, {written}: at most 3 new connections per source per 60 s."),
         Fix::CloseOtherFamily => {
             format!("{written}. The finding keeps the lines of the address family that lacks them.")
         }

@@ -7,6 +7,7 @@
 
 pub mod describe;
 pub mod docs;
+pub mod fix;
 pub mod merge;
 pub mod policy_init;
 pub mod progress;
@@ -95,6 +96,11 @@ pub async fn policy_init(mut cfg: Config) -> Result<u8, Error> {
         Some(Box::new(|w| Box::new(policy_init::PolicyInit::new(w)))),
     )
     .await
+}
+
+/// A scan whose results go to `sink` only (`fix` collects them).
+pub async fn scan_into(cfg: Config, sink: report::SinkMaker) -> Result<u8, Error> {
+    run_with(cfg, Some(sink)).await
 }
 
 /// Holds SIGINT and SIGTERM back (they stay pending) until
@@ -301,6 +307,7 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
         canary: cfg.canary,
         service_ports: Arc::new(ports::default_ports(catalog.default_ports())),
         udp: udp_plan(&cfg, &catalog, udp_ports, budget.connect_window),
+        ssh_rate: cfg.ssh_rate,
     };
     let meta = ScanMeta {
         version: env!("CARGO_PKG_VERSION").into(),

@@ -8,7 +8,7 @@ use clap::Command;
 
 /// The flags `-h` lists (clap ids), in order.
 const COMMON: &[&str] = &[
-    "ports", "format", "output", "fail_on", "policy", "baseline", "verbose", "quiet",
+    "ports", "format", "output", "fail_on", "policy", "baseline", "verbose",
 ];
 
 /// Width the short help is written for.

@@ -80,6 +80,9 @@ pub enum Command {
     /// Policy files (`policy init`).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Write a hardening script per host: iptables, nftables or ufw.
+    #[command(after_long_help = FIX_HELP)]
+    Fix(Box<FixArgs>),
     /// The service catalogue: ports, exposure, what each probe sends.
     Services(ServicesArgs),
     /// What a rule means: rationale, severity, the fix, references.
@@ -88,6 +91,37 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command (--dir).
     Man(ManArgs),
+}
+
+/// What `fix --help` says after the flags.
+pub const FIX_HELP: &str =
+    "Ports kept open: with a policy (--policy, or ./exposecheck.toml), the open
+ports it expects; without one, the open ports among 22, 80 and 443 and any SSH
+port. Every other port is dropped (loopback excepted), over IPv4 and IPv6.
+Run the script with 'sh SCRIPT' (it restores the previous rules after 5 minutes
+unless written with --no-reset-guard), then 'sh SCRIPT confirm' to keep them.
+
+Exit codes:
+  0    scripts written
+  2    usage error, unreadable report, or no open port";
+
+/// `exposecheck fix` flags: a report file or the scan's own flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FixArgs {
+    /// Write the scripts into DIR, one per host (harden-ADDRESS.FAMILY.sh).
+    /// Without it the one host's script goes to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Do not arm the `at now + 5 minutes` reset that restores the previous
+    /// rules unless the script is confirmed.
+    #[arg(long = "no-reset-guard")]
+    pub no_reset_guard: bool,
+
+    /// The report (a --format json file) or the targets to scan; --firewall
+    /// picks the family, --policy the ports kept open.
+    #[command(flatten)]
+    pub scan: Args,
 }
 
 /// `policy` subcommands.
@@ -363,6 +397,17 @@ pub struct Args {
     #[arg(long = "no-canary", help_heading = heading::FINGERPRINT)]
     pub no_canary: bool,
 
+    /// Check whether each host's SSH port limits new connections (opt-in):
+    /// at most 10 paced connects per host, each reading the banner, sending
+    /// an identification line and closing (no key exchange, no password).
+    #[arg(long = "check-ssh-rate", help_heading = heading::FINGERPRINT)]
+    pub check_ssh_rate: bool,
+
+    /// With --check-ssh-rate: when the firewall blocks, wait SECONDS (at most
+    /// 120) and connect once more to see whether the block lifts.
+    #[arg(long = "ssh-rate-wait", value_name = "SECONDS", requires = "check_ssh_rate", help_heading = heading::FINGERPRINT)]
+    pub ssh_rate_wait: Option<u64>,
+
     /// Key for the scan order (required for reproducible order and shards).
     #[arg(long, value_name = "N", help_heading = heading::SCALE)]
     pub seed: Option<u64>,
@@ -466,6 +511,8 @@ pub struct Config {
     pub services_dir: Option<PathBuf>,
     /// Run the canary-port check.
     pub canary: bool,
+    /// `--check-ssh-rate`, with its settings.
+    pub ssh_rate: Option<crate::pipeline::ssh_rate::Settings>,
     /// Allow > 65,536 addresses.
     pub allow_large: bool,
     /// DNS timeout per name.
@@ -474,6 +521,25 @@ pub struct Config {
     pub max_addrs_per_name: usize,
     /// Names may resolve to loopback.
     pub allow_loopback: bool,
+}
+
+/// `--check-ssh-rate` and `--ssh-rate-wait`, checked.
+fn ssh_rate_settings(a: &Args) -> Result<Option<crate::pipeline::ssh_rate::Settings>, Error> {
+    use crate::pipeline::ssh_rate::{Settings, MAX_WAIT};
+    if !a.check_ssh_rate {
+        return Ok(None);
+    }
+    let wait = match a.ssh_rate_wait {
+        Some(w) => Some(Duration::from_secs(in_range(
+            "--ssh-rate-wait",
+            w,
+            1,
+            MAX_WAIT.as_secs(),
+            " s",
+        )?)),
+        None => None,
+    };
+    Ok(Some(Settings { wait }))
 }
 
 /// Reads the targets of an `-iL` or `--exclude-file` file (`-`: stdin) line by
@@ -906,6 +972,7 @@ impl Config {
             probe: probe_settings(&a)?,
             services_dir: a.services_dir.clone(),
             canary: !a.no_canary,
+            ssh_rate: ssh_rate_settings(&a)?,
             allow_large: a.allow_large,
             dns_timeout: Duration::from_millis(a.dns_timeout),
             max_addrs_per_name: a.max_addrs_per_name,

@@ -9,9 +9,13 @@
 //! as ports of an every-port host ([`Context::EveryPortHost`]). Every result
 //! is judged once by the run's [`Judge`] and reaches the caller's closure
 //! exactly once. On cancellation, ports still waiting or being
-//! fingerprinted are delivered without a service rather than lost.
+//! fingerprinted are delivered without a service rather than lost. With
+//! `--check-ssh-rate`, the first SSH port of each host (identified, or port
+//! 22 when nothing is fingerprinted) gets its [`ssh_rate`] check, whose
+//! measurement goes to the judge.
 
 pub mod canary;
+pub mod ssh_rate;
 
 use crate::fingerprint::udp::UdpIdentify;
 use crate::fingerprint::Identify;
@@ -24,8 +28,8 @@ use crate::verdict::{Context, Judge};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
-use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -47,6 +51,8 @@ pub struct Plan {
     /// Ports some `services/` file names: on a host that answers every
     /// port, these are fingerprinted (the rest are skipped).
     pub service_ports: Arc<PortList>,
+    /// `--check-ssh-rate`: check each host's first SSH port.
+    pub ssh_rate: Option<ssh_rate::Settings>,
     /// The UDP sweep, unless no UDP port is asked for.
     pub udp: Option<UdpPlan>,
 }
@@ -85,6 +91,9 @@ const HELD_TOTAL: usize = 512;
 /// Canary checks run at once (three connects each); further hosts queue.
 const CANARY_WINDOW: usize = 64;
 
+/// SSH rate checks run at once (one connection each at a time).
+const SSH_RATE_WINDOW: usize = 16;
+
 /// Concluded canary verdicts remembered; past it the clean ones are forgotten
 /// (a later open port of such a host is checked again), keeping memory flat.
 const CANARY_MEMORY: usize = 65_536;
@@ -118,11 +127,16 @@ struct State<'p> {
     waiting: VecDeque<(Option<TcpStream>, PortResult)>,
     /// Each host's smallest RTT so far, over every port that answered.
     fastest: HashMap<IpAddr, f64>,
+    /// Hosts whose SSH rate check is queued or done (`--check-ssh-rate`).
+    ssh_checked: HashSet<IpAddr>,
+    /// SSH ports waiting for their rate check.
+    ssh_queue: VecDeque<(SocketAddr, Option<f64>)>,
 }
 
 impl State<'_> {
     /// A finished result, judged.
     fn judged(&mut self, mut r: PortResult, cx: Context) -> Output {
+        self.queue_ssh_rate(&r, cx);
         let listed = self.judge.port(&mut r, cx);
         Output::Port {
             result: Box::new(r),
@@ -140,6 +154,28 @@ impl State<'_> {
             let r = identify.identify(hit);
             on(self.judged(r, Context::Plain));
         }
+    }
+
+    /// Queues the SSH rate check of `r`'s host when `r` is its first SSH
+    /// port (identified as such, or port 22 when nothing is fingerprinted).
+    fn queue_ssh_rate(&mut self, r: &PortResult, cx: Context) {
+        let is_ssh = match &r.service {
+            Some(s) => s.identified() == Some("ssh"),
+            None => self.plan.identify.is_none() && r.port == 22,
+        };
+        if self.plan.ssh_rate.is_none()
+            || r.state != PortState::Open
+            || r.proto != crate::model::Proto::Tcp
+            || cx != Context::Plain
+            || !is_ssh
+            || self.ssh_checked.len() >= CANARY_MEMORY
+            || !self.ssh_checked.insert(r.ip)
+        {
+            return;
+        }
+        let rtt = self.host_rtt(r);
+        self.ssh_queue
+            .push_back((SocketAddr::new(r.ip, r.port), rtt));
     }
 
     /// Keeps a live stream for a host whose canary check is pending, within
@@ -450,9 +486,12 @@ pub async fn run(
         in_progress: HashMap::new(),
         waiting: VecDeque::new(),
         fastest: HashMap::new(),
+        ssh_checked: HashSet::new(),
+        ssh_queue: VecDeque::new(),
     };
     let mut identifying = FuturesUnordered::new();
     let mut canaries = FuturesUnordered::new();
+    let mut rate_checks = FuturesUnordered::new();
     let window = plan.fingerprint_window.max(1);
     let mut sweep_done = false;
     let mut cancel_rx = cancel.clone();
@@ -479,11 +518,21 @@ pub async fn run(
             let id = plan.identify.clone();
             canaries.push(async move { (ip, canary::check(ip, ports, timeout, id).await) });
         }
+        while rate_checks.len() < SSH_RATE_WINDOW {
+            let (Some((addr, rtt)), Some(settings)) = (st.ssh_queue.pop_front(), plan.ssh_rate)
+            else {
+                break;
+            };
+            rate_checks
+                .push(async move { (addr.ip(), ssh_rate::check(addr, rtt, settings).await) });
+        }
         if sweep_done
             && udp_done
             && identifying.is_empty()
             && st.waiting.is_empty()
             && canaries.is_empty()
+            && rate_checks.is_empty()
+            && st.ssh_queue.is_empty()
         {
             break;
         }
@@ -504,6 +553,15 @@ pub async fn run(
                 st.canary_done(ip, answer, &mut on);
             }
             Some(r) = identifying.next(), if !identifying.is_empty() => st.identified(r, &mut on),
+            Some((ip, check)) = rate_checks.next(), if !rate_checks.is_empty() => {
+                if check.limit == crate::model::SshRateLimit::Inconclusive {
+                    on(Output::Warning(format!(
+                        "--check-ssh-rate on {ip} port {} was inconclusive: {}",
+                        check.port, check.refusal
+                    )));
+                }
+                st.judge.ssh_rate(ip, check);
+            }
         }
     }
     if !cancelled {

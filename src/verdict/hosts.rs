@@ -1,14 +1,15 @@
 //! Host-level verdicts: the firewall posture a host shows (RST vs silence vs
 //! ICMP), hosts that answer on every port, and IPv4/IPv6 parity — a port open
 //! over one family and closed or filtered over the other is the classic
-//! "iptables written, ip6tables forgotten" hole.
+//! "iptables written, ip6tables forgotten" hole. With `--check-ssh-rate`,
+//! what the paced SSH connects showed becomes a host finding too.
 
 use super::finding_key;
 use super::rules::RuleKind;
 pub use crate::model::HostRecord;
 use crate::model::{
     Finding, Firewall, HostFinding, HostVerdict, PortResult, PortState, Proto, Reason, Severity,
-    UNKNOWN_SERVICE,
+    SshRateCheck, SshRateLimit, UNKNOWN_SERVICE,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -43,6 +44,8 @@ struct Acc {
     /// Filtered ports, one bit per port: kept only for addresses that may be
     /// one side of a dual-stack host (named targets, given pairs).
     filtered: Option<Box<[u64; 1024]>>,
+    /// What `--check-ssh-rate` measured.
+    ssh_rate: Option<Box<SshRateCheck>>,
 }
 
 impl Acc {
@@ -198,6 +201,11 @@ impl Hosts {
         acc.every_port |= v.answers_every_port;
     }
 
+    /// Records what `--check-ssh-rate` measured on `ip`.
+    pub fn ssh_rate(&mut self, ip: IpAddr, check: SshRateCheck) {
+        self.map.entry(ip).or_default().ssh_rate = Some(Box::new(check));
+    }
+
     /// Records that `ip` answered on random canary ports.
     pub fn mark_every_port(&mut self, ip: IpAddr) {
         self.map.entry(ip).or_default().every_port = true;
@@ -264,6 +272,16 @@ impl Hosts {
                         format!("{ip}: {} closed ports answered with RST and none was filtered; any service that starts listening is exposed at once", a.closed),
                     ),
                 )));
+            }
+            if let Some(check) = &a.ssh_rate {
+                if let Some(f) = ssh_rate_finding(*ip, check) {
+                    each(HostRecord::Finding(host_finding(
+                        *ip,
+                        a,
+                        Some(check.port),
+                        f,
+                    )));
+                }
             }
         }
         if complete {
@@ -366,6 +384,58 @@ fn raise(kind: RuleKind, port: u16, title: String, evidence: String) -> Finding 
         ..Finding::default()
     }
 }
+
+/// The finding of a `--check-ssh-rate` measurement (none when it was
+/// inconclusive).
+fn ssh_rate_finding(ip: IpAddr, c: &SshRateCheck) -> Option<Finding> {
+    let port = c.port;
+    let opted = "--check-ssh-rate (opted in)";
+    let lift = match c.lift {
+        Some((secs, true)) => format!(
+            "; after {secs} s a connect got the banner again: the block lifts within {secs} s"
+        ),
+        Some((secs, false)) => format!("; still blocked after {secs} s: the window is longer"),
+        None => {
+            "; the window was not measured (--ssh-rate-wait SECONDS waits for the block to lift)"
+                .into()
+        }
+    };
+    let (kind, title, evidence) = match c.limit {
+        SshRateLimit::Inconclusive => return None,
+        SshRateLimit::None => (
+            RuleKind::SshNoRateLimit,
+            format!("SSH on port {port} accepts new connections at any rate"),
+            format!("{opted}: {} paced connects to {ip} port {port} in a row each read the SSH banner; nothing limits the connection rate", c.connects),
+        ),
+        SshRateLimit::Netfilter => (
+            RuleKind::SshRateLimited,
+            format!("SSH on port {port} is rate limited by the firewall"),
+            format!("{opted}: {} to {ip} port {port} read the banner, then {} (a netfilter recent/hashlimit or ufw limit rule); the scan's own connects to the port count against the same limit{lift}", connects(c.answered), c.refusal),
+        ),
+        SshRateLimit::Sshd => (
+            RuleKind::SshRateLimited,
+            format!("SSH on port {port} is limited by sshd"),
+            format!("{opted}: {} to {ip} port {port} read the banner, then {} (sshd MaxStartups or PerSourcePenalties)", connects(c.answered), c.refusal),
+        ),
+    };
+    let mut f = raise(kind, port, title, evidence);
+    if kind == RuleKind::SshRateLimited {
+        f.remediation.notes.push(FAIL2BAN_UNSEEN.into());
+    }
+    Some(f)
+}
+
+/// `1 connect`, `3 connects`.
+fn connects(n: u8) -> String {
+    if n == 1 {
+        "1 connect".into()
+    } else {
+        format!("{n} connects")
+    }
+}
+
+/// What `--check-ssh-rate` cannot see, said rather than guessed.
+const FAIL2BAN_UNSEEN: &str = "fail2ban-style bans on failed logins cannot be seen from outside without logging in: exposecheck never tries.";
 
 /// `finding` about host `ip` (and `port`), with its fingerprint.
 fn host_finding(ip: IpAddr, a: &Acc, port: Option<u16>, mut finding: Finding) -> Box<HostFinding> {
@@ -534,6 +604,78 @@ mod tests {
         assert!(incomplete
             .iter()
             .all(|f| f.finding.rule != "dual-stack-mismatch"));
+    }
+
+    #[test]
+    fn ssh_rate_checks_become_host_findings() {
+        let check = |limit, answered| SshRateCheck {
+            port: 22,
+            limit,
+            connects: 10,
+            answered,
+            refusal: "connect 3 got no SYN-ACK within 300 ms".into(),
+            lift: Some((60, true)),
+        };
+        let mut rules = Vec::new();
+        for (limit, answered) in [
+            (SshRateLimit::None, 10),
+            (SshRateLimit::Netfilter, 2),
+            (SshRateLimit::Sshd, 1),
+            (SshRateLimit::Inconclusive, 0),
+        ] {
+            let mut h = Hosts::default();
+            h.add(&r("198.18.0.5", 22, PortState::Open, Reason::SynAck));
+            h.ssh_rate("198.18.0.5".parse().unwrap(), check(limit, answered));
+            let (_, f) = finished(&h, &[], true);
+            let ssh: Vec<&HostFinding> = f
+                .iter()
+                .filter(|f| f.finding.rule.starts_with("ssh-"))
+                .collect();
+            rules.push(
+                ssh.iter()
+                    .map(|f| f.finding.rule.clone())
+                    .collect::<Vec<_>>(),
+            );
+            for f in ssh {
+                assert_eq!(f.port, Some(22));
+                assert!(
+                    f.finding.evidence.contains("opted in"),
+                    "{}",
+                    f.finding.evidence
+                );
+                assert!(f
+                    .finding
+                    .remediation
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("fail2ban")));
+            }
+        }
+        assert_eq!(
+            rules,
+            [
+                vec!["ssh-no-rate-limit"],
+                vec!["ssh-rate-limited"],
+                vec!["ssh-rate-limited"],
+                vec![]
+            ]
+        );
+        let mut h = Hosts::default();
+        h.add(&r("198.18.0.5", 22, PortState::Open, Reason::SynAck));
+        h.ssh_rate("198.18.0.5".parse().unwrap(), check(SshRateLimit::None, 10));
+        let (_, f) = finished(&h, &[], true);
+        let fix = &f
+            .iter()
+            .find(|f| f.finding.rule == "ssh-no-rate-limit")
+            .unwrap()
+            .finding
+            .remediation;
+        assert!(fix.iptables.iter().any(|l| l.contains("--hitcount 4")));
+        assert!(fix.ufw.contains(&"ufw limit 22/tcp".to_string()));
+        assert!(fix
+            .nftables
+            .iter()
+            .any(|l| l.contains("limit rate over 3/minute")));
     }
 
     #[test]

@@ -205,6 +205,11 @@ impl Judge {
         self.tally.every_port(ip);
     }
 
+    /// Records what `--check-ssh-rate` measured on `ip`.
+    pub fn ssh_rate(&mut self, ip: IpAddr, check: crate::model::SshRateCheck) {
+        self.tally.ssh_rate(ip, check);
+    }
+
     /// Adds the non-open counts a shard reported for a host (merge only).
     pub fn host_counts(&mut self, v: &HostVerdict) {
         self.tally.host_counts(v);

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod port;
 pub mod remedy;
 pub mod rules;
+pub mod script;
 pub mod tally;
 
 use crate::catalog::format::{Category, Impact, UdpRisk};

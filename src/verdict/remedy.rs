@@ -1,6 +1,7 @@
 //! Firewall commands that close a port: iptables/ip6tables, nftables and ufw,
-//! generated from the port and the service's exposure class; and the
-//! default-deny policy a host without a firewall lacks.
+//! generated from the port and the service's exposure class; the
+//! default-deny policy a host without a firewall lacks; and the SSH
+//! connection-rate limit of the article's script.
 //!
 //! Localhost-only services get "loopback may connect, everyone else is
 //! dropped"; internal-only services also accept a private range the user
@@ -95,6 +96,39 @@ pub fn default_deny() -> Remediation {
                 .into(),
         ],
         ufw: vec!["ufw default deny incoming".into(), "ufw enable".into()],
+        ..Remediation::default()
+    }
+}
+
+/// New SSH connections admitted per source in [`SSH_RATE_SECONDS`]: the
+/// article's `--hitcount 4` drops the fourth.
+pub const SSH_RATE_HITS: u32 = 4;
+
+/// The window of the SSH rate limit, in seconds.
+pub const SSH_RATE_SECONDS: u32 = 60;
+
+/// The SSH connection-rate limit for `port` (the article's `recent` rules),
+/// inserted above the port's ACCEPT, in each family.
+pub fn ssh_rate_limit(port: u16) -> Remediation {
+    let (hits, secs) = (SSH_RATE_HITS, SSH_RATE_SECONDS);
+    let mut ipt = Vec::new();
+    for tool in ["iptables", "ip6tables"] {
+        ipt.push(format!("{tool} -I INPUT 1 -p tcp --dport {port} -m conntrack --ctstate NEW -m recent --set --name SSH"));
+        ipt.push(format!("{tool} -I INPUT 2 -p tcp --dport {port} -m conntrack --ctstate NEW -m recent --update --seconds {secs} --hitcount {hits} --name SSH -j DROP"));
+    }
+    Remediation {
+        iptables: ipt,
+        nftables: vec![
+            format!("nft add set inet filter ssh_meter4 '{{ type ipv4_addr; flags dynamic; timeout {secs}s; }}'"),
+            format!("nft add set inet filter ssh_meter6 '{{ type ipv6_addr; flags dynamic; timeout {secs}s; }}'"),
+            format!("nft insert rule inet filter input tcp dport {port} ct state new add @ssh_meter4 '{{ ip saddr limit rate over {}/minute burst {} packets }}' drop", hits - 1, hits - 1),
+            format!("nft insert rule inet filter input tcp dport {port} ct state new add @ssh_meter6 '{{ ip6 saddr limit rate over {}/minute burst {} packets }}' drop", hits - 1, hits - 1),
+        ],
+        ufw: vec![format!("ufw limit {port}/tcp")],
+        notes: vec![
+            format!("At most {} new connections per source address in {secs} s; established sessions are not affected.", hits - 1),
+            "fail2ban-style bans on failed logins cannot be seen from outside without logging in: exposecheck never tries, so their absence is not reported.".into(),
+        ],
         ..Remediation::default()
     }
 }

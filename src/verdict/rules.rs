@@ -50,6 +50,10 @@ pub enum RuleKind {
     SnmpPublicCommunity,
     /// A UDP service that should not be reachable answers.
     UdpExposed,
+    /// `--check-ssh-rate`: every connect to SSH got a banner.
+    SshNoRateLimit,
+    /// `--check-ssh-rate`: SSH connects are rate limited (informational).
+    SshRateLimited,
 }
 
 /// What a rule is about.
@@ -93,6 +97,8 @@ pub enum Fix {
     DefaultDeny,
     /// Delete the policy entry (the finding says which).
     EditPolicy,
+    /// The article's SSH connection-rate limit ([`remedy::ssh_rate_limit`]).
+    SshRateLimit,
 }
 
 /// One rule.
@@ -126,7 +132,7 @@ const SERVICE: &str = "{service}";
 const CWE_1327: &str = "https://cwe.mitre.org/data/definitions/1327.html";
 
 /// Every rule, in [`RuleKind`] order.
-pub static RULES: [Rule; 13] = [
+pub static RULES: [Rule; 15] = [
     Rule {
         kind: RuleKind::ServiceUnauthenticated,
         id: "{service}-unauthenticated",
@@ -270,6 +276,28 @@ pub static RULES: [Rule; 13] = [
         references: &[CWE_1327],
         fix: Fix::CloseService,
     },
+    Rule {
+        kind: RuleKind::SshNoRateLimit,
+        id: "ssh-no-rate-limit",
+        subject: Subject::Host,
+        title: "SSH accepts new connections at any rate",
+        severity: Severity::Low,
+        severity_note: "raised only by the opt-in --check-ssh-rate",
+        rationale: "Ten paced connects in a row each got the SSH banner: nothing slows a password-guessing run down before sshd's own MaxStartups. fail2ban-style bans on failed logins cannot be seen without logging in, and this check never does.",
+        references: &["https://www.rfc-editor.org/rfc/rfc4253#section-4.2", "https://ipset.netfilter.org/iptables-extensions.man.html"],
+        fix: Fix::SshRateLimit,
+    },
+    Rule {
+        kind: RuleKind::SshRateLimited,
+        id: "ssh-rate-limited",
+        subject: Subject::Host,
+        title: "SSH connections are rate limited",
+        severity: Severity::Info,
+        severity_note: "raised only by the opt-in --check-ssh-rate",
+        rationale: "After a few connects the SSH port stopped answering (a netfilter limit) or sshd closed the connection (MaxStartups, PerSourcePenalties): password guessing is slowed down. Listed so that the evidence is kept.",
+        references: &["https://ipset.netfilter.org/iptables-extensions.man.html"],
+        fix: Fix::Nothing,
+    },
 ];
 
 /// What an [`Impact`] makes of a reachable service.
@@ -340,7 +368,7 @@ impl ImpactRule {
 
 impl RuleKind {
     /// Every kind, in table order.
-    pub const ALL: [RuleKind; 13] = [
+    pub const ALL: [RuleKind; 15] = [
         RuleKind::ServiceUnauthenticated,
         RuleKind::ServiceExposed,
         RuleKind::ServicePublic,
@@ -354,6 +382,8 @@ impl RuleKind {
         RuleKind::OpenResolver,
         RuleKind::SnmpPublicCommunity,
         RuleKind::UdpExposed,
+        RuleKind::SshNoRateLimit,
+        RuleKind::SshRateLimited,
     ];
 
     /// Its entry in [`RULES`].
@@ -411,6 +441,7 @@ impl Rule {
                 remedy::firewall(port, Exposure::LocalhostOnly)
             }
             Fix::DefaultDeny => remedy::default_deny(),
+            Fix::SshRateLimit => remedy::ssh_rate_limit(port),
         }
     }
 }
@@ -559,7 +590,7 @@ mod tests {
     fn ids_resolve_back_to_their_rule() {
         let ids = ["redis", "ssh"];
         let all = catalogue(ids);
-        assert_eq!(all.len(), 10 + 3 * ids.len());
+        assert_eq!(all.len(), 12 + 3 * ids.len());
         for a in &all {
             assert_eq!(find(&a.id, ids).as_ref(), Some(a), "{}", a.id);
             assert_eq!(kind_of(&a.id), Some(a.kind));

@@ -98,6 +98,11 @@ impl Tally {
         counts
     }
 
+    /// Records what `--check-ssh-rate` measured on a host.
+    pub fn ssh_rate(&mut self, ip: IpAddr, check: crate::model::SshRateCheck) {
+        self.hosts.ssh_rate(ip, check);
+    }
+
     /// Records a host that answers on every port.
     pub fn every_port(&mut self, ip: IpAddr) {
         self.hosts.mark_every_port(ip);

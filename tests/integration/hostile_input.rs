@@ -160,6 +160,12 @@ fn bad_values(dir: &std::path::Path) -> Vec<(&'static str, Vec<String>, String)>
         v("--only-new", &["--only-new=1"], "1"),
         v("--fail-on", &["--fail-on", "severe"], "severe"),
         v("--no-canary", &["--no-canary=1"], "1"),
+        v("--check-ssh-rate", &["--check-ssh-rate=1"], "1"),
+        v(
+            "--ssh-rate-wait",
+            &["--check-ssh-rate", "--ssh-rate-wait", "600"],
+            "600",
+        ),
         v("--seed", &["--seed", "-1"], "-1"),
         v("--shard", &["--shard", "4/2"], "4/2"),
         v("--shards", &["--shards", "x"], "x"),
@@ -220,6 +226,71 @@ fn every_flag_with_a_malformed_value_is_one_clear_usage_error() {
         table.len() + 1,
         failures.join("\n")
     );
+}
+
+/// `fix` from a report: one host's script on stdout; a bad family, a file
+/// that is no report, several hosts without `--dir` and an unwritable
+/// `--dir` are one-line usage errors.
+#[test]
+fn fix_writes_a_report_s_script_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let result = |ip: &str, port: u16, service: &str| {
+        format!(
+            r#"{{"ip":"{ip}","port":{port},"proto":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.1,"tries":1,"service":{{"name":"{service}","auth":"unknown","confidence":"probed"}}}}"#
+        )
+    };
+    let write = |name: &str, results: &[String]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!(r#"{{"results":[{}]}}"#, results.join(","))).unwrap();
+        path.display().to_string()
+    };
+    let one = write(
+        "one.json",
+        &[
+            result("198.18.0.2", 22, "ssh"),
+            result("198.18.0.2", 6379, "redis"),
+        ],
+    );
+    let out = exposecheck(&["fix", &one, "--firewall", "ufw"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("#!/bin/sh\n"), "{text}");
+    assert!(
+        text.contains("ufw limit 22/tcp") && text.contains("ufw delete allow 6379/tcp"),
+        "{text}"
+    );
+    assert!(
+        text.contains("at now + 5 minutes"),
+        "the reset guard is on by default"
+    );
+    let two = write(
+        "two.json",
+        &[
+            result("198.18.0.2", 22, "ssh"),
+            result("198.18.0.3", 22, "ssh"),
+        ],
+    );
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "not json").unwrap();
+    let garbage = garbage.display().to_string();
+    let missing = dir.path().join("no-such-dir").display().to_string();
+    for (args, token) in [
+        (vec!["fix", one.as_str(), "--firewall", "pf"], "pf"),
+        (vec!["fix", garbage.as_str()], garbage.as_str()),
+        (vec!["fix", two.as_str()], "--dir"),
+        (
+            vec!["fix", two.as_str(), "--dir", missing.as_str()],
+            missing.as_str(),
+        ),
+    ] {
+        let out = exposecheck(&args);
+        usage_error(&out, token).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    }
 }
 
 /// An unwritable `-o` fails with exit 2 before the scan: no connection.

@@ -5,6 +5,7 @@ mod fakes;
 mod fingerprint;
 mod fixtures;
 mod fuzz_replay;
+mod harden;
 mod hostile;
 mod hostile_input;
 mod hostile_local;

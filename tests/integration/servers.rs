@@ -304,6 +304,19 @@ impl Servers {
     /// mariadbd on `port` plus `extra_port` when given (MariaDB's second
     /// listener), data dir made by mariadb-install-db, socket in the tempdir.
     pub fn mariadb(&mut self, accounts: MariaAccounts, port: u16, extra_port: Option<u16>) {
+        let bind = self.addr();
+        self.mariadb_on(accounts, port, extra_port, &bind);
+    }
+
+    /// [`Servers::mariadb`] bound to `bind` (MariaDB takes a comma-separated
+    /// list: one address per family for a dual-stack server).
+    pub fn mariadb_on(
+        &mut self,
+        accounts: MariaAccounts,
+        port: u16,
+        extra_port: Option<u16>,
+        bind: &str,
+    ) {
         let dir = self.subdir(&format!("mariadb-{port}"));
         let data = dir.join("data");
         let mut install = Command::new("mariadb-install-db");
@@ -332,7 +345,7 @@ impl Servers {
         cmd.arg(format!("--tmpdir={}", tmp.display()));
         cmd.arg(format!("--pid-file={}", dir.join("mysqld.pid").display()));
         cmd.arg(format!("--log-error={}", dir.join("error.log").display()));
-        cmd.arg(format!("--bind-address={}", self.addr()));
+        cmd.arg(format!("--bind-address={bind}"));
         cmd.arg(format!("--port={port}"));
         if let Some(extra) = extra_port {
             cmd.arg(format!("--extra-port={extra}"));
