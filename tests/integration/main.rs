@@ -35,4 +35,5 @@ mod silent_hosts;
 mod slow_greeter;
 mod sweep_parity;
 mod terminal;
+mod udp_daemons;
 mod verdict_e2e;
