@@ -36,6 +36,7 @@ mod silent_hosts;
 mod slow_greeter;
 mod sweep_parity;
 mod terminal;
+mod udp_daemons;
 mod udp_fakes;
 mod udp_scan;
 mod verdict_e2e;
