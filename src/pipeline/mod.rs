@@ -156,6 +156,23 @@ impl State<'_> {
         }
     }
 
+    /// A host's finished SSH rate check: to the judge (an inconclusive one
+    /// also as a warning).
+    fn rate_checked(
+        &mut self,
+        ip: IpAddr,
+        check: crate::model::SshRateCheck,
+        on: &mut impl FnMut(Output),
+    ) {
+        if check.limit == crate::model::SshRateLimit::Inconclusive {
+            on(Output::Warning(format!(
+                "--check-ssh-rate on {ip} port {} was inconclusive: {}",
+                check.port, check.refusal
+            )));
+        }
+        self.judge.ssh_rate(ip, check);
+    }
+
     /// Queues the SSH rate check of `r`'s host when `r` is its first SSH
     /// port (identified as such, or port 22 when nothing is fingerprinted).
     fn queue_ssh_rate(&mut self, r: &PortResult, cx: Context) {
@@ -431,6 +448,33 @@ fn identify_port(
     .boxed()
 }
 
+/// After a cancellation: every result the sweeps still send, judged (they
+/// stop on the same signal and then drop their senders; draining until then
+/// keeps them from blocking on a full channel).
+async fn drain_cancelled(
+    st: &mut State<'_>,
+    rx: &mut mpsc::Receiver<Event>,
+    udp_rx: &mut mpsc::Receiver<HostEnd>,
+    on: &mut impl FnMut(Output),
+) {
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::Warning(w) => on(Output::Warning(w)),
+            Event::Hits(hits) => {
+                for hit in hits {
+                    if let Some(s) = hit.stream {
+                        scan::connect::abort(s);
+                    }
+                    on(st.judged(hit.result, Context::Plain));
+                }
+            }
+        }
+    }
+    while let Some(end) = udp_rx.recv().await {
+        st.udp_host(end, on);
+    }
+}
+
 /// Starts the plan's UDP sweep, if it has one; its hosts come down the
 /// receiver (closed at once when there is none).
 fn spawn_udp(
@@ -554,13 +598,7 @@ pub async fn run(
             }
             Some(r) = identifying.next(), if !identifying.is_empty() => st.identified(r, &mut on),
             Some((ip, check)) = rate_checks.next(), if !rate_checks.is_empty() => {
-                if check.limit == crate::model::SshRateLimit::Inconclusive {
-                    on(Output::Warning(format!(
-                        "--check-ssh-rate on {ip} port {} was inconclusive: {}",
-                        check.port, check.refusal
-                    )));
-                }
-                st.judge.ssh_rate(ip, check);
+                st.rate_checked(ip, check, &mut on);
             }
         }
     }
@@ -574,24 +612,7 @@ pub async fn run(
     }
     drop(identifying);
     st.deliver_unfinished(&mut on);
-    // The sweep stops on the same signal and then drops its sender; draining
-    // until then keeps it from blocking on a full channel.
-    while let Some(ev) = rx.recv().await {
-        match ev {
-            Event::Warning(w) => on(Output::Warning(w)),
-            Event::Hits(hits) => {
-                for hit in hits {
-                    if let Some(s) = hit.stream {
-                        scan::connect::abort(s);
-                    }
-                    on(st.judged(hit.result, Context::Plain));
-                }
-            }
-        }
-    }
-    while let Some(end) = udp_rx.recv().await {
-        st.udp_host(end, &mut on);
-    }
+    drain_cancelled(&mut st, &mut rx, &mut udp_rx, &mut on).await;
     let mut stats = sweep.await.unwrap_or_default();
     if let Some(u) = udp_sweep {
         stats.add_udp(u.await.unwrap_or_default());
