@@ -71,6 +71,21 @@ impl Catalog {
     }
 }
 
+/// Fills `svc` from what the replies established (name, product, version,
+/// info, auth and the product's CPE name), as probed.
+pub(crate) fn apply_ident(cat: &Catalog, svc: &mut Service, id: Ident) {
+    svc.cpe = cat
+        .service(&id.service)
+        .and_then(|d| d.cpe_name(id.product.as_deref(), id.version.as_deref()));
+    svc.name = id.service;
+    svc.product = id.product;
+    svc.version = id.version;
+    svc.info = id.info;
+    svc.auth = id.auth;
+    svc.auth_evidence = id.auth_evidence;
+    svc.confidence = Confidence::Probed;
+}
+
 /// Engine settings (from `--probe-timeout`, `--probe-bytes`, `--probe-printers`).
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -311,18 +326,7 @@ impl<'a> Session<'a> {
             ..Service::default()
         };
         let cat = self.cat;
-        let set = |svc: &mut Service, id: Ident| {
-            svc.cpe = cat
-                .service(&id.service)
-                .and_then(|d| d.cpe_name(id.product.as_deref(), id.version.as_deref()));
-            svc.name = id.service;
-            svc.product = id.product;
-            svc.version = id.version;
-            svc.info = id.info;
-            svc.auth = id.auth;
-            svc.auth_evidence = id.auth_evidence;
-            svc.confidence = Confidence::Probed;
-        };
+        let set = |svc: &mut Service, id: Ident| apply_ident(cat, svc, id);
         let banner = |b: &[u8]| Some(escape(b, BANNER_MAX)).filter(|s| !s.is_empty());
         svc.banner = self.banner.as_deref().and_then(banner);
         match found {

@@ -100,17 +100,7 @@ impl UdpIdentify {
             ..Service::default()
         };
         match ident {
-            Some(id) => {
-                svc.cpe = cat
-                    .service(&id.service)
-                    .and_then(|d| d.cpe_name(id.product.as_deref(), id.version.as_deref()));
-                svc.name = id.service;
-                svc.product = id.product;
-                svc.version = id.version;
-                svc.info = id.info;
-                svc.auth = id.auth;
-                svc.auth_evidence = id.auth_evidence;
-            }
+            Some(id) => super::apply_ident(cat, &mut svc, id),
             None => svc.name = crate::model::UNKNOWN_SERVICE.into(),
         }
         if canary_answered {
