@@ -167,7 +167,6 @@ fn refused_habits_name_the_whole_flag_and_send_nothing() {
     for (args, flag) in [
         (&["-oG", "scan.gnmap"][..], "-oG"),
         (&["-sS"], "-sS"),
-        (&["-sU"], "-sU"),
         (&["-A"], "-A"),
         (&["-O"], "-O"),
         (&["-sC"], "-sC"),

@@ -160,6 +160,10 @@ fn bad_values(dir: &std::path::Path) -> Vec<(&'static str, Vec<String>, String)>
         v("--only-new", &["--only-new=1"], "1"),
         v("--fail-on", &["--fail-on", "severe"], "severe"),
         v("--no-canary", &["--no-canary=1"], "1"),
+        v("--udp", &["--udp=1"], "1"),
+        v("--no-udp", &["--no-udp=1"], "1"),
+        v("--udp-wait", &["--udp-wait", "50"], "50"),
+        v("--dns-canary", &["--dns-canary", "bad name!"], "bad name!"),
         v("--check-ssh-rate", &["--check-ssh-rate=1"], "1"),
         v(
             "--ssh-rate-wait",
