@@ -372,7 +372,19 @@ impl Kamailio {
 }
 
 impl Drop for Kamailio {
+    /// SIGTERM first: Kamailio then stops its worker processes (a SIGKILL
+    /// would leave them running); SIGKILL only if it is still up after 5 s.
     fn drop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: signalling our own child by its pid.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(5) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
