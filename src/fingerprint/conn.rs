@@ -153,26 +153,14 @@ impl Session<'_> {
 
     /// A probe's payload with `{host}` replaced.
     pub(super) fn payload(&self, raw: &[u8]) -> Vec<u8> {
-        const HOST: &[u8] = b"{host}";
-        if !raw.windows(HOST.len()).any(|w| w == HOST) {
+        if !raw.windows(super::HOST.len()).any(|w| w == super::HOST) {
             return raw.to_vec();
         }
         let host = match &self.ctx.host {
             Some(h) => format!("{h}:{}", self.ctx.port),
             None => self.addr.to_string(),
         };
-        let mut out = Vec::with_capacity(raw.len() + host.len());
-        let mut i = 0;
-        while i < raw.len() {
-            if raw[i..].starts_with(HOST) {
-                out.extend_from_slice(host.as_bytes());
-                i += HOST.len();
-            } else {
-                out.push(raw[i]);
-                i += 1;
-            }
-        }
-        out
+        super::with_host(raw, &host)
     }
 
     /// Sends probe `probe` on `conn` and reads its reply (first byte within

@@ -71,6 +71,26 @@ impl Catalog {
     }
 }
 
+/// The placeholder a payload names the target by (HTTP's Host, SIP's
+/// Request-URI).
+pub(crate) const HOST: &[u8] = b"{host}";
+
+/// `raw` with every `{host}` replaced by `host` (`ip:port`, `[v6]:port`).
+pub(crate) fn with_host(raw: &[u8], host: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + host.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i..].starts_with(HOST) {
+            out.extend_from_slice(host.as_bytes());
+            i += HOST.len();
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Fills `svc` from what the replies established (name, product, version,
 /// info, auth and the product's CPE name), as probed.
 pub(crate) fn apply_ident(cat: &Catalog, svc: &mut Service, id: Ident) {

@@ -15,7 +15,7 @@ use crate::scan::udp::{Datagram, Prober, UdpHit};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::BANNER_MAX;
+use super::{with_host, BANNER_MAX, HOST};
 
 /// The probe id of the `--dns-canary` query (no catalogue probe has it).
 pub const CANARY: usize = usize::MAX;
@@ -180,25 +180,6 @@ impl Prober for UdpIdentify {
         }
         (sent.first().map_or(0, |d| d.probe), Vec::new())
     }
-}
-
-/// The placeholder a payload names the target by (SIP's Request-URI).
-const HOST: &[u8] = b"{host}";
-
-/// `raw` with every `{host}` replaced by `host` (`ip:port`, `[v6]:port`).
-fn with_host(raw: &[u8], host: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + host.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i..].starts_with(HOST) {
-            out.extend_from_slice(host.as_bytes());
-            i += HOST.len();
-        } else {
-            out.push(raw[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 /// Transaction id of the canary query.
