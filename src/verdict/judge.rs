@@ -83,6 +83,8 @@ pub struct Judge {
     places: HashMap<(IpAddr, Option<u16>), Vec<usize>>,
     tally: Tally,
     fail_on: FailOn,
+    /// The date end-of-life dates are compared with.
+    today: jiff::civil::Date,
 }
 
 impl Judge {
@@ -131,7 +133,14 @@ impl Judge {
             baseline,
             tally,
             fail_on,
+            today: super::policy::today(),
         }
+    }
+
+    /// Judges end-of-life dates as of `today` (tests; a run uses today's
+    /// UTC date).
+    pub fn set_today(&mut self, today: jiff::civil::Date) {
+        self.today = today;
     }
 
     /// The policy in force.
@@ -147,7 +156,16 @@ impl Judge {
             self.probed_at(r.ip, Some(r.port));
             self.probed_at(r.ip, None);
         }
-        self.tally.add(r)
+        let listed = self.tally.add(r);
+        if cx == Context::Plain {
+            let id = r.service.as_ref().and_then(|s| s.identified());
+            if let Some(f) = id.and_then(|i| self.facts.get(i)) {
+                if let Some(hf) = port::end_of_life(r, f, self.today) {
+                    self.tally.port_finding(hf);
+                }
+            }
+        }
+        listed
     }
 
     /// Marks the baseline findings at a place as in this run's scope.

@@ -2,8 +2,10 @@
 //! and decides. It turns what answered on a port into a finding of the
 //! [`rules`] table ([`port`]), applies the policy file and the baseline,
 //! judges hosts as a whole ([`hosts`]: firewall posture, every-port answerers,
-//! IPv4/IPv6 parity), and at the end returns a [`Decision`]: the counts, the
-//! resolved baseline findings and the exit code.
+//! IPv4/IPv6 parity, a default-deny host's Docker bypass), flags versions
+//! past their release cycle's end of life, and at the end returns a
+//! [`Decision`]: the counts, the resolved baseline findings and the exit
+//! code.
 //!
 //! Everything here is a pure function of results, service facts and policy:
 //! no I/O, so every rule is table-tested.
@@ -41,6 +43,8 @@ pub struct ServiceFacts {
     pub config: Vec<String>,
     /// Caveats.
     pub notes: Vec<String>,
+    /// Release cycles and their end-of-life dates.
+    pub eol: crate::catalog::eol::Lifecycle,
 }
 
 impl From<&crate::catalog::ServiceDef> for ServiceFacts {
@@ -53,6 +57,7 @@ impl From<&crate::catalog::ServiceDef> for ServiceFacts {
             impact: d.impact,
             config: d.remediation.config.clone(),
             notes: d.remediation.notes.clone(),
+            eol: d.eol.clone(),
         }
     }
 }
