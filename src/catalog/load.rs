@@ -762,7 +762,10 @@ mod tests {
     fn with_eol(entries: &[&str]) -> String {
         OK.replace(
             "exposure = \"public-ok\"\n",
-            &format!("exposure = \"public-ok\"\neol = [\n{}]\n", entries.join(",\n")),
+            &format!(
+                "exposure = \"public-ok\"\neol = [\n{}]\n",
+                entries.join(",\n")
+            ),
         )
     }
 

@@ -614,4 +614,71 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].finding.rule, "host-answers-every-port");
     }
+
+    #[test]
+    fn a_default_deny_host_with_a_port_outside_the_policy_gets_the_docker_bypass() {
+        let mut h = Hosts::default();
+        let ip = "198.18.0.2";
+        let mut expected = r(ip, 22, PortState::Open, Reason::SynAck);
+        expected.finding.as_mut().unwrap().policy = Some(PolicyStatus::Expected);
+        h.add(&expected);
+        h.add(&r(ip, 6379, PortState::Open, Reason::SynAck));
+        for p in 1..=5 {
+            h.add(&r(ip, p, PortState::Filtered, Reason::NoResponse));
+        }
+        let (v, f) = finished(&h, &[], true);
+        assert_eq!(v[0].firewall, Firewall::Drop);
+        let by: Vec<&HostFinding> = f
+            .iter()
+            .filter(|f| f.finding.rule == "default-deny-bypassed")
+            .collect();
+        assert_eq!(by.len(), 1, "22 is expected by the policy: {f:?}");
+        assert_eq!(by[0].port, Some(6379));
+        let fx = &by[0].finding;
+        assert!(fx.evidence.contains("published with `-p` skips INPUT"));
+        let rem = &fx.remediation;
+        assert!(rem.iptables[0].starts_with("iptables -I DOCKER-USER -i <ext-if>"));
+        assert!(rem
+            .iptables
+            .iter()
+            .any(|l| l.contains("--ctorigdstport 6379")));
+        assert!(rem
+            .iptables
+            .iter()
+            .any(|l| l.starts_with("ip6tables -I DOCKER-USER")));
+        assert!(
+            rem.iptables.iter().any(|l| l.contains("INPUT")),
+            "the usual fix too"
+        );
+        assert!(rem.nftables[0].contains("DOCKER-USER"));
+        assert!(rem.ufw[0].starts_with("# ufw"));
+        assert!(rem
+            .docker
+            .iter()
+            .any(|l| l.contains("-p 127.0.0.1:6379:6379")));
+        // The same ports on a host whose closed ports answer RST: no bypass.
+        let mut open = Hosts::default();
+        open.add(&r(ip, 6379, PortState::Open, Reason::SynAck));
+        for p in 1..=5 {
+            open.add(&r(ip, p, PortState::Closed, Reason::ConnRefused));
+        }
+        let (_, f) = finished(&open, &[], true);
+        assert!(f.iter().all(|f| f.finding.rule != "default-deny-bypassed"));
+    }
+
+    #[test]
+    fn without_a_policy_only_findings_above_info_are_outside_it() {
+        let mut h = Hosts::default();
+        let ip = "198.18.0.2";
+        let mut public = r(ip, 443, PortState::Open, Reason::SynAck);
+        public.finding.as_mut().unwrap().severity = Severity::Info;
+        public.finding.as_mut().unwrap().policy = None;
+        h.add(&public);
+        for p in 1..=5 {
+            h.add(&r(ip, p, PortState::Filtered, Reason::AdminProhibited));
+        }
+        let (v, f) = finished(&h, &[], true);
+        assert_eq!(v[0].firewall, Firewall::Reject);
+        assert!(f.iter().all(|f| f.finding.rule != "default-deny-bypassed"));
+    }
 }

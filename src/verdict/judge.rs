@@ -431,6 +431,51 @@ mod tests {
     }
 
     #[test]
+    fn a_version_past_its_cycles_end_of_life_is_a_host_finding_about_the_port() {
+        let redis_at = |version: &str| {
+            let mut r = redis(6379);
+            let s = r.service.as_mut().unwrap();
+            s.product = Some("Redis".into());
+            s.version = Some(version.into());
+            r
+        };
+        let eol_findings = |version: &str, today: jiff::civil::Date| {
+            let mut j = judge(None, None);
+            j.set_today(today);
+            let mut r = redis_at(version);
+            j.port(&mut r, Context::Plain);
+            assert_eq!(r.finding.unwrap().rule, "redis-unauthenticated");
+            let mut found = Vec::new();
+            end(j, false, 1, |h| {
+                if let HostRecord::Finding(f) = h {
+                    if f.finding.rule == "eol-version" {
+                        found.push(*f);
+                    }
+                }
+            });
+            found
+        };
+        // Redis 7.0 ended on 2024-07-29 (services/redis.toml).
+        let f = eol_findings("7.0.15", jiff::civil::date(2024, 7, 30));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].port, Some(6379));
+        let x = &f[0].finding;
+        assert_eq!(x.severity, Severity::Medium);
+        for part in [
+            "Redis 7.0.15",
+            "version-inferred",
+            "cycle 7.0",
+            "2024-07-29",
+        ] {
+            assert!(x.title.contains(part), "{part}: {}", x.title);
+        }
+        assert!(x.evidence.contains("endoflife.date products/redis.md"));
+        assert!(eol_findings("7.0.15", jiff::civil::date(2024, 7, 29)).is_empty());
+        assert!(eol_findings("7.2.4", jiff::civil::date(2026, 12, 2)).is_empty());
+        assert!(eol_findings("7.20.1", jiff::civil::date(2099, 1, 1)).is_empty());
+    }
+
+    #[test]
     fn an_interrupted_or_empty_run_is_not_clean() {
         let d = end(judge(None, None), false, 0, |_| {});
         assert_eq!(d.exit, Exit::Incomplete);

@@ -160,6 +160,27 @@ mod tests {
     }
 
     #[test]
+    fn every_port_fix_carries_the_docker_variant() {
+        let r = firewall(6379, Exposure::LocalhostOnly);
+        assert!(r.notes.iter().any(|n| n == DOCKER_NOTE));
+        assert_eq!(
+            r.docker[1..5],
+            [
+                "iptables -I DOCKER-USER -i <ext-if> -p tcp --dport 6379 -j DROP",
+                "ip6tables -I DOCKER-USER -i <ext-if> -p tcp --dport 6379 -j DROP",
+                "iptables -I DOCKER-USER -i <ext-if> -p tcp -m conntrack --ctorigdstport 6379 --ctdir ORIGINAL -j DROP   # published as -p 6379:<container-port>",
+                "ip6tables -I DOCKER-USER -i <ext-if> -p tcp -m conntrack --ctorigdstport 6379 --ctdir ORIGINAL -j DROP   # published as -p 6379:<container-port>",
+            ]
+        );
+        assert!(r.docker[0].starts_with("docker run -p 127.0.0.1:6379:6379 "));
+        assert!(r.docker[5].starts_with("nft insert rule ip filter DOCKER-USER"));
+        assert!(r.docker[6].starts_with("nft insert rule ip6 filter DOCKER-USER"));
+        let internal = docker(2181, Exposure::InternalOnly);
+        assert!(internal[1].contains(&format!("! -s {INTERNAL_RANGE} -p tcp --dport 2181")));
+        assert!(internal[6].contains(&format!("ip6 saddr != {INTERNAL_RANGE}")));
+    }
+
+    #[test]
     fn internal_only_admits_a_range() {
         let r = firewall(2181, Exposure::InternalOnly);
         assert!(r.iptables[1].contains(INTERNAL_RANGE));

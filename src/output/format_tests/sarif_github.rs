@@ -293,7 +293,10 @@ fn defectdojo_gets_each_findings_severity_and_fix() {
     );
     let dd = as_defectdojo(&l);
     let sev: Vec<&str> = dd.iter().map(|d| d.0.as_str()).collect();
-    assert_eq!(sev, ["Critical", "High", "Medium", "Medium", "Medium", "Low", "Low"]);
+    assert_eq!(
+        sev,
+        ["Critical", "High", "Medium", "Medium", "Medium", "Low", "Low"]
+    );
     let (_, mitigation, id, rule) = &dd[0];
     assert_eq!(rule, "redis-unauthenticated");
     for line in [
