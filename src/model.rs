@@ -570,6 +570,10 @@ pub struct Remediation {
     /// ufw commands.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ufw: Vec<String>,
+    /// The same port published by Docker (`-p`), which skips INPUT: the
+    /// `DOCKER-USER` rules and the loopback-only `-p` form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub docker: Vec<String>,
     /// Caveats.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

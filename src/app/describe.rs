@@ -566,6 +566,7 @@ fn fix_section(
     let intro = match how {
         Fix::Nothing => "Nothing to close on the port: see Why.".to_owned(),
         Fix::EditPolicy => "Delete the policy entry the finding names.".to_owned(),
+        Fix::Upgrade => "Upgrade to a supported release cycle of the product (or confirm the distribution still patches its package).".to_owned(),
         Fix::DefaultDeny => {
             "A default-deny input policy (keep each port that must be public open).".to_owned()
         }
@@ -590,6 +591,7 @@ fn fix_section(
         ("iptables / ip6tables", &fix.iptables),
         ("nftables", &fix.nftables),
         ("ufw", &fix.ufw),
+        ("published by Docker", &fix.docker),
         (config.as_str(), &fix.config),
     ];
     for (name, lines) in parts.into_iter().filter(|(_, l)| !l.is_empty()) {

@@ -200,6 +200,9 @@ pub struct ServiceFile {
     pub generic: bool,
     /// CPE 2.3 name prefixes of the products it identifies.
     pub cpe: Option<Spanned<CpeDef>>,
+    /// Release cycles and their end-of-life dates.
+    #[serde(default)]
+    pub eol: Vec<Spanned<EolDef>>,
     /// Probes.
     #[serde(default, rename = "probe")]
     pub probes: Vec<ProbeDef>,
@@ -228,6 +231,30 @@ pub enum CpeDef {
     /// A prefix per product name (as the rules or the dialogue report it,
     /// compared without regard to ASCII case); other products get none.
     ByProduct(BTreeMap<String, String>),
+}
+
+/// One release cycle in `eol = [...]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct EolDef {
+    /// The product it is about, when the service reports several.
+    pub product: Option<String>,
+    /// The release cycle (`7.2`, `15`).
+    pub cycle: String,
+    /// Its end of life: an ISO date, or `false` while none is set.
+    pub eol: EolDate,
+    /// Where the date comes from.
+    pub source: String,
+}
+
+/// An `eol` value.
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum EolDate {
+    /// `"2025-02-28"`.
+    Date(String),
+    /// `false`: no date set yet (`true` is refused: give the date).
+    Set(bool),
 }
 
 /// A `[[probe]]` table.

@@ -2,7 +2,8 @@
 //! validated into a [`Catalog`]. Every problem is collected (not just the
 //! first) and reported as `file:line: reason`.
 
-use super::format::{CpeDef, FixtureDef, MatchDef, MatchKind, ProbeDef, ServiceFile};
+use super::eol::{Cycle, Lifecycle};
+use super::format::{CpeDef, EolDate, FixtureDef, MatchDef, MatchKind, ProbeDef, ServiceFile};
 use super::{cpe_prefix_error, Catalog, Cpe, Probe, ProbeKey, Rule, ServiceDef};
 use crate::model::{Proto, Remediation};
 use regex::bytes::{Regex, RegexBuilder};
@@ -303,6 +304,7 @@ impl Builder {
             );
         }
         let cpe = self.cpe(p);
+        let eol = self.eol(p);
         self.services.push(ServiceDef {
             id: f.id.get_ref().clone(),
             name: f.name.clone(),
@@ -327,7 +329,33 @@ impl Builder {
             source: p.src.name.clone(),
             server_first: f.matches.iter().any(|m| m.probe.get_ref() == "greeting"),
             cpe,
+            eol,
         });
+    }
+
+    /// Checks a file's `eol` cycles (dates, cycles, sources, duplicates).
+    fn eol(&mut self, p: &Parsed) -> Lifecycle {
+        let mut cycles = Vec::new();
+        for def in &p.file.eol {
+            let d = def.get_ref();
+            let date = match &d.eol {
+                EolDate::Date(s) => Ok(Some(s.as_str())),
+                EolDate::Set(false) => Ok(None),
+                EolDate::Set(true) => Err(format!(
+                    "eol cycle {}: `eol = true` gives no date; write the date",
+                    d.cycle
+                )),
+            };
+            match date.and_then(|e| Cycle::new(d.product.clone(), &d.cycle, e, &d.source)) {
+                Ok(c) => cycles.push(c),
+                Err(e) => self.at(&p.src, def, e),
+            }
+        }
+        Lifecycle::new(cycles).unwrap_or_else(|e| {
+            let at = p.file.eol.first().expect("a duplicate needs two cycles");
+            self.at(&p.src, at, e);
+            Lifecycle::default()
+        })
     }
 
     /// Checks a file's `cpe` prefixes and compiles them.
@@ -746,5 +774,50 @@ mod tests {
             assert_eq!(e.0.len(), 1, "{bad}: {e}");
             assert_eq!(e.0[0].line, Some(5), "{bad}: {e}");
         }
+    }
+
+    /// `OK` with `eol` entries (one a line) after its top-level keys.
+    fn with_eol(entries: &[&str]) -> String {
+        OK.replace(
+            "exposure = \"public-ok\"\n",
+            &format!(
+                "exposure = \"public-ok\"\neol = [\n{}]\n",
+                entries.join(",\n")
+            ),
+        )
+    }
+
+    #[test]
+    fn eol_cycles_load_and_bad_ones_name_their_line() {
+        let text = with_eol(&[
+            "{ cycle = \"7.0\", eol = \"2024-07-29\", source = \"s\" }",
+            "{ cycle = \"8.4\", eol = false, source = \"s\" }",
+            "{ product = \"Y\", cycle = \"7.0\", eol = \"2030-01-01\", source = \"s\" }",
+        ]);
+        let c = compile(vec![src("x.toml", &text, false)], &[]).unwrap();
+        let life = &c.service("x").unwrap().eol;
+        assert_eq!(life.cycles().len(), 3);
+        let y = life.cycle_of("y", "7.0.1").unwrap();
+        assert_eq!(y.eol, Some(jiff::civil::date(2030, 1, 1)));
+        assert_eq!(life.cycle_of("x", "8.4.2").unwrap().eol, None);
+        for bad in [
+            "{ cycle = \"7.0\", eol = \"29/07/2024\", source = \"s\" }",
+            "{ cycle = \"7.0\", eol = true, source = \"s\" }",
+            "{ cycle = \"seven\", eol = false, source = \"s\" }",
+            "{ cycle = \"7.0\", eol = false, source = \"\" }",
+            "{ cycle = \"7.0\", eol = false }",
+            "{ cycle = \"7.0\", eol = false, source = \"s\", latest = \"7.0.15\" }",
+        ] {
+            let text = with_eol(&["{ cycle = \"6.0\", eol = false, source = \"s\" }", bad]);
+            let e = compile(vec![src("x.toml", &text, false)], &[]).unwrap_err();
+            assert_eq!(e.0.len(), 1, "{bad}: {e}");
+            assert_eq!(e.0[0].line, Some(7), "{bad}: {e}");
+        }
+        let twice = with_eol(&[
+            "{ cycle = \"7.0\", eol = false, source = \"s\" }",
+            "{ cycle = \"7.0\", eol = false, source = \"s\" }",
+        ]);
+        let e = compile(vec![src("x.toml", &twice, false)], &[]).unwrap_err();
+        assert!(e.to_string().contains("listed twice"), "{e}");
     }
 }

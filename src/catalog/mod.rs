@@ -13,7 +13,10 @@
 //! A service's `cpe` ([`Cpe`]) names its products in CPE 2.3 (NISTIR 7695):
 //! [`ServiceDef::cpe_name`] completes the prefix with the identified version
 //! into a formatted string (`cpe:2.3:a:redis:redis:7.2.4:*:*:*:*:*:*:*`).
+//! Its `eol` list ([`eol::Lifecycle`]) gives the release cycles and their
+//! end-of-life dates, and the cycle an identified version belongs to.
 
+pub mod eol;
 pub mod format;
 pub mod load;
 pub mod matcher;
@@ -67,6 +70,8 @@ pub struct ServiceDef {
     pub server_first: bool,
     /// CPE 2.3 name prefixes of its products.
     pub cpe: Cpe,
+    /// Its products' release cycles and end-of-life dates.
+    pub eol: eol::Lifecycle,
 }
 
 /// The CPE 2.3 name prefixes (`cpe:2.3:a:VENDOR:PRODUCT`) of what a service

@@ -488,6 +488,7 @@ impl Page {
                     r.commands(tool).iter().map(|l| terminal_safe(l)),
                 );
             }
+            self.field("docker", r.docker.iter().map(|l| terminal_safe(l)));
             for n in &r.notes {
                 self.wrapped("note", &terminal_safe(n));
             }

@@ -207,6 +207,7 @@ fn fix(x: &mut String, i: &Item<'_>) {
         ("iptables", &r.iptables),
         ("nftables", &r.nftables),
         ("ufw", &r.ufw),
+        ("Docker", &r.docker),
     ] {
         if !lines.is_empty() {
             let _ = writeln!(x, "{label}:\n\n{}", fenced(lines));

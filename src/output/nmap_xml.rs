@@ -292,6 +292,7 @@ fn fix_lines(f: &Finding) -> Vec<String> {
         .chain(&r.iptables)
         .chain(&r.nftables)
         .chain(&r.ufw)
+        .chain(&r.docker)
         .cloned();
     commands
         .chain(r.notes.iter().map(|n| format!("Note: {n}")))

@@ -454,6 +454,7 @@ pub fn families(r: &Remediation) -> Vec<(&'static str, &[String])> {
         ("iptables", &r.iptables),
         ("nftables", &r.nftables),
         ("ufw", &r.ufw),
+        ("Docker", &r.docker),
         ("Notes", &r.notes),
     ]
     .into_iter()

@@ -1,15 +1,20 @@
 //! Host-level verdicts: the firewall posture a host shows (RST vs silence vs
 //! ICMP), hosts that answer on every port, and IPv4/IPv6 parity — a port open
 //! over one family and closed or filtered over the other is the classic
-//! "iptables written, ip6tables forgotten" hole. With `--check-ssh-rate`,
-//! what the paced SSH connects showed becomes a host finding too.
+//! "iptables written, ip6tables forgotten" hole. A default-deny host where a
+//! port outside the policy answers gets the Docker bypass finding (a port
+//! published with `-p` skips INPUT). With `--check-ssh-rate`, what the paced
+//! SSH connects showed becomes a host finding too. Findings the judge raises
+//! about one port beside its own (a version past its end of life) are kept
+//! here and handed out with their host.
 
 use super::finding_key;
+use super::remedy;
 use super::rules::RuleKind;
 pub use crate::model::HostRecord;
 use crate::model::{
-    Finding, Firewall, HostFinding, HostVerdict, PortResult, PortState, Proto, Reason, Severity,
-    SshRateCheck, SshRateLimit, UNKNOWN_SERVICE,
+    Finding, Firewall, HostFinding, HostVerdict, PolicyStatus, PortResult, PortState, Proto,
+    Reason, Severity, SshRateCheck, SshRateLimit, UNKNOWN_SERVICE,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -20,7 +25,7 @@ use std::net::IpAddr;
 /// [`Hosts::untracked`] says how many hosts were left out.
 pub const MAX_TRACKED_HOSTS: usize = 65_536;
 
-/// What is kept about an open port for the host-level checks: six bytes.
+/// What is kept about an open port for the host-level checks: eight bytes.
 #[derive(Debug, Clone, Copy)]
 struct OpenPort {
     port: u16,
@@ -28,6 +33,9 @@ struct OpenPort {
     service: u16,
     severity: Severity,
     expected: bool,
+    /// Outside the policy: not expected by it or, without a policy, a
+    /// finding above info (a port a default-deny host should not show).
+    outside: bool,
 }
 
 /// One host's facts, kept small: a /16 of hosts with open ports holds 65,536
@@ -75,6 +83,8 @@ pub struct Hosts {
     services: Vec<Box<str>>,
     untracked: HashSet<IpAddr>,
     untracked_overflow: bool,
+    /// Findings about one port beside its own, by host (tracked hosts only).
+    port_findings: HashMap<IpAddr, Vec<Box<HostFinding>>>,
 }
 
 /// Most untracked hosts counted exactly; past it the count is a lower bound.
@@ -137,6 +147,10 @@ impl Hosts {
                     service,
                     severity: r.finding.as_ref().map_or(Severity::Low, |f| f.severity),
                     expected: r.finding.as_ref().is_some_and(Finding::is_expected),
+                    outside: r.finding.as_ref().is_none_or(|f| match f.policy {
+                        Some(p) => p != PolicyStatus::Expected,
+                        None => f.severity > Severity::Info,
+                    }),
                 };
                 match acc.open.binary_search_by_key(&r.port, |o| o.port) {
                     Ok(i) => acc.open[i] = port,
@@ -206,6 +220,15 @@ impl Hosts {
         self.map.entry(ip).or_default().ssh_rate = Some(Box::new(check));
     }
 
+    /// Keeps a finding about one port of a tracked host (beside the port's
+    /// own), to hand out with the host; dropped for an untracked host,
+    /// which [`Hosts::untracked`] counts.
+    pub fn add_port_finding(&mut self, f: Box<HostFinding>) {
+        if let Some(ip) = f.ip.filter(|ip| self.map.contains_key(ip)) {
+            self.port_findings.entry(ip).or_default().push(f);
+        }
+    }
+
     /// Records that `ip` answered on random canary ports.
     pub fn mark_every_port(&mut self, ip: IpAddr) {
         self.map.entry(ip).or_default().every_port = true;
@@ -272,6 +295,13 @@ impl Hosts {
                         format!("{ip}: {} closed ports answered with RST and none was filtered; any service that starts listening is exposed at once", a.closed),
                     ),
                 )));
+            } else if matches!(fw, Firewall::Drop | Firewall::Reject) {
+                for o in a.open.iter().filter(|o| o.outside) {
+                    each(HostRecord::Finding(self.bypassed(*ip, a, o, fw)));
+                }
+            }
+            for f in self.port_findings.get(ip).into_iter().flatten() {
+                each(HostRecord::Finding(f.clone()));
             }
             if let Some(check) = &a.ssh_rate {
                 if let Some(f) = ssh_rate_finding(*ip, check) {
@@ -289,6 +319,50 @@ impl Hosts {
                 self.parity(g, &mut |f| each(HostRecord::Finding(f)));
             }
         }
+    }
+
+    /// The Docker bypass finding for an open port `o` outside the policy of
+    /// default-deny host `ip`: the DOCKER-USER lines of each family come
+    /// first in its fix, the usual INPUT lines after them.
+    fn bypassed(&self, ip: IpAddr, a: &Acc, o: &OpenPort, fw: Firewall) -> Box<HostFinding> {
+        let port = o.port;
+        let how = if fw == Firewall::Drop {
+            "drops"
+        } else {
+            "rejects"
+        };
+        let mut f = raise(
+            RuleKind::DefaultDenyBypassed,
+            port,
+            format!(
+                "Port {port} ({}) answers although the host denies by default",
+                self.service_name(o.service)
+            ),
+            format!(
+                "{ip} {how} its unlisted ports ({} filtered, {} closed), yet {port}/tcp, outside the policy, accepted a connection: a container port published with `-p` skips INPUT (Docker's DNAT in PREROUTING, accepted in FORWARD), so the DOCKER-USER chain must filter it",
+                u64::from(a.dropped) + u64::from(a.rejected),
+                a.closed
+            ),
+        );
+        let rem = &mut f.remediation;
+        let docker = |prefixes: &[&str]| -> Vec<String> {
+            rem.docker
+                .iter()
+                .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+                .cloned()
+                .collect()
+        };
+        let (ipt, nft, ufw) = (
+            docker(&["iptables ", "ip6tables "]),
+            docker(&["nft "]),
+            docker(&["# ufw"]),
+        );
+        rem.iptables.splice(0..0, ipt);
+        rem.nftables.splice(0..0, nft);
+        rem.ufw.splice(0..0, ufw);
+        rem.notes.insert(0, format!("Published by Docker: the DOCKER-USER lines close it (or publish it as `-p 127.0.0.1:{port}:{port}`); the INPUT lines do nothing for it. Not Docker: an ACCEPT ahead of the default-deny opens it, and the INPUT lines close it."));
+        debug_assert!(rem.notes.iter().any(|n| n == remedy::DOCKER_NOTE));
+        host_finding(ip, a, Some(port), f)
     }
 
     fn parity(&self, group: &BTreeSet<IpAddr>, out: &mut dyn FnMut(Box<HostFinding>)) {
@@ -687,5 +761,72 @@ mod tests {
         assert!(v[0].answers_every_port);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].finding.rule, "host-answers-every-port");
+    }
+
+    #[test]
+    fn a_default_deny_host_with_a_port_outside_the_policy_gets_the_docker_bypass() {
+        let mut h = Hosts::default();
+        let ip = "198.18.0.2";
+        let mut expected = r(ip, 22, PortState::Open, Reason::SynAck);
+        expected.finding.as_mut().unwrap().policy = Some(PolicyStatus::Expected);
+        h.add(&expected);
+        h.add(&r(ip, 6379, PortState::Open, Reason::SynAck));
+        for p in 1..=5 {
+            h.add(&r(ip, p, PortState::Filtered, Reason::NoResponse));
+        }
+        let (v, f) = finished(&h, &[], true);
+        assert_eq!(v[0].firewall, Firewall::Drop);
+        let by: Vec<&HostFinding> = f
+            .iter()
+            .filter(|f| f.finding.rule == "default-deny-bypassed")
+            .collect();
+        assert_eq!(by.len(), 1, "22 is expected by the policy: {f:?}");
+        assert_eq!(by[0].port, Some(6379));
+        let fx = &by[0].finding;
+        assert!(fx.evidence.contains("published with `-p` skips INPUT"));
+        let rem = &fx.remediation;
+        assert!(rem.iptables[0].starts_with("iptables -I DOCKER-USER -i <ext-if>"));
+        assert!(rem
+            .iptables
+            .iter()
+            .any(|l| l.contains("--ctorigdstport 6379")));
+        assert!(rem
+            .iptables
+            .iter()
+            .any(|l| l.starts_with("ip6tables -I DOCKER-USER")));
+        assert!(
+            rem.iptables.iter().any(|l| l.contains("INPUT")),
+            "the usual fix too"
+        );
+        assert!(rem.nftables[0].contains("DOCKER-USER"));
+        assert!(rem.ufw[0].starts_with("# ufw"));
+        assert!(rem
+            .docker
+            .iter()
+            .any(|l| l.contains("-p 127.0.0.1:6379:6379")));
+        // The same ports on a host whose closed ports answer RST: no bypass.
+        let mut open = Hosts::default();
+        open.add(&r(ip, 6379, PortState::Open, Reason::SynAck));
+        for p in 1..=5 {
+            open.add(&r(ip, p, PortState::Closed, Reason::ConnRefused));
+        }
+        let (_, f) = finished(&open, &[], true);
+        assert!(f.iter().all(|f| f.finding.rule != "default-deny-bypassed"));
+    }
+
+    #[test]
+    fn without_a_policy_only_findings_above_info_are_outside_it() {
+        let mut h = Hosts::default();
+        let ip = "198.18.0.2";
+        let mut public = r(ip, 443, PortState::Open, Reason::SynAck);
+        public.finding.as_mut().unwrap().severity = Severity::Info;
+        public.finding.as_mut().unwrap().policy = None;
+        h.add(&public);
+        for p in 1..=5 {
+            h.add(&r(ip, p, PortState::Filtered, Reason::AdminProhibited));
+        }
+        let (v, f) = finished(&h, &[], true);
+        assert_eq!(v[0].firewall, Firewall::Reject);
+        assert!(f.iter().all(|f| f.finding.rule != "default-deny-bypassed"));
     }
 }

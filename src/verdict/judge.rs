@@ -83,6 +83,8 @@ pub struct Judge {
     places: HashMap<(IpAddr, Option<u16>), Vec<usize>>,
     tally: Tally,
     fail_on: FailOn,
+    /// The date end-of-life dates are compared with.
+    today: jiff::civil::Date,
 }
 
 impl Judge {
@@ -131,7 +133,14 @@ impl Judge {
             baseline,
             tally,
             fail_on,
+            today: super::policy::today(),
         }
+    }
+
+    /// Judges end-of-life dates as of `today` (tests; a run uses today's
+    /// UTC date).
+    pub fn set_today(&mut self, today: jiff::civil::Date) {
+        self.today = today;
     }
 
     /// The policy in force.
@@ -147,7 +156,16 @@ impl Judge {
             self.probed_at(r.ip, Some(r.port));
             self.probed_at(r.ip, None);
         }
-        self.tally.add(r)
+        let listed = self.tally.add(r);
+        if cx == Context::Plain {
+            let id = r.service.as_ref().and_then(|s| s.identified());
+            if let Some(f) = id.and_then(|i| self.facts.get(i)) {
+                if let Some(hf) = port::end_of_life(r, f, self.today) {
+                    self.tally.port_finding(hf);
+                }
+            }
+        }
+        listed
     }
 
     /// Marks the baseline findings at a place as in this run's scope.
@@ -416,6 +434,51 @@ mod tests {
         assert_eq!(fps(&d.not_scanned), ["other-host", "other-port"]);
         assert!(d.fails);
         assert_eq!(d.exit, Exit::Findings);
+    }
+
+    #[test]
+    fn a_version_past_its_cycles_end_of_life_is_a_host_finding_about_the_port() {
+        let redis_at = |version: &str| {
+            let mut r = redis(6379);
+            let s = r.service.as_mut().unwrap();
+            s.product = Some("Redis".into());
+            s.version = Some(version.into());
+            r
+        };
+        let eol_findings = |version: &str, today: jiff::civil::Date| {
+            let mut j = judge(None, None);
+            j.set_today(today);
+            let mut r = redis_at(version);
+            j.port(&mut r, Context::Plain);
+            assert_eq!(r.finding.unwrap().rule, "redis-unauthenticated");
+            let mut found = Vec::new();
+            end(j, false, 1, |h| {
+                if let HostRecord::Finding(f) = h {
+                    if f.finding.rule == "eol-version" {
+                        found.push(*f);
+                    }
+                }
+            });
+            found
+        };
+        // Redis 7.0 ended on 2024-07-29 (services/redis.toml).
+        let f = eol_findings("7.0.15", jiff::civil::date(2024, 7, 30));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].port, Some(6379));
+        let x = &f[0].finding;
+        assert_eq!(x.severity, Severity::Medium);
+        for part in [
+            "Redis 7.0.15",
+            "version-inferred",
+            "cycle 7.0",
+            "2024-07-29",
+        ] {
+            assert!(x.title.contains(part), "{part}: {}", x.title);
+        }
+        assert!(x.evidence.contains("endoflife.date products/redis.md"));
+        assert!(eol_findings("7.0.15", jiff::civil::date(2024, 7, 29)).is_empty());
+        assert!(eol_findings("7.2.4", jiff::civil::date(2026, 12, 2)).is_empty());
+        assert!(eol_findings("7.20.1", jiff::civil::date(2099, 1, 1)).is_empty());
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! and decides. It turns what answered on a port into a finding of the
 //! [`rules`] table ([`port`]), applies the policy file and the baseline,
 //! judges hosts as a whole ([`hosts`]: firewall posture, every-port answerers,
-//! IPv4/IPv6 parity), and at the end returns a [`Decision`]: the counts, the
-//! resolved baseline findings and the exit code.
+//! IPv4/IPv6 parity, a default-deny host's Docker bypass), flags versions
+//! past their release cycle's end of life, and at the end returns a
+//! [`Decision`]: the counts, the resolved baseline findings and the exit
+//! code.
 //!
 //! Everything here is a pure function of results, service facts and policy:
 //! no I/O, so every rule is table-tested.
@@ -47,6 +49,8 @@ pub struct ServiceFacts {
     pub udp_config: Vec<String>,
     /// What its UDP side lets a stranger do.
     pub udp_risk: Option<UdpRisk>,
+    /// Release cycles and their end-of-life dates.
+    pub eol: crate::catalog::eol::Lifecycle,
 }
 
 impl From<&crate::catalog::ServiceDef> for ServiceFacts {
@@ -61,6 +65,7 @@ impl From<&crate::catalog::ServiceDef> for ServiceFacts {
             notes: d.remediation.notes.clone(),
             udp_config: d.udp_config.clone(),
             udp_risk: d.udp_risk,
+            eol: d.eol.clone(),
         }
     }
 }

@@ -1,11 +1,15 @@
 //! The verdict on one open port: which rule of the table it raises, with what
-//! severity, title, evidence and fix, before the policy and the baseline.
+//! severity, title, evidence and fix, before the policy and the baseline; and
+//! the end-of-life finding an identified version may raise beside it.
 
 use super::rules::{self, RuleKind, ServiceFix};
 use super::{finding_key, port_finding_key, ServiceFacts};
 use crate::catalog::format::UdpRisk;
 use crate::catalog::format::{Exposure, Impact};
-use crate::model::{AuthState, Finding, PortResult, PortState, Proto, Severity, UNKNOWN_SERVICE};
+use crate::model::{
+    AuthState, Finding, HostFinding, PortResult, PortState, Proto, Severity, UNKNOWN_SERVICE,
+};
+use jiff::civil::Date;
 
 /// The finding for one open port, before policy and baseline; `facts` are the
 /// identified (or guessed) service's.
@@ -35,6 +39,44 @@ pub fn on_every_port_host(r: &PortResult) -> Finding {
         fingerprint: finding_key(r.ip, Some(r.port), UNKNOWN_SERVICE, kind.literal()),
         ..Finding::default()
     }
+}
+
+/// The finding of an open port whose identified product and version belong
+/// to a release cycle that ended before `today` (a host finding about the
+/// port, beside the port's own finding).
+pub fn end_of_life(r: &PortResult, f: &ServiceFacts, today: Date) -> Option<Box<HostFinding>> {
+    let s = r.service.as_ref().filter(|_| r.state == PortState::Open)?;
+    let (product, version) = (s.product.as_deref()?, s.version.as_deref()?);
+    let c = f.eol.cycle_of(product, version)?;
+    let eol = c.eol.filter(|_| c.ended(today))?;
+    let kind = RuleKind::EndOfLife;
+    let id = kind.literal();
+    let mut remediation = kind.rule().fix(r.port, None);
+    remediation.notes = vec![
+        format!("Upgrade {product} to a release cycle its upstream still supports."),
+        "Version-inferred: distributions backport security fixes and keep the upstream version in the banner (Debian, Ubuntu, RHEL), so check whether the package's own distribution release still patches it before acting.".into(),
+    ];
+    let finding = Finding {
+        fingerprint: finding_key(r.ip, Some(r.port), &f.id, id),
+        rule: id.into(),
+        severity: kind.rule().severity,
+        title: format!(
+            "{product} {version} (version-inferred) is past its end of life: cycle {} ended {eol}",
+            c.cycle
+        ),
+        evidence: format!(
+            "{}:{} answers as {product} {version}; release cycle {} reached its end of life on {eol} (source: {})",
+            r.ip, r.port, c.cycle, c.source
+        ),
+        remediation,
+        ..Finding::default()
+    };
+    Some(Box::new(HostFinding {
+        ip: Some(r.ip),
+        host: r.host.clone(),
+        port: Some(r.port),
+        finding,
+    }))
 }
 
 /// An open port where nothing was identified.
@@ -264,6 +306,7 @@ mod tests {
             notes: vec![],
             udp_config: vec![],
             udp_risk: None,
+            eol: Default::default(),
         }
     }
 

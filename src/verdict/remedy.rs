@@ -1,5 +1,6 @@
 //! Firewall commands that close a port: iptables/ip6tables, nftables and ufw,
-//! generated from the port and the service's exposure class; the
+//! generated from the port and the service's exposure class; the same for a
+//! port Docker publishes (`DOCKER-USER`, `-p 127.0.0.1:PORT:PORT`); the
 //! default-deny policy a host without a firewall lacks; and the SSH
 //! connection-rate limit of the article's script.
 //!
@@ -8,12 +9,22 @@
 //! fills in. Rules are inserted at fixed positions at the top of INPUT so that
 //! an earlier broad ACCEPT cannot shadow them. Both address families are always
 //! given: a rule set written for IPv4 only leaves the IPv6 side open.
+//!
+//! A container port published with `-p` never reaches INPUT: Docker DNATs it
+//! in PREROUTING and accepts it in FORWARD, so every port fix also carries
+//! the Docker variant ([`docker`]).
 
 use super::Exposure;
 use crate::model::Remediation;
 
 /// Placeholder the user replaces with their internal network.
 pub const INTERNAL_RANGE: &str = "<internal-cidr>";
+
+/// Placeholder the user replaces with the host's external interface.
+pub const EXTERNAL_IF: &str = "<ext-if>";
+
+/// The note every port fix carries about Docker.
+pub const DOCKER_NOTE: &str = "A port Docker publishes (`-p`) skips INPUT and ufw: Docker DNATs it in PREROUTING and accepts it in FORWARD. The `docker` lines filter it in the DOCKER-USER chain (replace <ext-if> with the external interface) or publish it on loopback only.";
 
 /// The firewall part of a remediation for `port`.
 pub fn firewall(port: u16, exposure: Exposure) -> Remediation {
@@ -57,9 +68,10 @@ pub fn firewall(port: u16, exposure: Exposure) -> Remediation {
         iptables: ipt,
         nftables: nft,
         ufw,
+        docker: docker(port, exposure),
         notes: vec![
             "The `inet` nftables family covers IPv4 and IPv6 at once; with iptables, apply the ip6tables lines too.".into(),
-            "Ports published by Docker (`-p`) bypass INPUT and ufw: publish on 127.0.0.1 (`-p 127.0.0.1:PORT:PORT`) or filter in the DOCKER-USER chain.".into(),
+            DOCKER_NOTE.into(),
         ],
     }
 }
@@ -73,11 +85,63 @@ pub fn firewall_udp(port: u16, exposure: Exposure) -> Remediation {
             .replace("tcp dport", "udp dport")
             .replace("proto tcp", "proto udp")
             .replace(&format!("{port}/tcp"), &format!("{port}/udp"))
+            .replace("l4proto tcp", "l4proto udp")
+            .replace(&format!(":{port}:{port} "), &format!(":{port}:{port}/udp "))
     };
-    for lines in [&mut r.iptables, &mut r.nftables, &mut r.ufw, &mut r.notes] {
+    for lines in [
+        &mut r.iptables,
+        &mut r.nftables,
+        &mut r.ufw,
+        &mut r.notes,
+        &mut r.docker,
+    ] {
         *lines = lines.iter().map(udp).collect();
     }
     r
+}
+
+/// The Docker variant of a port fix: publish on loopback only, or drop the
+/// port in `DOCKER-USER` for both families (by the container port, and by the
+/// published port through conntrack when the two differ), in iptables and
+/// nftables (iptables-nft keeps the chain in the `ip`/`ip6` `filter` tables);
+/// ufw does not see these ports at all.
+pub fn docker(port: u16, exposure: Exposure) -> Vec<String> {
+    let unless = if exposure == Exposure::InternalOnly {
+        format!(" ! -s {INTERNAL_RANGE}")
+    } else {
+        String::new()
+    };
+    let mut out = vec![format!(
+        "docker run -p 127.0.0.1:{port}:{port} ...   # publish on loopback only (compose: \"127.0.0.1:{port}:{port}\"; IPv6: -p [::1]:{port}:{port})"
+    )];
+    for tool in ["iptables", "ip6tables"] {
+        out.push(format!(
+            "{tool} -I DOCKER-USER -i {EXTERNAL_IF}{unless} -p tcp --dport {port} -j DROP"
+        ));
+    }
+    for tool in ["iptables", "ip6tables"] {
+        out.push(format!(
+            "{tool} -I DOCKER-USER -i {EXTERNAL_IF}{unless} -p tcp -m conntrack --ctorigdstport {port} --ctdir ORIGINAL -j DROP   # published as -p {port}:<container-port>"
+        ));
+    }
+    let nft_unless = |fam: &str| {
+        if exposure == Exposure::InternalOnly {
+            format!(" {fam} saddr != {INTERNAL_RANGE}")
+        } else {
+            String::new()
+        }
+    };
+    for (table, fam) in [("ip", "ip"), ("ip6", "ip6")] {
+        out.push(format!(
+            "nft insert rule {table} filter DOCKER-USER iifname \"{EXTERNAL_IF}\"{} meta l4proto tcp ct original proto-dst {port} drop",
+            nft_unless(fam)
+        ));
+    }
+    out[5].push_str("   # where iptables-nft manages these tables, use the iptables lines");
+    out.push(format!(
+        "# ufw: its rules sit in INPUT and never see port {port} when Docker publishes it; use the DOCKER-USER rules above"
+    ));
+    out
 }
 
 /// A default-deny input policy, for a host whose closed ports all answer RST.
@@ -151,6 +215,27 @@ mod tests {
         );
         assert_eq!(r.ufw, vec!["ufw deny 6379/tcp"]);
         assert!(r.nftables.iter().all(|l| l.contains("inet filter")));
+    }
+
+    #[test]
+    fn every_port_fix_carries_the_docker_variant() {
+        let r = firewall(6379, Exposure::LocalhostOnly);
+        assert!(r.notes.iter().any(|n| n == DOCKER_NOTE));
+        assert_eq!(
+            r.docker[1..5],
+            [
+                "iptables -I DOCKER-USER -i <ext-if> -p tcp --dport 6379 -j DROP",
+                "ip6tables -I DOCKER-USER -i <ext-if> -p tcp --dport 6379 -j DROP",
+                "iptables -I DOCKER-USER -i <ext-if> -p tcp -m conntrack --ctorigdstport 6379 --ctdir ORIGINAL -j DROP   # published as -p 6379:<container-port>",
+                "ip6tables -I DOCKER-USER -i <ext-if> -p tcp -m conntrack --ctorigdstport 6379 --ctdir ORIGINAL -j DROP   # published as -p 6379:<container-port>",
+            ]
+        );
+        assert!(r.docker[0].starts_with("docker run -p 127.0.0.1:6379:6379 "));
+        assert!(r.docker[5].starts_with("nft insert rule ip filter DOCKER-USER"));
+        assert!(r.docker[6].starts_with("nft insert rule ip6 filter DOCKER-USER"));
+        let internal = docker(2181, Exposure::InternalOnly);
+        assert!(internal[1].contains(&format!("! -s {INTERNAL_RANGE} -p tcp --dport 2181")));
+        assert!(internal[6].contains(&format!("ip6 saddr != {INTERNAL_RANGE}")));
     }
 
     #[test]

@@ -54,6 +54,11 @@ pub enum RuleKind {
     SshNoRateLimit,
     /// `--check-ssh-rate`: SSH connects are rate limited (informational).
     SshRateLimited,
+    /// A port outside the policy answers on a default-deny host (a port
+    /// Docker publishes skips INPUT).
+    DefaultDenyBypassed,
+    /// An identified product whose release cycle is past its end of life.
+    EndOfLife,
 }
 
 /// What a rule is about.
@@ -99,6 +104,8 @@ pub enum Fix {
     EditPolicy,
     /// The article's SSH connection-rate limit ([`remedy::ssh_rate_limit`]).
     SshRateLimit,
+    /// Upgrade to a supported release cycle (the finding says which ended).
+    Upgrade,
 }
 
 /// One rule.
@@ -132,7 +139,7 @@ const SERVICE: &str = "{service}";
 const CWE_1327: &str = "https://cwe.mitre.org/data/definitions/1327.html";
 
 /// Every rule, in [`RuleKind`] order.
-pub static RULES: [Rule; 15] = [
+pub static RULES: [Rule; 17] = [
     Rule {
         kind: RuleKind::ServiceUnauthenticated,
         id: "{service}-unauthenticated",
@@ -298,6 +305,28 @@ pub static RULES: [Rule; 15] = [
         references: &["https://ipset.netfilter.org/iptables-extensions.man.html"],
         fix: Fix::Nothing,
     },
+    Rule {
+        kind: RuleKind::DefaultDenyBypassed,
+        id: "default-deny-bypassed",
+        subject: Subject::Host,
+        title: "Port answers on a default-deny host (a Docker-published port?)",
+        severity: Severity::Medium,
+        severity_note: "",
+        rationale: "Unlisted ports of this host are dropped or rejected, yet this port, which the policy does not expect, answers. A container port published with `docker run -p` does exactly that: Docker DNATs it in PREROUTING and accepts it in FORWARD, so INPUT rules and ufw never see it. Otherwise an ACCEPT rule ahead of the default opens it.",
+        references: &["https://docs.docker.com/engine/network/packet-filtering-firewalls/"],
+        fix: Fix::ClosePort,
+    },
+    Rule {
+        kind: RuleKind::EndOfLife,
+        id: "eol-version",
+        subject: Subject::Host,
+        title: "Identified version is past its release cycle's end of life",
+        severity: Severity::Medium,
+        severity_note: "",
+        rationale: "The banner's version belongs to a release cycle its upstream no longer patches, so new vulnerabilities stay open unless the distribution backports fixes. Version-inferred: a distribution package keeps the upstream version while it backports, so check the package's own support before acting. Medium, not high: the version is read from a banner, and the port's own finding already carries its exposure.",
+        references: &["https://endoflife.date/", "https://cwe.mitre.org/data/definitions/1104.html"],
+        fix: Fix::Upgrade,
+    },
 ];
 
 /// What an [`Impact`] makes of a reachable service.
@@ -368,7 +397,7 @@ impl ImpactRule {
 
 impl RuleKind {
     /// Every kind, in table order.
-    pub const ALL: [RuleKind; 15] = [
+    pub const ALL: [RuleKind; 17] = [
         RuleKind::ServiceUnauthenticated,
         RuleKind::ServiceExposed,
         RuleKind::ServicePublic,
@@ -384,6 +413,8 @@ impl RuleKind {
         RuleKind::UdpExposed,
         RuleKind::SshNoRateLimit,
         RuleKind::SshRateLimited,
+        RuleKind::DefaultDenyBypassed,
+        RuleKind::EndOfLife,
     ];
 
     /// Its entry in [`RULES`].
@@ -428,7 +459,7 @@ impl Rule {
             r
         };
         match self.fix {
-            Fix::Nothing | Fix::EditPolicy => Remediation::default(),
+            Fix::Nothing | Fix::EditPolicy | Fix::Upgrade => Remediation::default(),
             Fix::ServiceAdvice => advice(Remediation::default()),
             Fix::CloseService if s.proto == Proto::Udp => {
                 advice(remedy::firewall_udp(port, s.exposure))
@@ -590,7 +621,7 @@ mod tests {
     fn ids_resolve_back_to_their_rule() {
         let ids = ["redis", "ssh"];
         let all = catalogue(ids);
-        assert_eq!(all.len(), 12 + 3 * ids.len());
+        assert_eq!(all.len(), 14 + 3 * ids.len());
         for a in &all {
             assert_eq!(find(&a.id, ids).as_ref(), Some(a), "{}", a.id);
             assert_eq!(kind_of(&a.id), Some(a.kind));

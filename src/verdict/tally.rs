@@ -103,6 +103,12 @@ impl Tally {
         self.hosts.ssh_rate(ip, check);
     }
 
+    /// Keeps a finding about one port beside its own (handed out with its
+    /// host, and counted then).
+    pub fn port_finding(&mut self, f: Box<HostFinding>) {
+        self.hosts.add_port_finding(f);
+    }
+
     /// Records a host that answers on every port.
     pub fn every_port(&mut self, ip: IpAddr) {
         self.hosts.mark_every_port(ip);

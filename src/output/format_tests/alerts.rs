@@ -199,6 +199,7 @@ fn unexpected_fingerprints() -> Vec<&'static str> {
         "3b1f0c9a7d2e4f60",
         "a0c4e3d2b1f09876",
         "5d6e7f8091a2b3c4",
+        "7a6b5c4d3e2f1a0b",
         "e5f6a7b8c9d0e1f2",
         "c4b3a29180f7e6d5",
         "0f1e2d3c4b5a6978",
@@ -213,7 +214,7 @@ fn slack_golden_and_limits() {
     let blocks = msg["blocks"].as_array().expect("blocks");
     assert_eq!(
         blocks[0]["text"]["text"],
-        "exposecheck: 6 findings, worst critical"
+        "exposecheck: 7 findings, worst critical"
     );
     let sections: Vec<&str> = blocks
         .iter()
@@ -223,7 +224,7 @@ fn slack_golden_and_limits() {
         .collect();
     assert_eq!(
         sections.len(),
-        5,
+        6,
         "one per new finding: the baseline had mysql"
     );
     assert!(
@@ -256,7 +257,7 @@ fn slack_golden_and_limits() {
     assert!(msg["text"]
         .as_str()
         .expect("text")
-        .starts_with("exposecheck: 6 findings (1 critical"));
+        .starts_with("exposecheck: 7 findings (1 critical"));
 }
 
 #[test]
@@ -357,7 +358,7 @@ fn pagerduty_golden_and_fields() {
     let text = fixture(Format::Pagerduty);
     golden::check("fixture.pagerduty.ndjson", &text);
     let events = check_pagerduty(&text);
-    assert_eq!(events.len(), 7, "six triggers, one resolve");
+    assert_eq!(events.len(), 8, "seven triggers, one resolve");
     let (triggers, resolves): (Vec<&Value>, Vec<&Value>) =
         events.iter().partition(|e| e["event_action"] == "trigger");
     let keys: Vec<&str> = triggers
@@ -381,7 +382,7 @@ fn pagerduty_golden_and_fields() {
         .collect();
     assert_eq!(
         sev,
-        ["critical", "error", "warning", "warning", "info", "info"]
+        ["critical", "error", "warning", "warning", "warning", "info", "info"]
     );
     let redis = &triggers[0]["payload"];
     assert_eq!(redis["source"], "db1.example.com");
@@ -459,10 +460,10 @@ fn alertmanager_golden_and_fields() {
     let text = fixture(Format::Alertmanager);
     golden::check("fixture.alertmanager.json", &text);
     let alerts = check_alertmanager(&text);
-    assert_eq!(alerts.len(), 7, "six firing, one resolved");
+    assert_eq!(alerts.len(), 8, "seven firing, one resolved");
     let now = jiff::Timestamp::now().as_second();
     let end = rfc3339(&Value::from("2026-11-25T10:00:42Z"));
-    let (firing, resolved) = alerts.split_at(6);
+    let (firing, resolved) = alerts.split_at(7);
     for a in firing {
         assert!(
             rfc3339(&a["endsAt"]) >= end + alertmanager::HOLD_HOURS * 3600,

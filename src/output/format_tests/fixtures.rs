@@ -212,6 +212,10 @@ fn redis(addr: &str, host: Option<&str>) -> PortResult {
                 "nft add rule inet exposecheck input tcp dport 6379 ip saddr != 127.0.0.1 drop",
             ]),
             ufw: lines(&["ufw deny 6379/tcp"]),
+            docker: lines(&[
+                "docker run -p 127.0.0.1:6379:6379 ...",
+                "iptables -I DOCKER-USER -i <ext-if> -p tcp --dport 6379 -j DROP",
+            ]),
             notes: lines(&["Restart redis-server after editing /etc/redis/redis.conf."]),
         },
         baseline: Some(BaselineStatus::New),
@@ -232,7 +236,7 @@ fn mysql(addr: &str, host: Option<&str>) -> PortResult {
     r.service = Some(Service {
         name: "mysql".into(),
         product: Some("MariaDB".into()),
-        version: Some("10.11.6".into()),
+        version: Some("10.5.23".into()),
         auth: AuthState::Protected,
         auth_evidence: Some(
             "ERR 1130: Host '198.18.0.1' is not allowed to connect to this MariaDB server".into(),
@@ -427,6 +431,24 @@ pub fn summary() -> Summary {
             },
         },
         HostFinding {
+            ip: Some(ip("203.0.113.7")),
+            host: Some("db1.example.com".into()),
+            port: Some(3306),
+            finding: Finding {
+                remediation: Remediation {
+                    notes: lines(&["Upgrade MariaDB to a release cycle its upstream still supports."]),
+                    ..Remediation::default()
+                },
+                ..finding(
+                    "eol-version",
+                    Severity::Medium,
+                    "MariaDB 10.5.23 (version-inferred) is past its end of life: cycle 10.5 ended 2025-06-24",
+                    "203.0.113.7:3306 answers as MariaDB 10.5.23; release cycle 10.5 reached its end of life on 2025-06-24 (source: endoflife.date products/mariadb.md @ a70eca337)",
+                    "7a6b5c4d3e2f1a0b",
+                )
+            },
+        },
+        HostFinding {
             ip: None,
             host: None,
             port: None,
@@ -449,7 +471,7 @@ pub fn summary() -> Summary {
     s.counts = FindingCounts {
         critical: 1,
         high: 1,
-        medium: 2,
+        medium: 3,
         low: 2,
         info: 0,
     };
@@ -499,6 +521,7 @@ pub fn hostile_with(payload: &str) -> (Vec<PortResult>, Summary) {
             iptables: vec![payload.into()],
             nftables: vec![payload.into()],
             ufw: vec![payload.into()],
+            docker: vec![payload.into()],
             notes: vec![payload.into()],
         },
         policy_reason: Some(payload.into()),

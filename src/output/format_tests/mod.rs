@@ -56,7 +56,7 @@ fn human_orders_hosts_and_findings_worst_first() {
     assert!(pos("mysql-reachable") < pos("dual-stack-mismatch"));
     assert!(text.contains("warning: answers every port"));
     assert!(text.ends_with(
-        "findings: 1 critical, 1 high, 2 medium, 2 low; fail-on high: exit 1; \
+        "findings: 1 critical, 1 high, 3 medium, 2 low; fail-on high: exit 1; \
          18 ports attempted: 6 open, 11 closed, 1 filtered\n"
     ));
 }
@@ -70,7 +70,7 @@ fn markdown_golden() {
     ));
     assert_eq!(
         text.matches("<details>").count(),
-        6,
+        7,
         "one per finding the policy does not expect"
     );
     assert_eq!(
@@ -91,9 +91,9 @@ fn json_golden_and_schema() {
         "open ports only by default"
     );
     assert_eq!(doc["hosts"].as_array().map(Vec::len), Some(3));
-    // Every finding, port (6) and host (2) ones, flat and worst first.
+    // Every finding, port (6) and host (3) ones, flat and worst first.
     let findings = doc["findings"].as_array().expect("findings");
-    assert_eq!(findings.len(), 8);
+    assert_eq!(findings.len(), 9);
     let critical: Vec<&Value> = findings
         .iter()
         .filter(|f| f["severity"] == "critical")
@@ -108,7 +108,7 @@ fn json_golden_and_schema() {
         findings.windows(2).all(|w| rank(&w[0]) >= rank(&w[1])),
         "worst first"
     );
-    assert_eq!(doc["counts"]["medium"], 2);
+    assert_eq!(doc["counts"]["medium"], 3);
 }
 
 /// The `type` of every NDJSON line, in order.
@@ -143,7 +143,7 @@ fn ndjson_golden_and_schema() {
     let n = |t: &str| types.iter().filter(|x| *x == t).count();
     assert_eq!(
         (n("port"), n("host"), n("finding"), n("summary")),
-        (6, 3, 2, 1),
+        (6, 3, 3, 1),
         "{types:?}"
     );
 }
@@ -201,11 +201,11 @@ fn sarif_golden_and_schema() {
     let results = run["results"].as_array().expect("results");
     assert_eq!(
         results.len(),
-        6,
+        7,
         "the two policy-expected SSH findings are left out"
     );
     let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
-    assert_eq!(rules.len(), 6);
+    assert_eq!(rules.len(), 7);
     for r in rules {
         for k in ["id", "name"] {
             assert!(r[k].is_string(), "{k} in {r}");

@@ -293,7 +293,10 @@ fn defectdojo_gets_each_findings_severity_and_fix() {
     );
     let dd = as_defectdojo(&l);
     let sev: Vec<&str> = dd.iter().map(|d| d.0.as_str()).collect();
-    assert_eq!(sev, ["Critical", "High", "Medium", "Medium", "Low", "Low"]);
+    assert_eq!(
+        sev,
+        ["Critical", "High", "Medium", "Medium", "Medium", "Low", "Low"]
+    );
     let (_, mitigation, id, rule) = &dd[0];
     assert_eq!(rule, "redis-unauthenticated");
     for line in [
@@ -307,7 +310,7 @@ fn defectdojo_gets_each_findings_severity_and_fix() {
         );
     }
     assert!(id.contains("3b1f0c9a7d2e4f60"), "{id}");
-    assert!(dd[5].1.is_empty(), "a policy entry has nothing to close");
+    assert!(dd[6].1.is_empty(), "a policy entry has nothing to close");
 }
 
 #[test]
