@@ -175,8 +175,36 @@ pub fn service(catalog: &Catalog, id: &str) -> Result<String, Error> {
     out += &probe_section(catalog, si);
     out += &match_section(catalog, si);
     out += &remediation_section(d);
+    out += &eol_section(d);
     out += &raised_section(d);
     Ok(out)
+}
+
+/// The release cycles with their end-of-life dates and sources (what
+/// `eol-version` compares an identified version against).
+fn eol_section(d: &ServiceDef) -> String {
+    if d.eol.is_empty() {
+        return String::new();
+    }
+    let mut rows = vec![vec![
+        "product".to_owned(),
+        "cycle".to_owned(),
+        "end of life".to_owned(),
+        "source".to_owned(),
+    ]];
+    for c in d.eol.cycles() {
+        rows.push(vec![
+            safe(c.product.as_deref().unwrap_or("*")),
+            safe(&c.cycle),
+            c.eol.map_or_else(|| "-".to_owned(), |e| e.to_string()),
+            safe(&c.source),
+        ]);
+    }
+    let mut out = String::from("\nEnd of life (eol-version; version-inferred)\n");
+    for line in table(&rows) {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
 }
 
 /// Every probe the service sends or reads, in full.

@@ -84,7 +84,7 @@ pub struct Hosts {
     untracked: HashSet<IpAddr>,
     untracked_overflow: bool,
     /// Findings about one port beside its own, by host (tracked hosts only).
-    port_findings: HashMap<IpAddr, Vec<Box<HostFinding>>>,
+    port_findings: HashMap<IpAddr, Vec<HostFinding>>,
 }
 
 /// Most untracked hosts counted exactly; past it the count is a lower bound.
@@ -225,7 +225,7 @@ impl Hosts {
     /// which [`Hosts::untracked`] counts.
     pub fn add_port_finding(&mut self, f: Box<HostFinding>) {
         if let Some(ip) = f.ip.filter(|ip| self.map.contains_key(ip)) {
-            self.port_findings.entry(ip).or_default().push(f);
+            self.port_findings.entry(ip).or_default().push(*f);
         }
     }
 
@@ -301,7 +301,7 @@ impl Hosts {
                 }
             }
             for f in self.port_findings.get(ip).into_iter().flatten() {
-                each(HostRecord::Finding(f.clone()));
+                each(HostRecord::Finding(Box::new(f.clone())));
             }
             if let Some(check) = &a.ssh_rate {
                 if let Some(f) = ssh_rate_finding(*ip, check) {

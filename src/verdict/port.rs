@@ -57,7 +57,7 @@ pub fn end_of_life(r: &PortResult, f: &ServiceFacts, today: Date) -> Option<Box<
         "Version-inferred: distributions backport security fixes and keep the upstream version in the banner (Debian, Ubuntu, RHEL), so check whether the package's own distribution release still patches it before acting.".into(),
     ];
     let finding = Finding {
-        fingerprint: finding_key(r.ip, Some(r.port), &f.id, id),
+        fingerprint: port_finding_key(r, &f.id, id),
         rule: id.into(),
         severity: kind.rule().severity,
         title: format!(

@@ -11,10 +11,11 @@
 //! mount namespace (inside the target network namespace) over copies of
 //! those, so the host's files and firewall are never touched.
 
-use super::netns::{parse_json_doc, show, TestNet};
+use super::netns::{
+    findings_of, host_firewall, open_ports, parse_json_doc, service_name, show, TestNet,
+};
 use super::servers::{allow_low_ports, MariaAccounts, Place, RedisMode, Servers};
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -150,59 +151,12 @@ fn session_survives(mut s: TcpStream) {
     assert!(n > 0, "the held SSH session was closed");
 }
 
-/// (ip, port) of every open result.
-fn open(doc: &Value) -> BTreeSet<(String, u16)> {
-    doc["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["state"] == "open")
-        .map(|r| {
-            (
-                r["ip"].as_str().unwrap().to_owned(),
-                r["port"].as_u64().unwrap() as u16,
-            )
-        })
-        .collect()
-}
-
-fn service(doc: &Value, ip: &str, port: u16) -> String {
-    doc["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["ip"] == ip && r["port"] == port)
-        .and_then(|r| r["service"]["name"].as_str())
-        .unwrap_or("")
-        .to_owned()
-}
-
-fn firewall(doc: &Value, ip: &str) -> String {
-    doc["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["ip"] == ip)
-        .map(|h| h["firewall"].as_str().unwrap_or("").to_owned())
-        .unwrap_or_default()
-}
-
-/// The findings of `rule` about `ip`.
-fn findings<'a>(doc: &'a Value, rule: &str, ip: &str) -> Vec<&'a Value> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["rule"] == rule && f["ip"] == ip)
-        .collect()
-}
-
 /// Before: every service open on both families, identified, no firewall.
 fn check_exposed(lab: &Lab, doc: &Value) {
     for ip in [lab.v4(), lab.v6()] {
         for p in SERVICES {
             assert!(
-                open(doc).contains(&(ip.clone(), p)),
+                open_ports(doc).contains(&(ip.clone(), p)),
                 "{ip} {p} not open: {doc:#}"
             );
         }
@@ -212,10 +166,10 @@ fn check_exposed(lab: &Lab, doc: &Value) {
             (6379, "redis"),
             (11211, "memcached"),
         ] {
-            assert_eq!(service(doc, &ip, p), name, "{ip} {p}");
+            assert_eq!(service_name(doc, &ip, p), name, "{ip} {p}");
         }
-        assert_eq!(firewall(doc, &ip), "none", "{ip}");
-        assert_eq!(findings(doc, "no-default-deny-firewall", &ip).len(), 1);
+        assert_eq!(host_firewall(doc, &ip), "none", "{ip}");
+        assert_eq!(findings_of(doc, "no-default-deny-firewall", &ip).len(), 1);
     }
 }
 
@@ -223,7 +177,7 @@ fn check_exposed(lab: &Lab, doc: &Value) {
 /// firewall (its refusal showing `refusal`), and IPv6 open nowhere IPv4 is
 /// not.
 fn check_hardened(lab: &Lab, doc: &Value, refusal: &str) {
-    let open = open(doc);
+    let open = open_ports(doc);
     for ip in [lab.v4(), lab.v6()] {
         let here: Vec<u16> = open
             .iter()
@@ -231,8 +185,8 @@ fn check_hardened(lab: &Lab, doc: &Value, refusal: &str) {
             .map(|(_, p)| *p)
             .collect();
         assert_eq!(here, POLICY_PORTS, "{ip}: {doc:#}");
-        assert_eq!(firewall(doc, &ip), "drop", "{ip}: default-deny");
-        let limited = findings(doc, "ssh-rate-limited", &ip);
+        assert_eq!(host_firewall(doc, &ip), "drop", "{ip}: default-deny");
+        let limited = findings_of(doc, "ssh-rate-limited", &ip);
         assert_eq!(limited.len(), 1, "{ip}: {doc:#}");
         let evidence = limited[0]["evidence"].as_str().unwrap();
         eprintln!("{ip}: {evidence}");
@@ -240,14 +194,14 @@ fn check_hardened(lab: &Lab, doc: &Value, refusal: &str) {
             evidence.contains("opted in") && evidence.contains(refusal),
             "{evidence}"
         );
-        assert!(findings(doc, "ssh-no-rate-limit", &ip).is_empty());
+        assert!(findings_of(doc, "ssh-no-rate-limit", &ip).is_empty());
     }
     let (v4, v6) = (lab.v4(), lab.v6());
     for (_, p) in open.iter().filter(|(i, _)| *i == v6) {
         assert!(open.contains(&(v4.clone(), *p)), "{p} open over IPv6 only");
     }
     assert!(
-        findings(doc, "dual-stack-mismatch", &v6).is_empty(),
+        findings_of(doc, "dual-stack-mismatch", &v6).is_empty(),
         "{doc:#}"
     );
 }
@@ -510,7 +464,7 @@ fn the_article_s_script_is_recognised_and_its_hitcount_measured() {
         .run_in_target(&["sh", "-c", "echo / > /proc/net/xt_recent/SSH"]);
     let doc = lab.scan(&["--check-ssh-rate"]);
     let v4 = lab.v4();
-    let open = open(&doc);
+    let open = open_ports(&doc);
     for p in [22, 80, 443] {
         assert!(open.contains(&(v4.clone(), p)), "{p}: {doc:#}");
     }
@@ -523,13 +477,17 @@ fn the_article_s_script_is_recognised_and_its_hitcount_measured() {
             .find(|r| r["ip"] == v4.as_str() && r["port"] == p);
         assert!(r.is_none_or(|r| r["state"] == "filtered"), "{p}: {r:?}");
     }
-    assert_eq!(firewall(&doc, &v4), "drop");
-    assert_eq!(findings(&doc, "ssh-rate-limited", &v4).len(), 1, "{doc:#}");
+    assert_eq!(host_firewall(&doc, &v4), "drop");
+    assert_eq!(
+        findings_of(&doc, "ssh-rate-limited", &v4).len(),
+        1,
+        "{doc:#}"
+    );
     // Written for IPv4 only: over IPv6 everything stays open, and the scan says so.
     let v6 = lab.v6();
     assert!(open.contains(&(v6.clone(), 6379)));
     assert!(
-        !findings(&doc, "dual-stack-mismatch", &v6).is_empty(),
+        !findings_of(&doc, "dual-stack-mismatch", &v6).is_empty(),
         "{doc:#}"
     );
 }
@@ -565,7 +523,7 @@ fn the_block_is_seen_to_lift_within_a_short_window() {
         &v4,
     ]);
     let doc = parse_json_doc(&out.stdout);
-    let f = findings(&doc, "ssh-rate-limited", &v4);
+    let f = findings_of(&doc, "ssh-rate-limited", &v4);
     assert_eq!(f.len(), 1, "{doc:#}");
     let evidence = f[0]["evidence"].as_str().unwrap();
     assert!(evidence.contains("lifts within 3 s"), "{evidence}");

@@ -1,6 +1,8 @@
 mod alert_recipes;
 mod cli_habits;
 mod cli_verdict;
+mod docker_bypass;
+mod eol_versions;
 mod fakes;
 mod fingerprint;
 mod fixtures;

@@ -977,6 +977,55 @@ pub fn cov(summary_or_doc: &Value, key: &str) -> u64 {
     })
 }
 
+/// (ip, port) of every open result of a `--json` document.
+pub fn open_ports(doc: &Value) -> BTreeSet<(String, u16)> {
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "open")
+        .map(|r| {
+            (
+                r["ip"].as_str().unwrap().to_owned(),
+                r["port"].as_u64().unwrap() as u16,
+            )
+        })
+        .collect()
+}
+
+/// The service name of `ip`:`port` in a `--json` document ("" if none).
+pub fn service_name(doc: &Value, ip: &str, port: u16) -> String {
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ip"] == ip && r["port"] == port)
+        .and_then(|r| r["service"]["name"].as_str())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The firewall posture of `ip` in a `--json` document ("" if absent).
+pub fn host_firewall(doc: &Value, ip: &str) -> String {
+    doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["ip"] == ip)
+        .map(|h| h["firewall"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_default()
+}
+
+/// The findings of `rule` about `ip` in a `--json` document.
+pub fn findings_of<'a>(doc: &'a Value, rule: &str, ip: &str) -> Vec<&'a Value> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule && f["ip"] == ip)
+        .collect()
+}
+
 // ---------------------------------------------------------------------------
 // The harness's own checks (no exposecheck involved).
 // ---------------------------------------------------------------------------

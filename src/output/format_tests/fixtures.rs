@@ -378,7 +378,31 @@ pub fn summary() -> Summary {
             ..Coverage::default()
         },
     );
-    s.hosts = vec![
+    s.hosts = summary_hosts();
+    s.findings = summary_findings();
+    s.counts = FindingCounts {
+        critical: 1,
+        high: 1,
+        medium: 3,
+        low: 2,
+        info: 0,
+    };
+    s.resolved = vec![ResolvedFinding {
+        fingerprint: "9a8b7c6d5e4f3021".into(),
+        rule: Some("memcached-unauthenticated".into()),
+        severity: None,
+        ip: Some("198.51.100.20".parse().expect("address")),
+        port: Some(11211),
+    }];
+    s.fail_on = FailOn::At(Severity::High);
+    s.exit_code = 1;
+    s.policy = Some("exposecheck.toml".into());
+    s
+}
+
+/// The host verdicts of [`summary`].
+fn summary_hosts() -> Vec<HostVerdict> {
+    vec![
         HostVerdict {
             ip: ip("198.51.100.20"),
             host: None,
@@ -409,8 +433,12 @@ pub fn summary() -> Summary {
             firewall: Firewall::Mixed,
             answers_every_port: false,
         },
-    ];
-    s.findings = vec![
+    ]
+}
+
+/// The host findings of [`summary`].
+fn summary_findings() -> Vec<HostFinding> {
+    vec![
         HostFinding {
             ip: Some(ip("203.0.113.7")),
             host: Some("db1.example.com".into()),
@@ -467,25 +495,7 @@ pub fn summary() -> Summary {
                 )
             },
         },
-    ];
-    s.counts = FindingCounts {
-        critical: 1,
-        high: 1,
-        medium: 3,
-        low: 2,
-        info: 0,
-    };
-    s.resolved = vec![ResolvedFinding {
-        fingerprint: "9a8b7c6d5e4f3021".into(),
-        rule: Some("memcached-unauthenticated".into()),
-        severity: None,
-        ip: Some("198.51.100.20".parse().expect("address")),
-        port: Some(11211),
-    }];
-    s.fail_on = FailOn::At(Severity::High);
-    s.exit_code = 1;
-    s.policy = Some("exposecheck.toml".into());
-    s
+    ]
 }
 
 /// One open port where every network string is [`PAYLOAD`], and its summary
