@@ -14,7 +14,9 @@
 //! bypass); the finding's DOCKER-USER lines, applied as printed (iptables in
 //! one test, nftables in the other), close both ports over IPv4 and IPv6.
 
-use super::netns::{findings_of, host_firewall, open_ports, parse_json_doc, show, TestNet};
+use super::netns::{
+    findings_of, host_firewall, open_ports, open_ports_of, parse_json_doc, show, TestNet,
+};
 use super::servers::{Place, RedisMode, Servers};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -329,13 +331,8 @@ fn check_bypassed(lab: &Lab, doc: &Value) {
 /// After the Docker lines: the published ports are closed over both
 /// families, the policy's ports still answer, and the bypass finding is gone.
 fn check_closed(lab: &Lab, doc: &Value) {
-    let open = open_ports(doc);
     for ip in lab.addrs() {
-        let here: Vec<u16> = open
-            .iter()
-            .filter(|(i, _)| *i == ip)
-            .map(|(_, p)| *p)
-            .collect();
+        let here = open_ports_of(doc, &ip);
         assert_eq!(here, POLICY_PORTS, "{ip}: {doc:#}");
         assert_eq!(host_firewall(doc, &ip), "drop", "{ip}");
         assert!(findings_of(doc, "default-deny-bypassed", &ip).is_empty());

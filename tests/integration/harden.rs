@@ -12,7 +12,8 @@
 //! those, so the host's files and firewall are never touched.
 
 use super::netns::{
-    findings_of, host_firewall, open_ports, parse_json_doc, service_name, show, TestNet,
+    findings_of, host_firewall, open_ports, open_ports_of, parse_json_doc, service_name, show,
+    TestNet,
 };
 use super::servers::{allow_low_ports, MariaAccounts, Place, RedisMode, Servers};
 use serde_json::Value;
@@ -177,13 +178,8 @@ fn check_exposed(lab: &Lab, doc: &Value) {
 /// firewall (its refusal showing `refusal`), and IPv6 open nowhere IPv4 is
 /// not.
 fn check_hardened(lab: &Lab, doc: &Value, refusal: &str) {
-    let open = open_ports(doc);
     for ip in [lab.v4(), lab.v6()] {
-        let here: Vec<u16> = open
-            .iter()
-            .filter(|(i, _)| *i == ip)
-            .map(|(_, p)| *p)
-            .collect();
+        let here = open_ports_of(doc, &ip);
         assert_eq!(here, POLICY_PORTS, "{ip}: {doc:#}");
         assert_eq!(host_firewall(doc, &ip), "drop", "{ip}: default-deny");
         let limited = findings_of(doc, "ssh-rate-limited", &ip);
@@ -196,10 +192,11 @@ fn check_hardened(lab: &Lab, doc: &Value, refusal: &str) {
         );
         assert!(findings_of(doc, "ssh-no-rate-limit", &ip).is_empty());
     }
-    let (v4, v6) = (lab.v4(), lab.v6());
-    for (_, p) in open.iter().filter(|(i, _)| *i == v6) {
-        assert!(open.contains(&(v4.clone(), *p)), "{p} open over IPv6 only");
+    let v4 = open_ports_of(doc, &lab.v4());
+    for p in open_ports_of(doc, &lab.v6()) {
+        assert!(v4.contains(&p), "{p} open over IPv6 only");
     }
+    let v6 = lab.v6();
     assert!(
         findings_of(doc, "dual-stack-mismatch", &v6).is_empty(),
         "{doc:#}"

@@ -993,6 +993,15 @@ pub fn open_ports(doc: &Value) -> BTreeSet<(String, u16)> {
         .collect()
 }
 
+/// The open ports of `ip` in a `--json` document, in ascending order.
+pub fn open_ports_of(doc: &Value, ip: &str) -> Vec<u16> {
+    open_ports(doc)
+        .into_iter()
+        .filter(|(i, _)| i == ip)
+        .map(|(_, p)| p)
+        .collect()
+}
+
 /// The service name of `ip`:`port` in a `--json` document ("" if none).
 pub fn service_name(doc: &Value, ip: &str, port: u16) -> String {
     doc["results"]
