@@ -143,6 +143,19 @@ pub enum UdpRisk {
     DefaultCommunity,
 }
 
+/// Where a UDP probe's reply comes from.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplyFrom {
+    /// The probed port (every protocol but a few).
+    #[default]
+    SamePort,
+    /// A port the server picks for the exchange (TFTP's transfer id, RFC
+    /// 1350 §4): such a reply is read only when it matches this probe's
+    /// rules, so a stray datagram from another port still never counts.
+    NewPort,
+}
+
 /// How a match rule counts.
 #[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -289,6 +302,9 @@ pub struct ProbeDef {
     /// UDP: the protocol's published worst-case amplification and its
     /// source, shown next to the measured factor.
     pub amplification: Option<String>,
+    /// UDP: where the reply comes from (`new-port` for TFTP).
+    #[serde(default)]
+    pub reply_from: ReplyFrom,
 }
 
 fn default_rank() -> u32 {

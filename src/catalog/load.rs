@@ -3,7 +3,9 @@
 //! first) and reported as `file:line: reason`.
 
 use super::eol::{Cycle, Lifecycle};
-use super::format::{CpeDef, EolDate, FixtureDef, MatchDef, MatchKind, ProbeDef, ServiceFile};
+use super::format::{
+    CpeDef, EolDate, FixtureDef, MatchDef, MatchKind, ProbeDef, ReplyFrom, ServiceFile,
+};
 use super::{cpe_prefix_error, Catalog, Cpe, Probe, ProbeKey, Rule, ServiceDef};
 use crate::model::{Proto, Remediation};
 use regex::bytes::{Regex, RegexBuilder};
@@ -436,6 +438,9 @@ impl Builder {
         if pd.proto == Proto::Tcp && pd.amplification.is_some() {
             self.at(&p.src, &pd.name, "amplification is for udp probes");
         }
+        if pd.proto == Proto::Tcp && pd.reply_from != ReplyFrom::SamePort {
+            self.at(&p.src, &pd.name, "reply_from is for udp probes");
+        }
         self.probe_by_name.insert(name.clone(), self.probes.len());
         self.probes.push(Probe {
             family: pd.family.clone().unwrap_or_else(|| name.clone()),
@@ -450,6 +455,7 @@ impl Builder {
             hint_ports: pd.ports.iter().copied().collect(),
             proto: pd.proto,
             amplification: pd.amplification.clone(),
+            reply_from: pd.reply_from,
         });
     }
 

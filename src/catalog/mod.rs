@@ -221,6 +221,8 @@ pub struct Probe {
     pub proto: Proto,
     /// UDP: the protocol's published worst-case amplification, with source.
     pub amplification: Option<String>,
+    /// UDP: whether the reply comes from the probed port or a new one.
+    pub reply_from: format::ReplyFrom,
 }
 
 /// Which reply a rule reads.

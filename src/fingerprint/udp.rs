@@ -8,6 +8,7 @@
 //! (RD=1) for the user's own name. An answer with records proves the server
 //! resolves names for strangers.
 
+use crate::catalog::format::ReplyFrom;
 use crate::catalog::matcher::{escape, Ident};
 use crate::catalog::{Catalog, ProbeKey};
 use crate::model::{AuthState, Confidence, PortResult, PortState, Proto, Service};
@@ -179,6 +180,19 @@ impl Prober for UdpIdentify {
             }
         }
         (sent.first().map_or(0, |d| d.probe), Vec::new())
+    }
+
+    fn new_port(&self, d: &Datagram) -> bool {
+        d.probe != CANARY && self.cat.probes()[d.probe].reply_from == ReplyFrom::NewPort
+    }
+
+    fn answers_from_new_port(&self, sent: &[Datagram], reply: &[u8]) -> bool {
+        sent.iter().filter(|d| self.new_port(d)).any(|d| {
+            self.cat
+                .match_reply(ProbeKey::Probe(d.probe), reply)
+                .hard
+                .is_some()
+        })
     }
 }
 

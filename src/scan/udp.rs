@@ -2,6 +2,9 @@
 //! kernel hands the target's ICMP port-unreachable back as `ECONNREFUSED`
 //! (no raw socket, no root), and only datagrams from that exact address and
 //! port are ever read (a reply from another source port never reaches us).
+//! A port that gets a probe answered from a new port (TFTP) has an
+//! unconnected socket instead: a datagram from another port of the target
+//! counts only if it is that probe's answer.
 //!
 //! What to send and what a reply asks for next is the caller's
 //! ([`Prober`]: the fingerprinter's catalogue probes); this module only moves
@@ -78,6 +81,16 @@ pub trait Prober: Send + Sync {
     }
     /// Which of `sent` a reply answers, and the follow-ups it asks for.
     fn answer(&self, sent: &[Datagram], reply: &[u8]) -> (usize, Vec<Datagram>);
+    /// Whether `d`'s reply comes from a port the server picks (TFTP), so
+    /// the port's socket must read other source ports of the target.
+    fn new_port(&self, _d: &Datagram) -> bool {
+        false
+    }
+    /// Whether `reply`, from another port of the target, is the answer to
+    /// one of `sent` whose reply comes from a new port (its rules match).
+    fn answers_from_new_port(&self, _sent: &[Datagram], _reply: &[u8]) -> bool {
+        false
+    }
 }
 
 /// How the UDP sweep runs.
@@ -193,12 +206,57 @@ pub async fn sweep(
     stats
 }
 
-/// A non-blocking UDP socket connected to `addr`, with `IP_RECVERR` set.
-fn socket(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let sock = connect::recverr_socket(&addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
-    sock.connect(&addr.into())?;
-    let std: std::net::UdpSocket = sock.into();
-    UdpSocket::from_std(std)
+/// A port's socket, with `IP_RECVERR` set (so ICMP errors are read even
+/// unconnected). Connected, the kernel reads only the probed address and
+/// port; unconnected (a probe whose reply comes from a new port), every
+/// datagram from the target's address is read and the exchange judges the
+/// ones from other ports.
+enum Link {
+    Connected(UdpSocket),
+    Unconnected(UdpSocket, SocketAddr),
+}
+
+impl Link {
+    fn new(addr: SocketAddr, connected: bool) -> io::Result<Link> {
+        let sock = connect::recverr_socket(&addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
+        if connected {
+            sock.connect(&addr.into())?;
+        }
+        let std: std::net::UdpSocket = sock.into();
+        let sock = UdpSocket::from_std(std)?;
+        Ok(if connected {
+            Link::Connected(sock)
+        } else {
+            Link::Unconnected(sock, addr)
+        })
+    }
+
+    fn sock(&self) -> &UdpSocket {
+        match self {
+            Link::Connected(s) | Link::Unconnected(s, _) => s,
+        }
+    }
+
+    async fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Link::Connected(s) => s.send(bytes).await,
+            Link::Unconnected(s, to) => s.send_to(bytes, *to).await,
+        }
+    }
+
+    /// The next datagram from the target, and whether it came from the
+    /// probed port (datagrams from other addresses are dropped here).
+    async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+        match self {
+            Link::Connected(s) => s.recv(buf).await.map(|n| (n, true)),
+            Link::Unconnected(s, to) => loop {
+                let (n, from) = s.recv_from(buf).await?;
+                if from.ip() == to.ip() {
+                    return Ok((n, from.port() == to.port()));
+                }
+            },
+        }
+    }
 }
 
 /// One port's exchange so far.
@@ -263,12 +321,12 @@ enum End {
     Local,
 }
 
-/// Sends `ds` on `sock`, noting each; false on a local error.
-async fn send_all(sock: &UdpSocket, port: &mut Port, ds: &[Datagram]) -> Result<(), End> {
+/// Sends `ds` on `link`, noting each; how the port ended on an error.
+async fn send_all(link: &Link, port: &mut Port, ds: &[Datagram]) -> Result<(), End> {
     for d in ds {
-        match sock.send(&d.bytes).await {
+        match link.send(&d.bytes).await {
             Ok(_) => port.note_sent(d),
-            Err(e) => return Err(icmp_or_local(sock, e)),
+            Err(e) => return Err(icmp_or_local(link.sock(), e)),
         }
     }
     Ok(())
@@ -293,7 +351,7 @@ fn icmp_or_local(sock: &UdpSocket, e: io::Error) -> End {
 /// Runs one port: first datagrams, a re-send each round while silent, then
 /// reads until [`LINGER`] after the last reply (within `deadline`).
 async fn port_exchange(
-    sock: &UdpSocket,
+    link: &Link,
     first: Vec<Datagram>,
     prober: &dyn Prober,
     start: Instant,
@@ -309,7 +367,7 @@ async fn port_exchange(
     loop {
         let now = Instant::now();
         if linger_until.is_none() && now >= next_round && port.rounds <= cfg.retries {
-            if let Err(e) = send_all(sock, &mut port, &first).await {
+            if let Err(e) = send_all(link, &mut port, &first).await {
                 return (port, e, rtt);
             }
             if port.rounds == 0 {
@@ -326,19 +384,22 @@ async fn port_exchange(
         if linger_until.is_none() && Instant::now() >= deadline {
             break;
         }
-        match tokio::time::timeout_at(wake, sock.recv(&mut buf)).await {
+        match tokio::time::timeout_at(wake, link.recv(&mut buf)).await {
             Err(_) if linger_until.is_some() => break,
             Err(_) => continue,
             Ok(Err(e)) => {
                 if linger_until.is_none() {
-                    end = icmp_or_local(sock, e);
+                    end = icmp_or_local(link.sock(), e);
                     rtt = Some(start.elapsed());
                     break;
                 }
                 continue;
             }
-            Ok(Ok(n)) => {
+            Ok(Ok((n, same_port))) => {
                 let reply = &buf[..n];
+                if !same_port && !prober.answers_from_new_port(&port.sent, reply) {
+                    continue;
+                }
                 rtt.get_or_insert_with(|| start.elapsed());
                 let (probe, more) = prober.answer(&port.sent, reply);
                 port.note_received(probe, reply);
@@ -354,7 +415,7 @@ async fn port_exchange(
                     .filter(|d| !port.sent.iter().any(|s| s.probe == d.probe))
                     .collect();
                 if !fresh.is_empty() {
-                    if send_all(sock, &mut port, &fresh).await.is_err() {
+                    if send_all(link, &mut port, &fresh).await.is_err() {
                         break;
                     }
                     port.sent.extend(fresh);
@@ -378,10 +439,11 @@ async fn host(
         let cfg = &cfg;
         async move {
             let first = prober.first_to(SocketAddr::new(ip, p));
-            match socket(SocketAddr::new(ip, p)) {
-                Ok(sock) => {
+            let connected = !first.iter().any(|d| prober.new_port(d));
+            match Link::new(SocketAddr::new(ip, p), connected) {
+                Ok(link) => {
                     let (port, end, rtt) =
-                        port_exchange(&sock, first, prober.as_ref(), start, cfg).await;
+                        port_exchange(&link, first, prober.as_ref(), start, cfg).await;
                     (p, port, end, rtt)
                 }
                 Err(_) => (p, Port::default(), End::Local, None),
@@ -518,6 +580,51 @@ mod tests {
             got += 1;
         }
         assert_eq!(got, 2, "one datagram a round");
+    }
+
+    /// Like [`Echo`], but its probe is answered from a new port, and only a
+    /// reply starting `ok` is its answer.
+    struct NewPort;
+    impl Prober for NewPort {
+        fn first(&self, p: u16) -> Vec<Datagram> {
+            Echo.first(p)
+        }
+        fn answer(&self, sent: &[Datagram], r: &[u8]) -> (usize, Vec<Datagram>) {
+            Echo.answer(sent, r)
+        }
+        fn new_port(&self, _: &Datagram) -> bool {
+            true
+        }
+        fn answers_from_new_port(&self, _: &[Datagram], r: &[u8]) -> bool {
+            r.starts_with(b"ok")
+        }
+    }
+
+    /// A server that answers its first datagram from another socket with
+    /// `reply` (as a TFTP server does), then the port's result.
+    async fn answered_from_new_port(prober: Arc<dyn Prober>, reply: &'static [u8]) -> PortResult {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            let mut b = [0u8; 64];
+            let (_, from) = server.recv_from(&mut b).unwrap();
+            let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            other.send_to(reply, from).unwrap();
+            server
+        });
+        let (end, _) = host("127.0.0.1".parse().unwrap(), None, cfg(vec![port]), prober).await;
+        drop(t.join().unwrap());
+        end.hits.into_iter().next().unwrap().result
+    }
+
+    #[tokio::test]
+    async fn a_new_port_reply_counts_only_as_its_probes_answer() {
+        let r = answered_from_new_port(Arc::new(NewPort), b"ok, an error").await;
+        assert_eq!((r.state, r.reason), (PortState::Open, Reason::UdpResponse));
+        let r = answered_from_new_port(Arc::new(NewPort), b"stray").await;
+        assert_eq!(r.state, PortState::OpenFiltered, "a stray datagram");
+        let r = answered_from_new_port(Arc::new(Echo), b"ok, an error").await;
+        assert_eq!(r.state, PortState::OpenFiltered, "connected: never read");
     }
 
     #[test]
