@@ -259,6 +259,12 @@ fn probe_section(catalog: &Catalog, si: usize) -> String {
                 "    follow-up  only sent after {after} (a rule's `then`)"
             );
         }
+        if p.reply_from == crate::catalog::format::ReplyFrom::NewPort {
+            let _ = writeln!(
+                out,
+                "    replies    from a port the server picks; read only when a rule matches"
+            );
+        }
         if p.service != si {
             let owner = safe(&catalog.service_at(p.service).id);
             let _ = writeln!(out, "    defined by {owner}");
