@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# UDP exposure set on one namespace host: real services answering (Memcached
-# -U, snmpd with public, ntpsec answering mode 6, BIND as an open resolver,
-# plus whichever of avahi, nmbd, inetd chargen/QOTD, tftpd-hpa, rpcbind,
-# coturn, coap-server, minissdpd are installed), every other port of the set
-# closed; exposecheck (default audit's UDP set, --udp) and `nmap -sU -sV` on
-# the same ports, side by side, at the target kernel's default ICMP rate
-# limit and with it lifted. Prints wall time and which services each named.
+# UDP exposure set on one namespace host: twelve real services answering
+# (Memcached -U, snmpd with public, ntpsec answering mode 6, BIND as an open
+# resolver, tftpd-hpa, rpcbind, coturn, libcoap's coap-server, minissdpd with
+# one device registered, avahi, Samba's nmbd, inetd's internal chargen),
+# every other port of the set closed; exposecheck (--udp on the default
+# audit's UDP set) and `nmap -sU -sV` on the same ports, side by side, at the
+# target kernel's default ICMP rate limit and with it lifted. Prints wall
+# time, recall (answering services found open and named) and the names.
 # Run as root: ./benches/udp.sh [BIN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,11 +26,36 @@ printf 'restrict default kod nomodify limited noquery\nrestrict 198.18.0.0 mask 
 run_t /usr/sbin/ntpd -n -c "$TMP/ntp.conf" -p "$TMP/ntpd.pid" -I $A
 printf 'options { directory "%s"; pid-file "%s/named.pid"; listen-on { %s; }; listen-on-v6 { none; }; recursion yes; allow-recursion { any; }; dnssec-validation no; };\n' "$TMP" "$TMP" $A >"$TMP/named.conf"
 run_t named -g -4 -u root -c "$TMP/named.conf"
-command -v in.tftpd >/dev/null && { mkdir -p "$TMP/tftp"; run_t in.tftpd -L -s "$TMP/tftp" -a $A:69; }
-command -v rpcbind >/dev/null && run_t rpcbind -f -w -h $A
-command -v turnserver >/dev/null && run_t turnserver -n --listening-ip=$A --no-cli --no-tls --no-dtls --log-file=stdout
-command -v coap-server >/dev/null && run_t coap-server -A $A
-sleep 3
+mkdir -p "$TMP/tftp"; run_t in.tftpd -L -u root -s "$TMP/tftp" --address $A:69
+run_t rpcbind -f -w -h $A
+run_t turnserver -n -L $A --no-cli --no-tls --no-dtls --log-file stdout --pidfile "$TMP/turn.pid" --db "$TMP/turndb"
+run_t coap-server-notls -A $A
+run_t minissdpd -d -i "$T" -s "$TMP/minissdpd.sock" -p "$TMP/minissdpd.pid"
+printf '[server]\nhost-name=bench-target\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=%s\nenable-dbus=no\n[publish]\npublish-workstation=yes\n' "$T" >"$TMP/avahi.conf"
+run_t unshare -m sh -c "mount -t tmpfs bench-run /run && exec avahi-daemon -f $TMP/avahi.conf --no-drop-root --no-chroot --no-rlimits"
+mkdir -p "$TMP/nmb"
+printf '[global]\nnetbios name = BENCHTARGET\nworkgroup = BENCH\ninterfaces = %s/24\nbind interfaces only = yes\nlock directory = %s\nstate directory = %s\ncache directory = %s\npid directory = %s\nprivate dir = %s\nncalrpc dir = %s\nlog file = %s/nmbd.log\n' $A "$TMP/nmb" "$TMP/nmb" "$TMP/nmb" "$TMP/nmb" "$TMP/nmb" "$TMP/nmb" "$TMP/nmb" >"$TMP/smb.conf"
+run_t nmbd -F --debug-stdout --no-process-group -d 1 -s "$TMP/smb.conf"
+printf '%s:\nchargen dgram udp wait root internal\n' $A >"$TMP/inetd.conf"
+run_t inetd -d -i "$TMP/inetd.conf"
+# Every daemon's port bound (bounded), then one root device registered with
+# minissdpd as miniupnpd does (minissdpd.c request type 4: ST, USN, SERVER,
+# LOCATION, each after its length byte).
+EXPECT="11211 161 123 53 69 111 3478 5683 1900 5353 137 19"
+for _ in $(seq 200); do
+    missing=0
+    for p in $EXPECT; do ip netns exec "$T" ss -Hluan "sport = :$p" | grep -q . || missing=1; done
+    [ $missing = 0 ] && break
+    sleep 0.1
+done
+[ $missing = 0 ] || { echo "not every daemon bound its port:"; tail -30 "$TMP/daemons.log"; exit 1; }
+python3 - "$TMP/minissdpd.sock" $A <<'PY'
+import socket, sys
+st, usn = "upnp:rootdevice", "uuid:6d3e0c2a-0000-4e43-8000-000000000001::upnp:rootdevice"
+msg = b"\x04" + b"".join(bytes([len(f)]) + f.encode() for f in (st, usn, "Debian/12 UPnP/1.1 MiniUPnPd/2.3.1", "http://%s:5000/rootDesc.xml" % sys.argv[2]))
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(msg)
+PY
+sleep 1
 PORTS=$(grep -h '^udp_ports' services/*.toml | tr -c '0-9' '\n' | grep -v '^$' | sort -n | uniq | paste -sd, -)
 echo "UDP set: $PORTS"
 bench() {
@@ -38,23 +64,33 @@ bench() {
     t0=$(date +%s.%N)
     ip netns exec "$S" timeout $LIMIT "$BIN" --udp -p "$PORTS" --ndjson -q --show closed,filtered $A >"$TMP/ec.ndjson" || true
     t1=$(date +%s.%N)
-    local ec_named ec_closed ec_of ec_lim
-    ec_named=$(python3 -c 'import json,sys
-rows=[json.loads(l) for l in open(sys.argv[1])]
-print(" ".join(sorted("%s/%s"%(r["port"],r["service"]["name"]) for r in rows if r.get("type")=="port" and r["state"]=="open")))' "$TMP/ec.ndjson")
-    ec_closed=$(grep -c '"state":"closed"' "$TMP/ec.ndjson" || true)
-    ec_of=$(grep -c '"state":"open|filtered"' "$TMP/ec.ndjson" || true)
-    ec_lim=$(tail -1 "$TMP/ec.ndjson" | python3 -c 'import json,sys; print(json.load(sys.stdin)["coverage"].get("udp_rate_limited"))')
-    printf '%-9s exposecheck %6.2f s  closed %2s  open|filtered %2s (rate-limited %s)  named: %s\n' "$label" "$(echo "$t1 - $t0" | bc)" "$ec_closed" "$ec_of" "$ec_lim" "$ec_named"
+    python3 - "$TMP/ec.ndjson" "$label" "$(echo "$t1 - $t0" | bc)" "$EXPECT" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ports = [r for r in rows if r.get("type") == "port"]
+cov = rows[-1].get("coverage", {}) if rows else {}
+st = lambda s: sum(1 for r in ports if r["state"] == s)
+named = {r["port"]: r["service"]["name"] for r in ports if r["state"] == "open" and r.get("service")}
+want = [int(p) for p in sys.argv[4].split()]
+found = sum(1 for p in want if named.get(p, "unknown") != "unknown")
+print("%-8s exposecheck %7.2f s  recall %2d/%d  closed %2d  open|filtered %2d (rate-limited %s)  named: %s" % (
+    sys.argv[2], float(sys.argv[3]), found, len(want), st("closed"), st("open|filtered"),
+    cov.get("udp_rate_limited"), " ".join("%d/%s" % kv for kv in sorted(named.items()))))
+PY
     t0=$(date +%s.%N)
     ip netns exec "$S" timeout $LIMIT nmap -sU -sV -Pn -n -p "$PORTS" -oX "$TMP/nmap.xml" $A >/dev/null 2>&1 || echo "nmap: over ${LIMIT}s or failed"
     t1=$(date +%s.%N)
-    python3 - "$TMP/nmap.xml" "$label" "$(echo "$t1 - $t0" | bc)" <<'PY' || true
+    python3 - "$TMP/nmap.xml" "$label" "$(echo "$t1 - $t0" | bc)" "$EXPECT" <<'PY' || true
 import sys, xml.etree.ElementTree as E
 ports = E.parse(sys.argv[1]).getroot().findall(".//port")
 st = lambda s: sum(1 for p in ports if p.find("state").get("state") == s)
-named = sorted("%s/%s" % (p.get("portid"), (p.find("service").get("name") if p.find("service") is not None else "?")) for p in ports if p.find("state").get("state") == "open")
-print("%-9s nmap        %6.2f s  closed %2d  open|filtered %2d                   named: %s" % (sys.argv[2], float(sys.argv[3]), st("closed"), st("open|filtered"), " ".join(named)))
+named = {int(p.get("portid")): (p.find("service").get("name") if p.find("service") is not None else "unknown")
+         for p in ports if p.find("state").get("state") == "open"}
+want = [int(p) for p in sys.argv[4].split()]
+found = sum(1 for p in want if named.get(p, "unknown") != "unknown")
+print("%-8s nmap        %7.2f s  recall %2d/%d  closed %2d  open|filtered %2d                   named: %s" % (
+    sys.argv[2], float(sys.argv[3]), found, len(want), st("closed"), st("open|filtered"),
+    " ".join("%d/%s" % kv for kv in sorted(named.items()))))
 PY
 }
 bench default

@@ -17,7 +17,7 @@ use crate::catalog::{Catalog, ProbeKey, ServiceDef};
 use crate::error::Error;
 use crate::model::{AuthState, Finding, PortResult, Remediation, Service, Severity};
 use crate::text::terminal_safe;
-use crate::verdict::rules::{self, Applied, Fix, RuleKind};
+use crate::verdict::rules::{self, Applied, Fix, RuleKind, ServiceFix};
 use crate::verdict::{port, ServiceFacts};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr};
@@ -547,7 +547,13 @@ fn rule_verdict(a: &Applied, def: Option<&ServiceDef>) -> RuleVerdict {
     let Some(d) = def else {
         let fix = match a.kind {
             RuleKind::UnexpectedOpenPort => unidentified(EXAMPLE_PORT).map(|f| f.remediation),
-            _ => Some(rule.fix(EXAMPLE_PORT, None)),
+            _ => Some(rule.fix(
+                EXAMPLE_PORT,
+                rule.proto.map(|proto| ServiceFix {
+                    proto,
+                    ..ServiceFix::default()
+                }),
+            )),
         };
         return RuleVerdict {
             severity: rule.severity.as_str().to_owned(),
@@ -1110,6 +1116,13 @@ notes = ["a note \u202e reversed"]
             port.contains("--dport 4444") && port.contains("an example"),
             "{port}"
         );
+        for udp in ["udp-amplifier", "dns-open-resolver", "exposed-udp-service"] {
+            let out = explain(&cat, udp).unwrap();
+            assert!(
+                out.contains("-p udp --dport 4444") && !out.contains("-p tcp"),
+                "{out}"
+            );
+        }
     }
 
     #[test]

@@ -130,6 +130,8 @@ pub struct Rule {
     pub references: &'static [&'static str],
     /// How its fix is built.
     pub fix: Fix,
+    /// The transport it is about, when only one (which firewall lines).
+    pub proto: Option<Proto>,
 }
 
 /// Placeholder in a per-service rule id.
@@ -150,6 +152,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "The service answered a read-only request from where the scan ran without asking for credentials: anyone who can reach the port can read (and usually change) what it holds.",
         references: &["https://cwe.mitre.org/data/definitions/306.html", CWE_1327],
         fix: Fix::CloseService,
+        proto: None,
     },
     Rule {
         kind: RuleKind::ServiceExposed,
@@ -161,6 +164,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "The service asks for credentials or refuses this client, but its port should not be reachable at all: every open port is attack surface for password guessing, pre-authentication bugs and denial of service.",
         references: &["https://cwe.mitre.org/data/definitions/668.html", CWE_1327],
         fix: Fix::CloseService,
+        proto: None,
     },
     Rule {
         kind: RuleKind::ServicePublic,
@@ -172,6 +176,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "A service meant to be reachable (web, mail, SSH) answers; listed so that the inventory is complete.",
         references: &[],
         fix: Fix::ServiceAdvice,
+        proto: None,
     },
     Rule {
         kind: RuleKind::UnexpectedOpenPort,
@@ -183,6 +188,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "Something accepts connections and nothing identified it: close the port unless it has a reason to be open (then list it in the policy file).",
         references: &[CWE_1327],
         fix: Fix::ClosePort,
+        proto: None,
     },
     Rule {
         kind: RuleKind::OpenOnEveryPortHost,
@@ -194,6 +200,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "The host accepts connections on random unused ports too, and this port answered like them: its being open proves nothing about a service.",
         references: &["https://nmap.org/book/man-port-scanning-basics.html"],
         fix: Fix::Nothing,
+        proto: None,
     },
     Rule {
         kind: RuleKind::HostAnswersEveryPort,
@@ -205,6 +212,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "A tarpit, SYN proxy or port-forwarding middlebox answers for the host, so a port scan cannot see which services really listen; scan from inside that layer.",
         references: &["https://nmap.org/book/man-port-scanning-basics.html"],
         fix: Fix::Nothing,
+        proto: None,
     },
     Rule {
         kind: RuleKind::NoDefaultDenyFirewall,
@@ -216,6 +224,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "Closed ports answer with RST and none is filtered: nothing stands between a newly started service and the network.",
         references: &["https://csrc.nist.gov/pubs/sp/800/41/r1/final"],
         fix: Fix::DefaultDeny,
+        proto: None,
     },
     Rule {
         kind: RuleKind::DualStackMismatch,
@@ -227,6 +236,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "A port filtered over IPv4 but open over IPv6 (or the reverse) is the classic firewall written for one family and forgotten for the other.",
         references: &["https://www.rfc-editor.org/rfc/rfc7123"],
         fix: Fix::CloseOtherFamily,
+        proto: None,
     },
     Rule {
         kind: RuleKind::PolicyStaleEntry,
@@ -238,6 +248,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "The policy expects a port that was scanned and found not open: the entry can go, before it silently excuses whatever opens there next.",
         references: &[],
         fix: Fix::EditPolicy,
+        proto: None,
     },
     Rule {
         kind: RuleKind::UdpAmplifier,
@@ -249,6 +260,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "UDP has no handshake: an attacker sends small requests with the victim's address as the source, and this service fires its larger replies at the victim. Reflectors like it carry the record DDoS attacks, and network owners get abuse reports for them (Shadowserver scans for them daily).",
         references: &["https://www.cisa.gov/news-events/alerts/2014/01/17/udp-based-amplification-attacks", "https://www.rfc-editor.org/rfc/rfc8085"],
         fix: Fix::CloseService,
+        proto: Some(Proto::Udp),
     },
     Rule {
         kind: RuleKind::OpenResolver,
@@ -260,6 +272,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "An open resolver answers spoofed queries for large records at a victim (DNS amplification, up to 54x), can be used to poison its cache, and resolves names for anyone who wants to hide where queries come from. Recursion belongs to the resolver's own clients only.",
         references: &["https://www.rfc-editor.org/rfc/rfc5358", "https://www.cisa.gov/news-events/alerts/2013/03/29/dns-amplification-attacks"],
         fix: Fix::CloseService,
+        proto: Some(Proto::Udp),
     },
     Rule {
         kind: RuleKind::SnmpPublicCommunity,
@@ -271,6 +284,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "The default community is a password everyone knows: anyone reads the system's description, interfaces, routes, processes and installed software (and, where a write community is left at its default, changes them); the replies to GetBulk requests also make the agent a DDoS reflector.",
         references: &["https://www.cisa.gov/news-events/alerts/2017/06/05/reducing-risk-snmp-abuse", "https://www.rfc-editor.org/rfc/rfc3414"],
         fix: Fix::CloseService,
+        proto: Some(Proto::Udp),
     },
     Rule {
         kind: RuleKind::UdpExposed,
@@ -282,6 +296,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "The service answered a read-only datagram from where the scan ran. It restricts what it tells this client, but its port should not be reachable at all: every open UDP port is attack surface for pre-authentication bugs and can be abused as a reflector.",
         references: &[CWE_1327],
         fix: Fix::CloseService,
+        proto: Some(Proto::Udp),
     },
     Rule {
         kind: RuleKind::SshNoRateLimit,
@@ -293,6 +308,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "Ten paced connects in a row each got the SSH banner: nothing slows a password-guessing run down before sshd's own MaxStartups. fail2ban-style bans on failed logins cannot be seen without logging in, and this check never does.",
         references: &["https://www.rfc-editor.org/rfc/rfc4253#section-4.2", "https://ipset.netfilter.org/iptables-extensions.man.html"],
         fix: Fix::SshRateLimit,
+        proto: None,
     },
     Rule {
         kind: RuleKind::SshRateLimited,
@@ -304,6 +320,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "After a few connects the SSH port stopped answering (a netfilter limit) or sshd closed the connection (MaxStartups, PerSourcePenalties): password guessing is slowed down. Listed so that the evidence is kept.",
         references: &["https://ipset.netfilter.org/iptables-extensions.man.html"],
         fix: Fix::Nothing,
+        proto: None,
     },
     Rule {
         kind: RuleKind::DefaultDenyBypassed,
@@ -315,6 +332,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "Unlisted ports of this host are dropped or rejected, yet this port, which the policy does not expect, answers. A container port published with `docker run -p` does exactly that: Docker DNATs it in PREROUTING and accepts it in FORWARD, so INPUT rules and ufw never see it. Otherwise an ACCEPT rule ahead of the default opens it.",
         references: &["https://docs.docker.com/engine/network/packet-filtering-firewalls/"],
         fix: Fix::ClosePort,
+        proto: None,
     },
     Rule {
         kind: RuleKind::EndOfLife,
@@ -326,6 +344,7 @@ pub static RULES: [Rule; 17] = [
         rationale: "The banner's version belongs to a release cycle its upstream no longer patches, so new vulnerabilities stay open unless the distribution backports fixes. Version-inferred: a distribution package keeps the upstream version while it backports, so check the package's own support before acting. Medium, not high: the version is read from a banner, and the port's own finding already carries its exposure.",
         references: &["https://endoflife.date/", "https://cwe.mitre.org/data/definitions/1104.html"],
         fix: Fix::Upgrade,
+        proto: None,
     },
 ];
 
