@@ -319,7 +319,8 @@ pub struct Args {
 
     /// How long silent UDP ports are waited for, in milliseconds; they are
     /// re-sent once a second within it (the targets' ICMP rate limit
-    /// answers about one closed port a second).
+    /// answers about one closed port a second). A host silent on every UDP
+    /// port, ICMP included, ends after 1.4 s.
     #[arg(long = "udp-wait", value_name = "MS", default_value_t = 2500, help_heading = heading::TIMING)]
     pub udp_wait: u64,
 

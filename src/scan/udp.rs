@@ -18,7 +18,11 @@
 //! datagrams leave at once, silent ports are re-sent once a second (a
 //! token's refill), and the host ends after [`UdpConfig::wait`]. Silent
 //! ports of a host that did answer other closed ports with ICMP are counted
-//! as left unresolved by that limit ([`HostEnd::rate_limited`]).
+//! as left unresolved by that limit ([`HostEnd::rate_limited`]). A host that
+//! has answered nothing at all on any port (no datagram, no ICMP error) by
+//! [`QUIET_END`] after the first round ends there: the rate limit lets a
+//! burst of errors through first, so its silence is a firewall's, and more
+//! rounds would only wait it out.
 
 use super::connect;
 use crate::model::{PortResult, PortState, Proto, Reason, UdpExchange};
@@ -27,6 +31,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -51,6 +56,10 @@ pub const LINGER: Duration = Duration::from_millis(300);
 
 /// Time between rounds: the refill of one ICMP token at the target.
 pub const ROUND: Duration = Duration::from_millis(1000);
+
+/// When a host that has answered nothing on any port ends: the second
+/// round's answers (if the first datagrams were lost) have had this long.
+pub const QUIET_END: Duration = Duration::from_millis(1400);
 
 /// One datagram to send: which probe it is, and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -350,15 +359,20 @@ fn icmp_or_local(sock: &UdpSocket, e: io::Error) -> End {
 
 /// Runs one port: first datagrams, a re-send each round while silent, then
 /// reads until [`LINGER`] after the last reply (within `deadline`).
+///
+/// `heard` is shared by the host's ports: set when any of them got a
+/// datagram or an ICMP error; while it is unset, every port ends at
+/// [`QUIET_END`].
 async fn port_exchange(
     link: &Link,
     first: Vec<Datagram>,
     prober: &dyn Prober,
-    start: Instant,
+    (start, heard): (Instant, &AtomicBool),
     cfg: &UdpConfig,
 ) -> (Port, End, Option<Duration>) {
     let mut port = Port::default();
     let deadline = start + cfg.wait;
+    let quiet_end = (start + QUIET_END).min(deadline);
     let mut buf = vec![0u8; DATAGRAM_MAX];
     let mut rtt = None;
     let mut end = End::Silent;
@@ -368,6 +382,9 @@ async fn port_exchange(
         let now = Instant::now();
         if linger_until.is_none() && now >= next_round && port.rounds <= cfg.retries {
             if let Err(e) = send_all(link, &mut port, &first).await {
+                if matches!(e, End::Icmp(_)) {
+                    heard.store(true, Ordering::Relaxed);
+                }
                 return (port, e, rtt);
             }
             if port.rounds == 0 {
@@ -376,12 +393,14 @@ async fn port_exchange(
             port.rounds += 1;
             next_round = start + ROUND * u32::from(port.rounds);
         }
+        let silent_host = !heard.load(Ordering::Relaxed);
+        let end_at = if silent_host { quiet_end } else { deadline };
         let wake = match linger_until {
             Some(t) => t.min(deadline + LINGER),
-            None if port.rounds <= cfg.retries => next_round.min(deadline),
-            None => deadline,
+            None if port.rounds <= cfg.retries => next_round.min(end_at),
+            None => end_at,
         };
-        if linger_until.is_none() && Instant::now() >= deadline {
+        if linger_until.is_none() && Instant::now() >= end_at {
             break;
         }
         match tokio::time::timeout_at(wake, link.recv(&mut buf)).await {
@@ -390,6 +409,9 @@ async fn port_exchange(
             Ok(Err(e)) => {
                 if linger_until.is_none() {
                     end = icmp_or_local(link.sock(), e);
+                    if matches!(end, End::Icmp(_)) {
+                        heard.store(true, Ordering::Relaxed);
+                    }
                     rtt = Some(start.elapsed());
                     break;
                 }
@@ -401,6 +423,7 @@ async fn port_exchange(
                     continue;
                 }
                 rtt.get_or_insert_with(|| start.elapsed());
+                heard.store(true, Ordering::Relaxed);
                 let (probe, more) = prober.answer(&port.sent, reply);
                 port.note_received(probe, reply);
                 end = End::Answered;
@@ -434,16 +457,18 @@ async fn host(
     prober: Arc<dyn Prober>,
 ) -> (HostEnd, u64) {
     let start = Instant::now();
+    let heard = AtomicBool::new(false);
     let runs = cfg.ports.iter().map(|&p| {
         let prober = prober.clone();
         let cfg = &cfg;
+        let heard = &heard;
         async move {
             let first = prober.first_to(SocketAddr::new(ip, p));
             let connected = !first.iter().any(|d| prober.new_port(d));
             match Link::new(SocketAddr::new(ip, p), connected) {
                 Ok(link) => {
                     let (port, end, rtt) =
-                        port_exchange(&link, first, prober.as_ref(), start, cfg).await;
+                        port_exchange(&link, first, prober.as_ref(), (start, heard), cfg).await;
                     (p, port, end, rtt)
                 }
                 Err(_) => (p, Port::default(), End::Local, None),
@@ -625,6 +650,47 @@ mod tests {
         assert_eq!(r.state, PortState::OpenFiltered, "a stray datagram");
         let r = answered_from_new_port(Arc::new(Echo), b"ok, an error").await;
         assert_eq!(r.state, PortState::OpenFiltered, "connected: never read");
+    }
+
+    #[tokio::test]
+    async fn a_host_silent_on_every_port_ends_early_one_that_answers_does_not() {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let silent = [
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        ];
+        let closed = {
+            let t = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            t.local_addr().unwrap().port()
+        };
+        let long = |ports: Vec<u16>| UdpConfig {
+            wait: Duration::from_millis(2500),
+            retries: 2,
+            ..cfg(ports)
+        };
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let t0 = std::time::Instant::now();
+        let (end, _) = host(ip, None, long(silent.to_vec()), Arc::new(Echo)).await;
+        let took = t0.elapsed();
+        assert!(
+            took >= QUIET_END && took < Duration::from_millis(2000),
+            "{took:?}"
+        );
+        assert!(end
+            .hits
+            .iter()
+            .all(|h| h.result.state == PortState::OpenFiltered));
+        assert!(end.hits.iter().all(|h| h.result.tries == 2));
+        let t0 = std::time::Instant::now();
+        let (end, _) = host(ip, None, long(vec![silent[0], closed]), Arc::new(Echo)).await;
+        assert!(
+            t0.elapsed() >= Duration::from_millis(2500),
+            "an ICMP answer: full wait"
+        );
+        assert_eq!(end.hits[0].result.tries, 3);
+        assert_eq!(end.hits[1].result.state, PortState::Closed);
+        assert_eq!(end.rate_limited, 1);
     }
 
     #[test]
