@@ -227,13 +227,13 @@ fn coverage(stats: &SweepStats, judge: &Judge, unresolved_hosts: Vec<String>) ->
     c
 }
 
-/// The UDP side of the plan, when UDP ports are asked for: it may use a
-/// quarter of the descriptor window (the TCP sweep runs beside it).
+/// The UDP side of the plan, when UDP ports are asked for, with `sockets`
+/// descriptors of its own (the TCP sweep runs beside it).
 fn udp_plan(
     cfg: &Config,
     catalog: &Arc<Catalog>,
     ports: PortList,
-    window: usize,
+    sockets: usize,
 ) -> Option<pipeline::UdpPlan> {
     if ports.is_empty() {
         return None;
@@ -244,7 +244,7 @@ fn udp_plan(
             ports: Arc::new(ports.as_slice().to_vec()),
             wait: cfg.udp_wait,
             retries: (cfg.udp_wait.as_millis() / crate::scan::udp::ROUND.as_millis()).min(10) as u8,
-            sockets: (window / 4).max(64),
+            sockets: sockets.max(1),
             shard,
         },
         identify: Arc::new(crate::fingerprint::udp::UdpIdentify::new(
@@ -296,17 +296,26 @@ async fn run_with(cfg: Config, sink: Option<report::SinkMaker>) -> Result<u8, Er
     };
     let (mut judge, mut reporter) = judge_and_reporter(&cfg, &catalog, sink)?;
     let targets = Arc::new(set);
+    // The UDP sweep's sockets come out of the connect window, so both
+    // together stay within the descriptor limit (EMFILE would slow both).
+    let udp_share = if udp_ports.is_empty() {
+        0
+    } else {
+        (budget.connect_window / 4)
+            .max(64)
+            .min(budget.connect_window / 2)
+    };
     let plan = Plan {
         targets: targets.clone(),
         ports: ports.clone(),
         sweep: cfg
             .sweep
-            .sweep_config(budget.connect_window, seed, cfg.fingerprint),
+            .sweep_config(budget.connect_window - udp_share, seed, cfg.fingerprint),
         identify,
         fingerprint_window: budget.fingerprint_window,
         canary: cfg.canary,
         service_ports: Arc::new(ports::default_ports(catalog.default_ports())),
-        udp: udp_plan(&cfg, &catalog, udp_ports, budget.connect_window),
+        udp: udp_plan(&cfg, &catalog, udp_ports, udp_share),
         ssh_rate: cfg.ssh_rate,
     };
     let meta = ScanMeta {

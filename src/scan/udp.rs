@@ -254,16 +254,27 @@ impl Link {
     }
 
     /// The next datagram from the target, and whether it came from the
-    /// probed port (datagrams from other addresses are dropped here).
-    async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-        match self {
-            Link::Connected(s) => s.recv(buf).await.map(|n| (n, true)),
-            Link::Unconnected(s, to) => loop {
-                let (n, from) = s.recv_from(buf).await?;
-                if from.ip() == to.ip() {
-                    return Ok((n, from.port() == to.port()));
-                }
-            },
+    /// probed port (datagrams from other addresses are dropped here). `buf`
+    /// gets its [`DATAGRAM_MAX`] bytes only once the socket is readable, so a
+    /// silent port (most of a firewalled /24) holds no buffer.
+    async fn recv(&self, buf: &mut Vec<u8>) -> io::Result<(usize, bool)> {
+        loop {
+            self.sock().readable().await?;
+            if buf.is_empty() {
+                buf.resize(DATAGRAM_MAX, 0);
+            }
+            let got = match self {
+                Link::Connected(s) => s.try_recv(buf).map(|n| (n, true)),
+                Link::Unconnected(s, to) => match s.try_recv_from(buf) {
+                    Ok((n, from)) if from.ip() == to.ip() => Ok((n, from.port() == to.port())),
+                    Ok(_) => continue,
+                    Err(e) => Err(e),
+                },
+            };
+            match got {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return r,
+            }
         }
     }
 }
@@ -373,7 +384,7 @@ async fn port_exchange(
     let mut port = Port::default();
     let deadline = start + cfg.wait;
     let quiet_end = (start + QUIET_END).min(deadline);
-    let mut buf = vec![0u8; DATAGRAM_MAX];
+    let mut buf = Vec::new();
     let mut rtt = None;
     let mut end = End::Silent;
     let mut next_round = start;
