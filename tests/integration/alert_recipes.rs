@@ -313,14 +313,19 @@ fn the_readme_alert_recipes_post_what_each_service_keeps() {
         .filter_map(|a| a["labels"]["fingerprint"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(active, firing, "{held:#}");
-    let redis = held
+    // The open Redis may carry more than one alert (Debian's 7.0 is past
+    // its end of life too): the exposure one is looked up by its rule.
+    let instance = format!("127.0.0.1:{open}");
+    let of_redis: Vec<&Value> = held
         .as_array()
-        .and_then(|a| {
-            a.iter()
-                .find(|x| x["labels"]["instance"] == format!("127.0.0.1:{open}"))
-        })
-        .unwrap_or_else(|| panic!("no alert for the open Redis: {held:#}"));
-    assert_eq!(redis["labels"]["rule"], "redis-unauthenticated", "{held:#}");
+        .into_iter()
+        .flatten()
+        .filter(|x| x["labels"]["instance"] == instance.as_str())
+        .collect();
+    let redis = of_redis
+        .iter()
+        .find(|x| x["labels"]["rule"] == "redis-unauthenticated")
+        .unwrap_or_else(|| panic!("no redis-unauthenticated alert for the open Redis: {held:#}"));
     assert_eq!(redis["labels"]["severity"], "critical", "{held:#}");
     assert_eq!(
         redis["labels"]["alertname"], "RedisUnauthenticated",
