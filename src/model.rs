@@ -331,7 +331,8 @@ pub struct Service {
     /// A bounded, escaped excerpt of what the service said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
-    /// Connections opened to identify it (the scan's own connection included).
+    /// Connections opened or attempted to identify it (the scan's own
+    /// connection included).
     #[serde(default)]
     pub connections: u32,
     /// Why identification stopped short, or what else is known of the port.

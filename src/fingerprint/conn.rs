@@ -4,7 +4,7 @@
 //! A text probe reuses the current connection when the last exchange left
 //! the stream clean (a reply read to its end, an HTTP response framed and
 //! kept alive); after silence or a close it gets a new one, and a dialogue
-//! always does. Every new TCP connection is counted.
+//! always does. Every new TCP connection is counted, from its attempt.
 
 use super::io::{self, End};
 use super::{http, tls, Conn, Layer, Session};
@@ -22,10 +22,10 @@ impl Session<'_> {
             return None;
         }
         let timeout = self.budget.remaining().min(CONNECT_MAX);
+        self.connections += 1;
         match attempt(self.addr, timeout).await {
             Attempt::Open { stream, .. } => {
                 io::rst_on_close(&stream);
-                self.connections += 1;
                 Some(stream)
             }
             _ => {
@@ -131,12 +131,12 @@ impl Session<'_> {
         let mut budget = self.budget;
         let start = Instant::now();
         let me: &Session<'_> = self;
-        let end = io::read_until(conn.io.as_mut(), buf, &mut budget, first, gap, |b| {
+        let (end, resent) = io::read_reply(conn.io.as_mut(), buf, &mut budget, first, gap, |b| {
             done(b, me)
         })
         .await;
         self.budget = budget;
-        if end == End::Done || end.closed() {
+        if (end == End::Done || end.closed()) && !resent {
             self.slowest = self.slowest.max(start.elapsed());
         }
         if end.exhausted() {

@@ -1,8 +1,11 @@
 //! Bounded I/O for probing hostile peers: every read is capped by the port's
 //! byte budget, an idle window and the port's absolute deadline (a tarpit that
 //! drips a byte a second cannot extend it); every write has a deadline.
+//! Silence after a probe counts only once the peer has the probe: while the
+//! kernel still retransmits a lost segment, [`read_reply`] waits on.
 
 use socket2::SockRef;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -22,6 +25,16 @@ impl Io for TcpStream {
 /// Makes dropping `s` send a RST instead of a FIN (see [`crate::scan::connect::abort`]).
 pub fn rst_on_close(s: &TcpStream) {
     let _ = SockRef::from(s).set_linger(Some(Duration::ZERO));
+}
+
+/// Sends our FIN ahead of the RST that dropping `s` then sends (see
+/// [`rst_on_close`]). A RST is never retransmitted: when it is lost, a server
+/// that serves one connection at a time (Tomcat's shutdown port, a Zabbix
+/// agent's few workers) waits out its own read timeout on a dead connection
+/// and refuses the next one. The FIN is a second, independent packet that
+/// tells it the same.
+pub fn hang_up(s: &TcpStream) {
+    let _ = SockRef::from(s).shutdown(std::net::Shutdown::Write);
 }
 
 /// What is left of one port's budget.
@@ -123,6 +136,59 @@ pub async fn read_until<S: AsyncRead + Unpin + ?Sized>(
             }
         }
     }
+}
+
+/// Most times [`read_reply`] waits on for a probe still being retransmitted.
+const LOSS_WAITS: usize = 3;
+
+/// The kernel's current retransmission timeout when bytes sent on `s` are
+/// not yet acknowledged (a lost segment being resent), else `None`.
+pub fn unacked_rto(s: &TcpStream) -> Option<Duration> {
+    // SAFETY: tcp_info is plain old data; the kernel writes at most `len`
+    // bytes into it, and the descriptor belongs to the live stream `s`.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && info.tcpi_unacked > 0).then(|| Duration::from_micros(u64::from(info.tcpi_rto)))
+}
+
+/// [`read_until`] on a probing connection, except that a first window that
+/// ends in silence while the peer has not acknowledged our bytes is extended
+/// by the retransmission timeout (Linux resends after ≥ 200 ms, longer than
+/// a reply window on a fast link), at most [`LOSS_WAITS`] times. Also says
+/// whether it waited so, when the reply's latency is the loss's, not the
+/// peer's.
+pub async fn read_reply(
+    io: &mut dyn Io,
+    buf: &mut Vec<u8>,
+    budget: &mut Budget,
+    first: Duration,
+    gap: Duration,
+    mut done: impl FnMut(&[u8]) -> bool,
+) -> (End, bool) {
+    let start_len = buf.len();
+    let mut wait = first;
+    let mut resent = false;
+    for _ in 0..=LOSS_WAITS {
+        let end = read_until(&mut *io, buf, budget, wait, gap, &mut done).await;
+        if end != End::Idle || buf.len() > start_len {
+            return (end, resent);
+        }
+        let Some(rto) = unacked_rto(io.tcp()) else {
+            return (end, resent);
+        };
+        resent = true;
+        wait = rto + first;
+    }
+    (End::Idle, resent)
 }
 
 /// Writes all of `data` and flushes, giving up at `timeout` or the deadline.

@@ -75,6 +75,11 @@ impl Catalog {
 /// Request-URI).
 pub(crate) const HOST: &[u8] = b"{host}";
 
+/// Shortest wait for an expected greeting: when the last ACK of our
+/// handshake is lost, the server accepts (and greets) only after it resends
+/// its SYN-ACK, 1 s later on Linux, and our kernel ACKs again.
+const GREETING_LOSS_FLOOR: Duration = Duration::from_millis(1300);
+
 /// `raw` with every `{host}` replaced by `host` (`ip:port`, `[v6]:port`).
 pub(crate) fn with_host(raw: &[u8], host: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + host.len());
@@ -185,6 +190,12 @@ impl Conn {
     }
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        io::hang_up(self.io.tcp());
+    }
+}
+
 /// How a layer's probing ended.
 enum Found {
     /// Identified (ident.service set), with the reply that showed it.
@@ -284,8 +295,8 @@ impl<'a> Session<'a> {
     // ---- windows -------------------------------------------------------
 
     /// How long to wait for a greeting: 300 ms + 8×RTT within 300..1500 ms;
-    /// up to 2.5 s where a server-speaks-first service is expected, or once
-    /// this port's greeting came late.
+    /// where a server-speaks-first service is expected, or once this port's
+    /// greeting came late, twice that within [`GREETING_LOSS_FLOOR`]..2.5 s.
     fn greeting_window(&self) -> Duration {
         let base = Duration::from_millis(300 + 8 * ms(self.rtt)).min(Duration::from_millis(1500));
         let first: Vec<&str> = dialogues()
@@ -294,7 +305,7 @@ impl<'a> Session<'a> {
             .map(|d| d.name())
             .collect();
         if self.late || self.cat.greeting_port(self.ctx.port, &first) {
-            (base * 2).clamp(Duration::from_millis(1000), Duration::from_millis(2500))
+            (base * 2).clamp(GREETING_LOSS_FLOOR, Duration::from_millis(2500))
         } else {
             base
         }
@@ -563,9 +574,11 @@ impl<'a> Session<'a> {
     }
 
     fn greeting_done(&self, b: &[u8]) -> bool {
-        if self.cat.match_reply(ProbeKey::Greeting, b).settled() {
-            return true;
-        }
+        self.cat.match_reply(ProbeKey::Greeting, b).settled() || self.coded_greeting(b)
+    }
+
+    /// Whether a server-first dialogue takes `b` for its protocol's greeting.
+    fn coded_greeting(&self, b: &[u8]) -> bool {
         self.server_first().iter().any(|d| {
             let mut id = Ident::default();
             matches!(d.step(0, b, &mut id), Step::Done | Step::Send(_))

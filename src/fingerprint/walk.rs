@@ -127,17 +127,38 @@ impl Session<'_> {
 
     /// A greeting that came after the greeting window, in front of the first
     /// reply of a port that had said nothing (ProFTPD greets ~300 ms after
-    /// connect on a loopback link): the server spoke first after all, and
-    /// the greeting rules judge what it said. `None` when it is not one.
+    /// connect on a loopback link; any server does 1 s late when the last ACK
+    /// of our handshake was lost): the server spoke first after all, and the
+    /// greeting rules judge what it said. A coded protocol's greeting (MySQL's
+    /// handshake) is judged on a new connection, its dialogue needing a
+    /// stream our probe has not been sent on. `None` when it is not one.
     async fn late_greeting(&mut self, reply: &[u8]) -> Option<Option<Found>> {
         if self.spoke {
             return None;
         }
         let o = self.cat.match_reply(ProbeKey::Greeting, reply);
-        let id = o.hard?;
-        self.spoke = true;
+        if let Some(id) = o.hard {
+            self.spoke = true;
+            self.late = true;
+            return Some(self.settle(id, o.then, reply.to_vec()).await);
+        }
+        if !self.coded_greeting(reply) {
+            return None;
+        }
         self.late = true;
-        Some(self.settle(id, o.then, reply.to_vec()).await)
+        self.conn = None;
+        let Some(mut conn) = self.connect().await else {
+            return Some(None);
+        };
+        let mut greeting = Vec::new();
+        let window = self.greeting_window();
+        let end = self
+            .read(&mut conn, &mut greeting, window, |b, s| s.greeting_done(b))
+            .await;
+        if !end.closed() {
+            self.conn = Some(conn);
+        }
+        Some(self.judge_greeting(greeting).await)
     }
 
     /// A hard match: follow it up; a generic one is kept and narrows the
@@ -280,8 +301,8 @@ impl Session<'_> {
 
     /// Runs `ds` at once, each on its own new connection (TLS inside a TLS
     /// layer) with an equal share of the byte budget; the first to identify
-    /// its service wins and the others are dropped (their connections still
-    /// count).
+    /// its service wins and the others are dropped (their connections, made
+    /// or still being attempted, count).
     async fn batch(&mut self, ds: &[&'static dyn Dialogue]) -> Option<Found> {
         self.conn = None;
         if ds.is_empty() || self.budget.spent() {
@@ -389,13 +410,13 @@ async fn converse(
         let mut reply = Vec::new();
         let (st, probe_id) = (stage, id.clone());
         let start = Instant::now();
-        let end = io::read_until(&mut *io, &mut reply, budget, window, w.gap, |b| {
+        let (end, resent) = io::read_reply(&mut *io, &mut reply, budget, window, w.gap, |b| {
             let mut scratch = probe_id.clone();
             b == send.as_slice() || d.step(st, b, &mut scratch) != Step::NeedMore
         })
         .await;
         t.end = Some(end);
-        if n == 0 && (end == End::Done || end.closed() || !reply.is_empty()) {
+        if n == 0 && !resent && (end == End::Done || end.closed() || !reply.is_empty()) {
             t.latency = Some(start.elapsed());
         }
         if reflects(&send, &reply) {
@@ -422,8 +443,10 @@ async fn converse(
     t
 }
 
-/// One dialogue of a batch on its own connection (counted in `opened`):
-/// bytes read, and the conversation if one took place.
+/// One dialogue of a batch on its own connection (counted in `opened` when
+/// attempted, so that the count does not depend on how many connects a
+/// one-at-a-time server let through before the winner): bytes read, and the
+/// conversation if one took place.
 async fn solo(
     d: &'static dyn Dialogue,
     ctx: ProbeCtx,
@@ -438,12 +461,12 @@ async fn solo(
     };
     let start_bytes = budget.bytes_left;
     let timeout = budget.remaining().min(Duration::from_secs(3));
+    opened.fetch_add(1, Ordering::Relaxed);
     let Attempt::Open { stream, .. } = attempt(addr, timeout).await else {
         return (0, None);
     };
-    opened.fetch_add(1, Ordering::Relaxed);
     io::rst_on_close(&stream);
-    let mut io: Box<dyn Io> = match tls {
+    let io: Box<dyn Io> = match tls {
         None => Box::new(stream),
         Some(host) => {
             let mut hs = budget;
@@ -456,6 +479,16 @@ async fn solo(
             }
         }
     };
-    let talk = converse(io.as_mut(), d, 0, Ident::default(), first, &mut budget, w).await;
+    let mut conn = Conn::new(io);
+    let talk = converse(
+        conn.io.as_mut(),
+        d,
+        0,
+        Ident::default(),
+        first,
+        &mut budget,
+        w,
+    )
+    .await;
     (start_bytes.saturating_sub(budget.bytes_left), Some(talk))
 }

@@ -162,6 +162,18 @@ impl SynSchedule {
         syns
     }
 
+    /// When retransmission `n` (1: the first) leaves, counted from the start.
+    pub fn retransmission_at(&self, n: u32) -> Duration {
+        let (mut at, mut rto) = (Duration::ZERO, KERNEL_SYN_RTO);
+        for retransmission in 1..=n {
+            at += rto;
+            if retransmission > self.linear {
+                rto *= 2;
+            }
+        }
+        at
+    }
+
     /// `life`, moved to 50 ms before a retransmission that would otherwise
     /// fall within 50 ms of it: whether the kernel's timer or our deadline
     /// fires first is a race there, and the SYN count must not depend on it.
@@ -469,6 +481,9 @@ mod tests {
     fn syn_schedule_counts_the_kernels_retransmissions() {
         let linear = SynSchedule::with_linear(4);
         let doubling = SynSchedule::with_linear(0);
+        assert_eq!(linear.retransmission_at(2), Duration::from_secs(2));
+        assert_eq!(doubling.retransmission_at(2), Duration::from_secs(3));
+        assert_eq!(doubling.retransmission_at(1), KERNEL_SYN_RTO);
         assert_eq!(linear.syns_by(ms(999)), 1);
         assert_eq!(linear.syns_by(ms(1400)), 2);
         assert_eq!(doubling.syns_by(ms(1400)), 2);
