@@ -141,7 +141,8 @@ for line in open(ecf):
         continue
     if v.get("type") == "port":
         s = v.get("service") or {}
-        ec[v["port"]] = (s.get("name") or "-", s.get("product") or "", s.get("version") or "", s.get("auth") or "", s.get("connections", "-"))
+        sev = (v.get("finding") or {}).get("severity") or "-"
+        ec[v["port"]] = (s.get("name") or "-", s.get("product") or "", s.get("version") or "", s.get("auth") or "", s.get("connections", "-"), sev)
 nm = {}
 try:
     root = ET.parse(nmf).getroot()
@@ -161,7 +162,7 @@ def named(n):
 
 rows, missed, ec_only, both = [], [], [], 0
 for port in sorted(fixtures):
-    e = ec.get(port, ("(no line)", "", "", "", "-"))
+    e = ec.get(port, ("(no line)", "", "", "", "-", "-"))
     n = nm.get(port, ("-", "", "", ""))
     nmap_named = named(n[0]) and n[3] == "probed"
     ec_named = named(e[0])
@@ -170,7 +171,7 @@ for port in sorted(fixtures):
     if ec_named and not nmap_named:
         ec_only.append(f"{fixtures[port]}:{port}")
     both += nmap_named and ec_named
-    rows.append(f"| {fixtures[port]} | {port} | {e[0]} | {e[1]} {e[2]} | {e[3]} | {e[4]} | {n[0]}{'' if n[3] in ('probed', '') else ' (' + n[3] + ')'} | {n[1]} {n[2]} |")
+    rows.append(f"| {fixtures[port]} | {port} | {e[0]} | {e[1]} {e[2]} | {e[3]} | {e[5]} | {e[4]} | {n[0]}{'' if n[3] in ('probed', '') else ' (' + n[3] + ')'} | {n[1]} {n[2]} |")
 
 def f(x):
     try:
@@ -190,8 +191,8 @@ if with_nmap == "1":
     print(f"speed-up: {speed:.1f}x (target >= 30x); named by both: {both}; "
           f"named by exposecheck only: {len(ec_only)}; named by nmap only (probed): {len(missed)}")
 print()
-print("| fixture | port | exposecheck name | product version | auth | connections | nmap name | nmap product version |")
-print("|---|---|---|---|---|---|---|---|")
+print("| fixture | port | exposecheck name | product version | auth | severity | connections | nmap name | nmap product version |")
+print("|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 if missed:
     print()

@@ -9,11 +9,19 @@
 use super::io::{self, End};
 use super::{http, tls, Conn, Layer, Session};
 use crate::scan::connect::{attempt, Attempt};
+use crate::scan::timing::SynSchedule;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
-/// Longest wait for a TCP connect.
-const CONNECT_MAX: Duration = Duration::from_secs(3);
+/// Longest wait for a TCP connect: past the kernel's second SYN
+/// retransmission, so that two lost SYNs in a row (one connect in 400
+/// behind 5% loss, and a walk makes dozens) do not end the walk.
+pub(super) fn connect_limit(budget: &io::Budget) -> Duration {
+    let third_syn = SynSchedule::of_this_host().retransmission_at(2);
+    budget
+        .remaining()
+        .min(third_syn + Duration::from_millis(500))
+}
 
 impl Session<'_> {
     pub(super) async fn connect_tcp(&mut self) -> Option<TcpStream> {
@@ -21,7 +29,7 @@ impl Session<'_> {
             self.exhausted = true;
             return None;
         }
-        let timeout = self.budget.remaining().min(CONNECT_MAX);
+        let timeout = connect_limit(&self.budget);
         self.connections += 1;
         match attempt(self.addr, timeout).await {
             Attempt::Open { stream, .. } => {

@@ -460,7 +460,7 @@ async fn solo(
         return (0, None);
     };
     let start_bytes = budget.bytes_left;
-    let timeout = budget.remaining().min(Duration::from_secs(3));
+    let timeout = super::conn::connect_limit(&budget);
     opened.fetch_add(1, Ordering::Relaxed);
     let Attempt::Open { stream, .. } = attempt(addr, timeout).await else {
         return (0, None);

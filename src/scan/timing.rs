@@ -129,12 +129,15 @@ pub struct SynSchedule {
 
 impl SynSchedule {
     /// The schedule of this machine's network namespace (0 linear timeouts
-    /// when the sysctl is absent).
+    /// when the sysctl is absent), read once per process.
     pub fn of_this_host() -> SynSchedule {
-        let linear = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_syn_linear_timeouts")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
+        static LINEAR: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let linear = *LINEAR.get_or_init(|| {
+            std::fs::read_to_string("/proc/sys/net/ipv4/tcp_syn_linear_timeouts")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        });
         SynSchedule { linear }
     }
 

@@ -17,6 +17,10 @@ use std::process::{Command, Output};
 pub fn testnet() -> (TestNet, Place) {
     let net = TestNet::new();
     allow_low_ports(&net.target_ns);
+    // The fixtures listen on ports up to 45672; the servers' own outgoing
+    // connections (an Erlang node to epmd) must not take one of them as an
+    // ephemeral port first (seen once: erl's eaddrinuse on 45672).
+    net.sysctl_target("net.ipv4.ip_local_port_range", "46000 60999");
     let place = Place {
         ns: Some(net.target_ns.clone()),
         addr: net.target_v4().into(),

