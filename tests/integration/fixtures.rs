@@ -397,6 +397,17 @@ pub fn all() -> Vec<Fixture> {
             },
         ),
         r(
+            "unbound",
+            53,
+            10055,
+            |s, p| s.unbound(p),
+            || {
+                e(&["dns"])
+                    .product(&["unbound"])
+                    .version(more_versions::unbound())
+            },
+        ),
+        r(
             "distcc-insecure",
             3632,
             13632,

@@ -136,6 +136,27 @@ impl Servers {
         }
     }
 
+    /// Unbound in the foreground (`-d`, no chroot, no privilege drop),
+    /// answering everyone (it answers `version.bind` only to clients it
+    /// serves; the namespace has no route out), one process per port.
+    pub fn unbound(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("unbound-{port}"));
+            let conf = format!(
+                "server:\n  interface: {a}\n  port: {port}\n  do-ip6: no\n  chroot: \"\"\n  \
+                 username: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  \
+                 use-syslog: no\n  access-control: 0.0.0.0/0 allow\n",
+                a = self.place.addr,
+                d = dir.display(),
+            );
+            let conf_path = dir.join("unbound.conf");
+            fs::write(&conf_path, conf).expect("unbound.conf");
+            let mut cmd = self.place.command("/usr/sbin/unbound");
+            cmd.arg("-d").arg("-c").arg(&conf_path);
+            self.spawn("unbound", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
     /// rpcbind in the foreground on its fixed port 111, in a private mount
     /// namespace with its own `/run` (its lock file and socket would clash
     /// with another instance). rpcbind has no port option: each other port
@@ -516,6 +537,10 @@ pub mod versions {
     /// `nrpe -V` → `4.1.0`.
     pub fn nrpe() -> String {
         version_after(&version_output("/usr/sbin/nrpe", &["-V"]), "Version:")
+    }
+    /// `unbound -V` → `1.17.1`.
+    pub fn unbound() -> String {
+        version_after(&version_output("/usr/sbin/unbound", &["-V"]), "Version")
     }
     /// `dnsmasq --version` → `2.90`.
     pub fn dnsmasq() -> String {
