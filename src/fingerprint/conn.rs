@@ -90,8 +90,12 @@ impl Session<'_> {
         if self.spoke
             && !(self.layer == Layer::Tls && self.tls.as_ref().is_some_and(|t| t.alpn.is_some()))
         {
+            // The port is known to greet: wait for the greeting as long as
+            // a lost handshake ACK can delay it (a forking server under load,
+            // munin-node's Perl, greets a second connection late too); the
+            // read ends as soon as the greeting is whole.
             let mut drain = Vec::new();
-            let w = self.greeting_window();
+            let w = self.greeting_window().max(super::GREETING_LOSS_FLOOR);
             let end = self
                 .read(&mut conn, &mut drain, w, |b, s| s.greeting_done(b))
                 .await;
