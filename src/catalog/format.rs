@@ -114,6 +114,9 @@ pub enum Impact {
     /// Stops the service for whoever sends its word (the Tomcat shutdown
     /// port).
     Shutdown,
+    /// Nothing: an obsolete test service that holds no data and runs
+    /// nothing (echo), open for no reason.
+    TestService,
 }
 
 impl Impact {
@@ -125,6 +128,7 @@ impl Impact {
             Impact::RemoteLogin => "remote-login",
             Impact::Disclosure => "disclosure",
             Impact::Shutdown => "shutdown",
+            Impact::TestService => "test-service",
         }
     }
 }
@@ -211,6 +215,11 @@ pub struct ServiceFile {
     /// name, its match only narrows probing and a more specific service wins.
     #[serde(default)]
     pub generic: bool,
+    /// A port that sends back every probe verbatim is this service (echo):
+    /// named when nothing else matched, no rule being able to read a reply
+    /// that only repeats the probe.
+    #[serde(default)]
+    pub reflects: bool,
     /// CPE 2.3 name prefixes of the products it identifies.
     pub cpe: Option<Spanned<CpeDef>>,
     /// Release cycles and their end-of-life dates.

@@ -298,11 +298,11 @@ impl Builder {
                     "code needs a code_note saying what the dialogue sends",
                 );
             }
-        } else if f.matches.is_empty() {
+        } else if f.matches.is_empty() && !f.reflects {
             self.at(
                 &p.src,
                 &f.id,
-                "a service needs match rules or a code dialogue",
+                "a service needs match rules, a code dialogue or `reflects = true`",
             );
         }
         let cpe = self.cpe(p);
@@ -323,6 +323,7 @@ impl Builder {
             code_note: f.code_note.clone(),
             code_fallback: f.code_fallback,
             generic: f.generic,
+            reflects: f.reflects,
             remediation: Remediation {
                 config: f.remediation.config.clone(),
                 notes: f.remediation.notes.clone(),

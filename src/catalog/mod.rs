@@ -62,6 +62,8 @@ pub struct ServiceDef {
     /// A catch-all or framework whose match, on a port it does not name, only
     /// narrows probing to its probe family.
     pub generic: bool,
+    /// Named for a port that reflects every probe (see `ServiceFile::reflects`).
+    pub reflects: bool,
     /// Configuration lines and notes (firewall commands come from the verdict).
     pub remediation: Remediation,
     /// File it came from.
@@ -371,6 +373,11 @@ impl Catalog {
         self.rules.iter().any(|r| {
             r.probe == ProbeKey::Probe(pi) && r.service == si && r.kind == MatchKind::Match
         })
+    }
+
+    /// The service a port that reflects every probe is (echo), if any.
+    pub fn reflector(&self) -> Option<&ServiceDef> {
+        self.services.iter().find(|s| s.reflects)
     }
 
     /// The first service (in priority order) that names `port`.

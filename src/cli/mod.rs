@@ -381,7 +381,8 @@ pub struct Args {
     pub services_dir: Option<PathBuf>,
 
     /// Time budget to identify one open port, in milliseconds (all its
-    /// connections and reads together).
+    /// connections and reads together); lost SYNs and segments the kernel
+    /// resends extend it by their cost, up to half again.
     #[arg(long = "probe-timeout", value_name = "MS", default_value_t = 5000, help_heading = heading::FINGERPRINT)]
     pub probe_timeout: u64,
 

@@ -13,14 +13,17 @@ use crate::scan::timing::SynSchedule;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
-/// Longest wait for a TCP connect: past the kernel's second SYN
-/// retransmission, so that two lost SYNs in a row (one connect in 400
-/// behind 5% loss, and a walk makes dozens) do not end the walk.
+/// Longest wait for a TCP connect: past the third SYN, so that two lost
+/// SYNs in a row do not end the walk.
 pub(super) fn connect_limit(budget: &io::Budget) -> Duration {
-    let third_syn = SynSchedule::of_this_host().retransmission_at(2);
     budget
         .remaining()
-        .min(third_syn + Duration::from_millis(500))
+        .min(SynSchedule::third_syn() + Duration::from_millis(500))
+}
+
+/// What lost SYNs cost a connect started at `start` that just succeeded.
+pub(super) fn lost_syns(start: Instant) -> Duration {
+    SynSchedule::of_this_host().lost_to_retransmission(start.elapsed())
 }
 
 impl Session<'_> {
@@ -31,9 +34,11 @@ impl Session<'_> {
         }
         let timeout = connect_limit(&self.budget);
         self.connections += 1;
+        let start = Instant::now();
         match attempt(self.addr, timeout).await {
             Attempt::Open { stream, .. } => {
                 io::rst_on_close(&stream);
+                self.budget.extend(lost_syns(start));
                 Some(stream)
             }
             _ => {

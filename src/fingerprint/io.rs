@@ -2,7 +2,10 @@
 //! byte budget, an idle window and the port's absolute deadline (a tarpit that
 //! drips a byte a second cannot extend it); every write has a deadline.
 //! Silence after a probe counts only once the peer has the probe: while the
-//! kernel still retransmits a lost segment, [`read_reply`] waits on.
+//! kernel still retransmits a lost segment, [`read_reply`] waits on, and the
+//! time a lost segment or SYN costs moves the deadline by as much, up to a
+//! credit of half the port's time (a peer that never acknowledges cannot
+//! stretch it further).
 
 use socket2::SockRef;
 use std::os::fd::AsRawFd;
@@ -44,15 +47,35 @@ pub struct Budget {
     pub deadline: Instant,
     /// Bytes that may still be read.
     pub bytes_left: usize,
+    /// How much further the link's retransmissions may still move the
+    /// deadline ([`Budget::extend`]).
+    pub credit: Duration,
 }
 
 impl Budget {
-    /// A budget of `time` from now and `bytes`.
+    /// A budget of `time` from now and `bytes`, with a credit of `time / 2`
+    /// for retransmissions.
     pub fn new(time: Duration, bytes: usize) -> Budget {
         Budget {
             deadline: Instant::now() + time,
             bytes_left: bytes,
+            credit: time / 2,
         }
+    }
+
+    /// Moves the deadline by `lost` (time the link's retransmissions cost,
+    /// not the peer's), as far as the credit allows.
+    pub fn extend(&mut self, lost: Duration) {
+        let by = lost.min(self.credit);
+        self.deadline += by;
+        self.credit -= by;
+    }
+
+    /// Takes in what a copy of this budget, used by a parallel exchange, was
+    /// extended by (the later deadline, the smaller credit).
+    pub fn join(&mut self, copy: &Budget) {
+        self.deadline = self.deadline.max(copy.deadline);
+        self.credit = self.credit.min(copy.credit);
     }
 
     /// Whether time or bytes have run out.
@@ -163,9 +186,9 @@ pub fn unacked_rto(s: &TcpStream) -> Option<Duration> {
 /// [`read_until`] on a probing connection, except that a first window that
 /// ends in silence while the peer has not acknowledged our bytes is extended
 /// by the retransmission timeout (Linux resends after ≥ 200 ms, longer than
-/// a reply window on a fast link), at most [`LOSS_WAITS`] times. Also says
-/// whether it waited so, when the reply's latency is the loss's, not the
-/// peer's.
+/// a reply window on a fast link), at most [`LOSS_WAITS`] times, and the
+/// deadline with it ([`Budget::extend`]). Also says whether it waited so,
+/// when the reply's latency is the loss's, not the peer's.
 pub async fn read_reply(
     io: &mut dyn Io,
     buf: &mut Vec<u8>,
@@ -186,6 +209,7 @@ pub async fn read_reply(
             return (end, resent);
         };
         resent = true;
+        budget.extend(rto);
         wait = rto + first;
     }
     (End::Idle, resent)
@@ -225,6 +249,26 @@ mod tests {
         let short = Budget::new(Duration::from_millis(100), 1000);
         assert!(!send(&mut a, &big, &short, Duration::from_secs(30)).await);
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn retransmissions_move_the_deadline_within_the_credit() {
+        let mut b = Budget::new(Duration::from_secs(4), 10);
+        let end = b.deadline;
+        b.extend(Duration::from_millis(1500));
+        assert_eq!(b.deadline, end + Duration::from_millis(1500));
+        let mut copy = b;
+        copy.extend(Duration::from_secs(5));
+        assert_eq!(
+            copy.deadline,
+            end + Duration::from_secs(2),
+            "capped at half"
+        );
+        assert_eq!(copy.credit, Duration::ZERO);
+        b.join(&copy);
+        assert_eq!((b.deadline, b.credit), (copy.deadline, Duration::ZERO));
+        b.extend(Duration::from_secs(1));
+        assert_eq!(b.deadline, end + Duration::from_secs(2));
     }
 
     #[tokio::test]

@@ -31,7 +31,7 @@ use crate::catalog::{load, Catalog, LoadErrors, ProbeKey};
 use crate::model::{Confidence, PortResult, Service, ServiceNote, TlsInfo};
 use dialogue::{Dialogue, Ident, ProbeCtx, Step};
 use futures::future::BoxFuture;
-use io::{Budget, Io};
+use io::{Budget, End, Io};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -383,6 +383,10 @@ impl<'a> Session<'a> {
                 svc.banner = banner(&reply);
             }
             set(&mut svc, id);
+        } else if let Some(r) = cat.reflector().filter(|_| self.echo) {
+            svc.name = r.id.clone();
+            svc.info = Some("sent back the probe verbatim".into());
+            svc.confidence = Confidence::Probed;
         } else if self.exhausted {
             svc.name = "unknown".into();
         } else if self.tls.is_some() {
@@ -428,20 +432,12 @@ impl<'a> Session<'a> {
             Some(s) => Some(Conn::new(Box::new(s))),
             None => self.connect().await,
         };
-        let Some(mut conn) = self.conn.take() else {
+        let Some(conn) = self.conn.take() else {
             return Found::Nothing;
         };
-        let mut greeting = Vec::new();
-        let end = self
-            .read(&mut conn, &mut greeting, self.greeting_window(), |b, s| {
-                s.greeting_done(b)
-            })
-            .await;
+        let (greeting, end) = self.read_greeting(conn, self.greeting_window()).await;
         if greeting.is_empty() && end.closed() {
             return Found::Wrapped;
-        }
-        if !end.closed() {
-            self.conn = Some(conn);
         }
         if let Some(hit) = self.judge_greeting(greeting).await {
             return hit;
@@ -530,15 +526,8 @@ impl<'a> Session<'a> {
                 self.spoke = alpn_http;
                 self.sent.clear();
                 self.narrowed = false;
-                let mut conn = Conn::new(stream);
-                let mut greeting = Vec::new();
                 let window = self.greeting_window().min(Duration::from_millis(1000));
-                let end = self
-                    .read(&mut conn, &mut greeting, window, |b, s| s.greeting_done(b))
-                    .await;
-                if !end.closed() {
-                    self.conn = Some(conn);
-                }
+                let (greeting, _) = self.read_greeting(Conn::new(stream), window).await;
                 if let Some(hit) = self.judge_greeting(greeting).await {
                     return hit;
                 }
@@ -571,6 +560,19 @@ impl<'a> Session<'a> {
             .collect();
         all.sort_by_key(|d| !hinted(d));
         all
+    }
+
+    /// Reads `conn`'s greeting for up to `window`, keeping the connection
+    /// for the probes that follow unless the peer closed it.
+    async fn read_greeting(&mut self, mut conn: Conn, window: Duration) -> (Vec<u8>, End) {
+        let mut greeting = Vec::new();
+        let end = self
+            .read(&mut conn, &mut greeting, window, |b, s| s.greeting_done(b))
+            .await;
+        if !end.closed() {
+            self.conn = Some(conn);
+        }
+        (greeting, end)
     }
 
     fn greeting_done(&self, b: &[u8]) -> bool {

@@ -147,17 +147,10 @@ impl Session<'_> {
         }
         self.late = true;
         self.conn = None;
-        let Some(mut conn) = self.connect().await else {
+        let Some(conn) = self.connect().await else {
             return Some(None);
         };
-        let mut greeting = Vec::new();
-        let window = self.greeting_window();
-        let end = self
-            .read(&mut conn, &mut greeting, window, |b, s| s.greeting_done(b))
-            .await;
-        if !end.closed() {
-            self.conn = Some(conn);
-        }
+        let (greeting, _) = self.read_greeting(conn, self.greeting_window()).await;
         Some(self.judge_greeting(greeting).await)
     }
 
@@ -321,8 +314,8 @@ impl Session<'_> {
             .iter()
             .map(|&d| {
                 let budget = Budget {
-                    deadline: self.budget.deadline,
                     bytes_left: share,
+                    ..self.budget
                 };
                 let opened = opened.clone();
                 solo(
@@ -337,8 +330,10 @@ impl Session<'_> {
             })
             .collect();
         let mut found = None;
-        while let Some((used, talk)) = running.next().await {
+        while let Some((left, talk)) = running.next().await {
+            let used = share.saturating_sub(left.bytes_left);
             self.budget.bytes_left = self.budget.bytes_left.saturating_sub(used);
+            self.budget.join(&left);
             if let Some(t) = talk {
                 self.absorb(&t);
                 if let Some((id, last)) = t.hit() {
@@ -445,7 +440,8 @@ async fn converse(
 
 /// One dialogue of a batch on its own connection (counted in `opened` when
 /// attempted, so that the count does not depend on how many connects a
-/// one-at-a-time server let through before the winner): bytes read, and the
+/// one-at-a-time server let through before the winner): its budget after
+/// (bytes left, the deadline as retransmissions moved it), and the
 /// conversation if one took place.
 async fn solo(
     d: &'static dyn Dialogue,
@@ -455,17 +451,18 @@ async fn solo(
     mut budget: Budget,
     w: Windows,
     opened: Arc<AtomicU32>,
-) -> (usize, Option<Talk>) {
+) -> (Budget, Option<Talk>) {
     let Some(first) = d.first(&ctx) else {
-        return (0, None);
+        return (budget, None);
     };
-    let start_bytes = budget.bytes_left;
     let timeout = super::conn::connect_limit(&budget);
     opened.fetch_add(1, Ordering::Relaxed);
+    let start = Instant::now();
     let Attempt::Open { stream, .. } = attempt(addr, timeout).await else {
-        return (0, None);
+        return (budget, None);
     };
     io::rst_on_close(&stream);
+    budget.extend(super::conn::lost_syns(start));
     let io: Box<dyn Io> = match tls {
         None => Box::new(stream),
         Some(host) => {
@@ -475,7 +472,7 @@ async fn solo(
             budget.bytes_left = hs.bytes_left;
             match res {
                 tls::Handshake::Up(s, _) => s,
-                _ => return (start_bytes.saturating_sub(budget.bytes_left), None),
+                _ => return (budget, None),
             }
         }
     };
@@ -490,5 +487,5 @@ async fn solo(
         w,
     )
     .await;
-    (start_bytes.saturating_sub(budget.bytes_left), Some(talk))
+    (budget, Some(talk))
 }

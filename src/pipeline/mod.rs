@@ -419,11 +419,10 @@ fn identify_port(
             Some(s) => s,
             None => {
                 let addr = std::net::SocketAddr::new(result.ip, result.port);
-                // Long enough for the kernel's second SYN retransmission:
-                // two lost SYNs in a row (one reconnect in 400 behind 5%
-                // loss) must not cost the port its identification.
-                let timeout = canary::timeout_for(result.rtt_ms)
-                    + scan::timing::SynSchedule::of_this_host().retransmission_at(2);
+                // Two lost SYNs in a row must not cost the port its
+                // identification.
+                let timeout =
+                    canary::timeout_for(result.rtt_ms) + scan::timing::SynSchedule::third_syn();
                 match scan::connect::attempt(addr, timeout).await {
                     scan::connect::Attempt::Open { stream, .. } => stream,
                     _ => {

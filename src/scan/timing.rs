@@ -165,6 +165,23 @@ impl SynSchedule {
         syns
     }
 
+    /// When this host's third SYN of a connect leaves: a connect that waits
+    /// past it outlasts two lost SYNs in a row (one connect in 400 behind
+    /// 5% loss, and one port's walk makes dozens).
+    pub fn third_syn() -> Duration {
+        SynSchedule::of_this_host().retransmission_at(2)
+    }
+
+    /// What lost SYNs cost a connect that took `elapsed`: the time until the
+    /// last retransmission it had sent by then left.
+    pub fn lost_to_retransmission(&self, elapsed: Duration) -> Duration {
+        (1..=6)
+            .map(|n| self.retransmission_at(n))
+            .take_while(|at| *at <= elapsed)
+            .last()
+            .unwrap_or(Duration::ZERO)
+    }
+
     /// When retransmission `n` (1: the first) leaves, counted from the start.
     pub fn retransmission_at(&self, n: u32) -> Duration {
         let (mut at, mut rto) = (Duration::ZERO, KERNEL_SYN_RTO);
@@ -487,6 +504,9 @@ mod tests {
         assert_eq!(linear.retransmission_at(2), Duration::from_secs(2));
         assert_eq!(doubling.retransmission_at(2), Duration::from_secs(3));
         assert_eq!(doubling.retransmission_at(1), KERNEL_SYN_RTO);
+        assert_eq!(doubling.lost_to_retransmission(ms(3)), Duration::ZERO);
+        assert_eq!(doubling.lost_to_retransmission(ms(1004)), KERNEL_SYN_RTO);
+        assert_eq!(doubling.lost_to_retransmission(ms(3100)), ms(3000));
         assert_eq!(linear.syns_by(ms(999)), 1);
         assert_eq!(linear.syns_by(ms(1400)), 2);
         assert_eq!(doubling.syns_by(ms(1400)), 2);

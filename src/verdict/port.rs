@@ -534,6 +534,14 @@ mod tests {
                 "-exposed",
                 Severity::Medium,
             ),
+            (
+                C::Other,
+                E::LocalhostOnly,
+                I::TestService,
+                A::Unknown,
+                "-exposed",
+                Severity::Low,
+            ),
         ];
         for (cat, exp, impact, auth, suffix, sev) in cases {
             let mut f = facts("svc", cat, exp);
@@ -570,6 +578,7 @@ mod tests {
             Impact::RemoteLogin,
             Impact::Disclosure,
             Impact::Shutdown,
+            Impact::TestService,
         ] {
             assert_eq!(i.rule().impact, i);
         }

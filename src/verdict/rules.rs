@@ -363,7 +363,7 @@ pub struct ImpactRule {
 }
 
 /// Every impact, in [`Impact`] order.
-pub static IMPACTS: [ImpactRule; 5] = [
+pub static IMPACTS: [ImpactRule; 6] = [
     ImpactRule {
         impact: Impact::CodeExecution,
         open: Severity::Critical,
@@ -392,6 +392,12 @@ pub static IMPACTS: [ImpactRule; 5] = [
         open: Severity::Medium,
         guarded: Some(Severity::Medium),
         rationale: "whoever reaches the port and sends its word (the default is SHUTDOWN) stops the server; the word is the only guard",
+    },
+    ImpactRule {
+        impact: Impact::TestService,
+        open: Severity::Low,
+        guarded: Some(Severity::Low),
+        rationale: "it holds nothing and runs nothing, but an obsolete test service has no reason to be open: its daemon (inetd) is attack surface, and its UDP twin a reflector",
     },
 ];
 

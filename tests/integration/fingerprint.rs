@@ -494,7 +494,7 @@ async fn accept_then_close_is_tcpwrapped() {
 }
 
 #[tokio::test]
-async fn echo_server_stays_unknown() {
+async fn echo_server_is_named_echo() {
     let f = fake(|mut s| async move {
         let mut buf = [0u8; 4096];
         while let Ok(n) = s.read(&mut buf).await {
@@ -505,7 +505,7 @@ async fn echo_server_stays_unknown() {
     })
     .await;
     let svc = identify(f.addr).await;
-    assert_eq!(svc.name, "unknown", "{svc:?}");
+    assert_eq!(svc.name, "echo", "{svc:?}");
     assert_eq!(svc.confidence, Confidence::Probed);
     assert!(svc.banner.is_some());
 }

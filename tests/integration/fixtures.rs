@@ -566,7 +566,7 @@ pub fn all() -> Vec<Fixture> {
         f("vite", || e(&["vite"])),
         f("webpack-dev-server", || e(&["webpack-dev-server"])),
         f("express", || e(&["express"]).product(&["express"])),
-        f("echo", || e(&["unknown"])),
+        f("echo", || e(&["echo"])),
         f("random-bytes", || e(&["unknown"])),
     ]);
     let p = |id, port, moved, kind, expect| Fixture {

@@ -397,7 +397,7 @@ fn cases() -> Vec<Case> {
             "echo",
             || one(Kind::Echo),
             Loopback,
-            |n| all_named(&n.ports, "unknown"),
+            |n| all_named(&n.ports, "echo"),
         ),
         c(
             "mysql-length-lie",

@@ -1086,10 +1086,11 @@ fn express(req: &Request) -> Response {
 }
 
 // ---------------------------------------------------------------------------
-// Not services at all: they must stay `unknown`.
+// Echo, and noise that is no service at all (it must stay `unknown`).
 // ---------------------------------------------------------------------------
 
-/// Reflects every byte back (RFC 862), bounded in bytes and time.
+/// Reflects every byte back (RFC 862), bounded in bytes and time: a fake
+/// for a moved port (inetd's internal echo takes port 7 only).
 fn echo(mut s: TcpStream) {
     let mut buf = [0u8; 4096];
     let mut total = 0;

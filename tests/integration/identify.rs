@@ -274,7 +274,7 @@ identify_tests! {
     identify_fake_vite => "vite",
     identify_fake_webpack_dev_server => "webpack-dev-server",
     identify_fake_express => "express",
-    identify_echo_stays_unknown => "echo",
+    identify_fake_echo => "echo",
     identify_random_bytes_stay_unknown => "random-bytes",
     identify_proto_mongodb_open => "mongodb-open",
     identify_proto_mongodb_auth => "mongodb-auth",

@@ -6,7 +6,8 @@
 //! with its config in the [`Servers`] tempdir, on its default port and, where
 //! the daemon has a port option, on a moved one; exposecheck scans it from
 //! the scanner namespace with `-p U:PORT`. QOTD has no Debian daemon: only
-//! its catalogue fixture checks it.
+//! its catalogue fixture checks it. The same inetd's TCP echo is here too
+//! (the echo service, named from what it sends back).
 
 use super::netns::{self, parse_ndjson, TestNet};
 use super::servers::{version_after, version_output, Place, Servers};
@@ -41,17 +42,23 @@ struct Expect<'a> {
 
 /// Scans UDP `port` of the target; checks the port line against `want` and
 /// returns it.
-fn scan_udp(net: &TestNet, servers: &Servers, port: u16, want: &Expect) -> Value {
+/// exposecheck's NDJSON for `-p ports` of the target (exit 0 asserted).
+fn scan_ndjson(net: &TestNet, ports: &str) -> std::process::Output {
     let out = net.exposecheck(&[
         "--format",
         "ndjson",
         "--fail-on",
         "none",
         "-p",
-        &format!("U:{port}"),
+        ports,
         &net.target_v4().to_string(),
     ]);
     netns::expect_exit(&out, 0);
+    out
+}
+
+fn scan_udp(net: &TestNet, servers: &Servers, port: u16, want: &Expect) -> Value {
+    let out = scan_ndjson(net, &format!("U:{port}"));
     let nd = parse_ndjson(&out.stdout);
     let ctx = || format!("{}\n{}", netns::show(&out), servers.logs());
     assert_eq!(nd.ports.len(), 1, "one port line: {}", ctx());
@@ -116,6 +123,7 @@ trait UdpDaemons {
     fn minissdpd(&mut self, dev: &str);
     fn avahi(&mut self, dev: &str);
     fn nmbd(&mut self, port: u16);
+    fn inetd(&mut self, line: &str, tcp: &[u16]);
     fn inetd_chargen(&mut self);
     fn coap_server(&mut self, port: u16);
     fn turnserver(&mut self, port: u16);
@@ -216,21 +224,24 @@ impl UdpDaemons for Servers {
         await_udp(self, port);
     }
 
-    /// openbsd-inetd with its internal UDP chargen (port 19: an internal
-    /// service takes the official name's port only).
-    fn inetd_chargen(&mut self) {
+    /// openbsd-inetd with the internal service of inetd.conf line `line`
+    /// (an internal service takes the official name's port only), waiting
+    /// for the TCP ports `tcp`.
+    fn inetd(&mut self, line: &str, tcp: &[u16]) {
         let dir = self.subdir("inetd");
         let conf = write(
             &dir,
             "inetd.conf",
-            &format!(
-                "{}:\nchargen dgram udp wait root internal\n",
-                self.place.addr
-            ),
+            &format!("{}:\n{line}\n", self.place.addr),
         );
         let mut cmd = self.place.command("inetd");
         cmd.args(["-d", "-i", &conf]);
-        self.spawn("inetd", cmd, &dir, &[], libc::SIGTERM);
+        self.spawn("inetd", cmd, &dir, tcp, libc::SIGTERM);
+    }
+
+    /// openbsd-inetd with its internal UDP chargen (port 19).
+    fn inetd_chargen(&mut self) {
+        self.inetd("chargen dgram udp wait root internal", &[]);
         await_udp(self, 19);
     }
 
@@ -351,6 +362,29 @@ fn chargen_inetd_internal_is_a_reflector() {
         x["received_bytes"].as_u64() > x["sent_bytes"].as_u64(),
         "chargen sends more than it gets: {v}"
     );
+}
+
+/// TCP's echo (RFC 862) from the same inetd: named `echo` from its sending
+/// back the first probe verbatim, and low (a test service holding nothing).
+#[test]
+fn echo_inetd_internal_is_named_and_low() {
+    let (net, mut servers) = setup();
+    servers.inetd("echo stream tcp nowait root internal", &[7]);
+    let out = scan_ndjson(&net, "7");
+    let nd = parse_ndjson(&out.stdout);
+    let ctx = format!("{}\n{}", netns::show(&out), servers.logs());
+    let v = &nd.ports[0];
+    assert_eq!(
+        (&v["service"]["name"], &v["service"]["confidence"]),
+        (&"echo".into(), &"probed".into()),
+        "{ctx}"
+    );
+    assert_eq!(
+        (&v["finding"]["rule"], &v["finding"]["severity"]),
+        (&"echo-exposed".into(), &"low".into()),
+        "{ctx}"
+    );
+    assert!(v["service"]["connections"].as_u64() < Some(3), "{ctx}");
 }
 
 #[test]
