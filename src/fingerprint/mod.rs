@@ -36,7 +36,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 /// Longest banner excerpt, in characters.
@@ -245,6 +245,8 @@ struct Session<'a> {
     tls_tried: bool,
     exhausted: bool,
     dead: bool,
+    /// The port closed a silent connection after a wait, not at once.
+    idle_closes: bool,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -289,6 +291,7 @@ impl<'a> Session<'a> {
             tls_tried: false,
             exhausted: false,
             dead: false,
+            idle_closes: false,
         }
     }
 
@@ -360,6 +363,12 @@ impl<'a> Session<'a> {
         let set = |svc: &mut Service, id: Ident| apply_ident(cat, svc, id);
         let banner = |b: &[u8]| Some(escape(b, BANNER_MAX)).filter(|s| !s.is_empty());
         svc.banner = self.banner.as_deref().and_then(banner);
+        let silent = !self.any_bytes && self.tls.is_none();
+        let found = match found {
+            // It closed every connection, probed or not, without a byte.
+            Found::Nothing | Found::NotTls if self.idle_closes && silent => Found::Wrapped,
+            other => other,
+        };
         match found {
             Found::Hit(id, reply) => {
                 if svc.banner.is_none() {
@@ -435,9 +444,12 @@ impl<'a> Session<'a> {
         let Some(conn) = self.conn.take() else {
             return Found::Nothing;
         };
-        let (greeting, end) = self.read_greeting(conn, self.greeting_window()).await;
+        let (mut greeting, end) = self.read_greeting(conn, self.greeting_window()).await;
         if greeting.is_empty() && end.closed() {
-            return Found::Wrapped;
+            match self.second_look().await {
+                Some(g) => greeting = g,
+                None => return Found::Wrapped,
+            }
         }
         if let Some(hit) = self.judge_greeting(greeting).await {
             return hit;
@@ -460,6 +472,27 @@ impl<'a> Session<'a> {
                 other => return other,
             }
         }
+    }
+
+    /// After a close without a word on the first connection: a wrapper that
+    /// refuses this client closes at once, a server with a short idle
+    /// timeout (Unbound after a burst of connections: 200 ms) only after
+    /// waiting for a request, and the sweep's connection may have waited
+    /// in a queue for longer than that. A new connection, timed from its
+    /// handshake, tells them apart: `None` for a wrapper, else what it
+    /// greeted with (the walk follows, every probe on a new connection).
+    async fn second_look(&mut self) -> Option<Vec<u8>> {
+        let conn = self.connect().await?;
+        let start = Instant::now();
+        let (greeting, end) = self.read_greeting(conn, self.greeting_window()).await;
+        let at_once = Duration::from_millis(100) + self.rtt * 2;
+        if greeting.is_empty() && end.closed() {
+            if start.elapsed() < at_once {
+                return None;
+            }
+            self.idle_closes = true;
+        }
+        Some(greeting)
     }
 
     /// Whether the clear-text walk should stop for a TLS attempt: the port

@@ -15,7 +15,6 @@ use super::plan::Plan;
 use super::{tls, Conn, Found, Layer, Session};
 use crate::catalog::matcher::fill;
 use crate::catalog::ProbeKey;
-use crate::scan::connect::{attempt, Attempt};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -455,14 +454,9 @@ async fn solo(
     let Some(first) = d.first(&ctx) else {
         return (budget, None);
     };
-    let timeout = super::conn::connect_limit(&budget);
-    opened.fetch_add(1, Ordering::Relaxed);
-    let start = Instant::now();
-    let Attempt::Open { stream, .. } = attempt(addr, timeout).await else {
+    let Some(stream) = super::conn::probe_connect(addr, &mut budget, &opened).await else {
         return (budget, None);
     };
-    io::rst_on_close(&stream);
-    budget.extend(super::conn::lost_syns(start));
     let io: Box<dyn Io> = match tls {
         None => Box::new(stream),
         Some(host) => {

@@ -490,7 +490,48 @@ async fn accept_then_close_is_tcpwrapped() {
         svc.note.map(exposecheck::model::ServiceNote::as_str),
         Some("tcpwrapped")
     );
-    assert_eq!(svc.connections, 1);
+    // The sweep's connection and one more, timed from its handshake: a
+    // wrapper closes at once, an idle timeout only after a wait.
+    assert_eq!(svc.connections, 2);
+}
+
+/// Accepts, answers RESP commands that come within 200 ms with NOAUTH, and
+/// closes a connection that stays silent that long (an idle timeout, not
+/// a wrapper: Unbound's, after a burst of connections), inside the
+/// greeting wait.
+async fn idle_closer(mut s: TcpStream, answers: bool) {
+    let mut buf = [0u8; 512];
+    let wait = Duration::from_millis(200);
+    while let Ok(Ok(n)) = tokio::time::timeout(wait, s.read(&mut buf)).await {
+        if n == 0 || !answers || buf[0] != b'*' {
+            return;
+        }
+        if s.write_all(b"-NOAUTH Authentication required.\r\n")
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_short_idle_timeout_is_walked_not_taken_for_a_wrapper() {
+    let f = fake(|s| idle_closer(s, true)).await;
+    let svc = identify(f.addr).await;
+    assert_eq!(svc.name, "redis", "{svc:?}");
+    assert_eq!(svc.auth, AuthState::Required, "{svc:?}");
+    let mute = fake(|s| idle_closer(s, false)).await;
+    let svc = identify(mute.addr).await;
+    assert_eq!(
+        (
+            svc.name.as_str(),
+            svc.note.map(exposecheck::model::ServiceNote::as_str)
+        ),
+        ("unknown", Some("tcpwrapped")),
+        "closed every connection without a byte: {svc:?}"
+    );
+    assert!(svc.connections > 2, "walked: {svc:?}");
 }
 
 #[tokio::test]

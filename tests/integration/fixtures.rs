@@ -400,7 +400,21 @@ pub fn all() -> Vec<Fixture> {
             "unbound",
             53,
             10055,
-            |s, p| s.unbound(p),
+            |s, p| s.unbound(p, ""),
+            || {
+                e(&["dns"])
+                    .product(&["unbound"])
+                    .version(more_versions::unbound())
+            },
+        ),
+        // Closes a connection that sent no query for 200 ms (what any
+        // Unbound does for 30 s after a burst of connections beyond its
+        // incoming-num-tcp): shorter than a greeting wait, and no wrapper.
+        r(
+            "unbound-idle",
+            53,
+            10056,
+            |s, p| s.unbound(p, "  tcp-idle-timeout: 200\n"),
             || {
                 e(&["dns"])
                     .product(&["unbound"])

@@ -48,6 +48,14 @@ fn identify_more_dnsmasq() {
     identify(&["dnsmasq"]);
 }
 
+/// Unbound closing a silent connection after 200 ms, before the greeting
+/// wait ends: a second connection, timed from its handshake, shows it is
+/// an idle timeout and not a TCP wrapper, and the walk names it.
+#[test]
+fn identify_more_unbound_with_a_short_idle_timeout() {
+    identify(&["unbound-idle"]);
+}
+
 /// rpcbind on 111 and, redirected by a nat rule, on a moved port.
 #[test]
 fn identify_more_rpcbind() {

@@ -138,14 +138,15 @@ impl Servers {
 
     /// Unbound in the foreground (`-d`, no chroot, no privilege drop),
     /// answering everyone (it answers `version.bind` only to clients it
-    /// serves; the namespace has no route out), one process per port.
-    pub fn unbound(&mut self, ports: &[u16]) {
+    /// serves; the namespace has no route out), one process per port, with
+    /// `extra` lines of its `server:` clause.
+    pub fn unbound(&mut self, ports: &[u16], extra: &str) {
         for &port in ports {
             let dir = self.subdir(&format!("unbound-{port}"));
             let conf = format!(
                 "server:\n  interface: {a}\n  port: {port}\n  do-ip6: no\n  chroot: \"\"\n  \
                  username: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  \
-                 use-syslog: no\n  access-control: 0.0.0.0/0 allow\n",
+                 use-syslog: no\n  access-control: 0.0.0.0/0 allow\n{extra}",
                 a = self.place.addr,
                 d = dir.display(),
             );
