@@ -59,4 +59,9 @@ pub trait Dialogue: Send + Sync {
     fn plain_only(&self) -> bool {
         false
     }
+    /// The least time its first reply is waited for, whatever the reply
+    /// window (a server that answers behind its other clients' reads).
+    fn patience(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }

@@ -388,6 +388,10 @@ async fn converse(
     budget: &mut Budget,
     w: Windows,
 ) -> Talk {
+    let w = Windows {
+        first: w.first.max(d.patience()),
+        ..w
+    };
     let mut t = Talk {
         id: Ident::default(),
         last: Vec::new(),

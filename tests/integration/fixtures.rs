@@ -407,6 +407,17 @@ pub fn all() -> Vec<Fixture> {
                     .version(more_versions::unbound())
             },
         ),
+        r(
+            "knot",
+            53,
+            10057,
+            |s, p| s.knot(p),
+            || {
+                e(&["dns"])
+                    .product(&["knot dns"])
+                    .version(more_versions::knot())
+            },
+        ),
         // Closes a connection that sent no query for 200 ms (what any
         // Unbound does for 30 s after a burst of connections beyond its
         // incoming-num-tcp): shorter than a greeting wait, and no wrapper.

@@ -48,6 +48,14 @@ fn identify_more_dnsmasq() {
     identify(&["dnsmasq"]);
 }
 
+/// Knot DNS answers the walk's query only after its two TCP workers have
+/// waited on the other dialogues' incomplete messages: the DNS dialogue's
+/// patience (`Dialogue::patience`) outlasts them.
+#[test]
+fn identify_more_knot() {
+    identify(&["knot"]);
+}
+
 /// Unbound closing a silent connection after 200 ms, before the greeting
 /// wait ends: a second connection, timed from its handshake, shows it is
 /// an idle timeout and not a TCP wrapper, and the walk names it.

@@ -136,6 +136,26 @@ impl Servers {
         }
     }
 
+    /// Knot DNS's knotd in the foreground with no zones (it answers
+    /// `version.bind` from its own configuration), one process per port.
+    pub fn knot(&mut self, ports: &[u16]) {
+        for &port in ports {
+            let dir = self.subdir(&format!("knot-{port}"));
+            let conf = format!(
+                "server:\n    rundir: \"{d}\"\n    listen: {a}@{port}\n\
+                 database:\n    storage: \"{d}\"\n\
+                 log:\n  - target: stderr\n    any: info\n",
+                a = self.place.addr,
+                d = dir.display(),
+            );
+            let conf_path = dir.join("knot.conf");
+            fs::write(&conf_path, conf).expect("knot.conf");
+            let mut cmd = self.place.command("/usr/sbin/knotd");
+            cmd.arg("-c").arg(&conf_path);
+            self.spawn("knotd", cmd, &dir, &[port], libc::SIGTERM);
+        }
+    }
+
     /// Unbound in the foreground (`-d`, no chroot, no privilege drop),
     /// answering everyone (it answers `version.bind` only to clients it
     /// serves; the namespace has no route out), one process per port, with
@@ -542,6 +562,13 @@ pub mod versions {
     /// `unbound -V` → `1.17.1`.
     pub fn unbound() -> String {
         version_after(&version_output("/usr/sbin/unbound", &["-V"]), "Version")
+    }
+    /// `knotd --version` → `3.2.6`.
+    pub fn knot() -> String {
+        version_after(
+            &version_output("/usr/sbin/knotd", &["--version"]),
+            "version",
+        )
     }
     /// `dnsmasq --version` → `2.90`.
     pub fn dnsmasq() -> String {

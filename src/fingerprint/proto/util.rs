@@ -43,9 +43,19 @@ pub(crate) fn by_stage(stages: &[Reading], stage: usize, reply: &[u8], ident: &m
 
 /// Implements `Dialogue` for `$ty`, a client-first dialogue named `$name`
 /// that sends `$first` (an expression of the probe context `$ctx`) and reads
-/// the one reply with `$judge` (a [`Reading`]).
+/// the one reply with `$judge` (a [`Reading`]), its first reply waited for
+/// at least `patience` (default zero: the engine's window).
 macro_rules! one_shot {
     ($ty:ident, $name:literal, |$ctx:ident| $first:expr, $judge:ident) => {
+        $crate::fingerprint::proto::util::one_shot!(
+            $ty,
+            $name,
+            |$ctx| $first,
+            $judge,
+            patience = std::time::Duration::ZERO
+        );
+    };
+    ($ty:ident, $name:literal, |$ctx:ident| $first:expr, $judge:ident, patience = $wait:expr) => {
         impl $crate::fingerprint::dialogue::Dialogue for $ty {
             fn name(&self) -> &'static str {
                 $name
@@ -62,6 +72,10 @@ macro_rules! one_shot {
                 ident: &mut $crate::fingerprint::dialogue::Ident,
             ) -> $crate::fingerprint::dialogue::Step {
                 $crate::fingerprint::proto::util::by_stage(&[$judge], stage, reply, ident)
+            }
+
+            fn patience(&self) -> std::time::Duration {
+                $wait
             }
         }
     };
