@@ -54,11 +54,9 @@ pub(super) async fn probe_connect(
 }
 
 impl Session<'_> {
+    /// A new TCP connection for this port ([`probe_connect`]); without one
+    /// the port is exhausted (no budget left) or dead.
     pub(super) async fn connect_tcp(&mut self) -> Option<TcpStream> {
-        if self.budget.spent() {
-            self.exhausted = true;
-            return None;
-        }
         let opened = AtomicU32::new(0);
         let stream = probe_connect(self.addr, &mut self.budget, &opened).await;
         self.connections += opened.into_inner();

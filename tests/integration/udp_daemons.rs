@@ -40,8 +40,6 @@ struct Expect<'a> {
     severity: &'a str,
 }
 
-/// Scans UDP `port` of the target; checks the port line against `want` and
-/// returns it.
 /// exposecheck's NDJSON for `-p ports` of the target (exit 0 asserted).
 fn scan_ndjson(net: &TestNet, ports: &str) -> std::process::Output {
     let out = net.exposecheck(&[
@@ -57,6 +55,8 @@ fn scan_ndjson(net: &TestNet, ports: &str) -> std::process::Output {
     out
 }
 
+/// Scans UDP `port` of the target; checks the port line against `want` and
+/// returns it.
 fn scan_udp(net: &TestNet, servers: &Servers, port: u16, want: &Expect) -> Value {
     let out = scan_ndjson(net, &format!("U:{port}"));
     let nd = parse_ndjson(&out.stdout);
