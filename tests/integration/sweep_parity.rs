@@ -69,9 +69,15 @@ fn differences(
                 if !close {
                     eprintln!("{link} port {p}: connections {ca} with the list, {cb} with -p-");
                 }
-                // `tls` names only the layer: NRPE's query inside it lost.
-                let bare = |w: &[String]| w[1] == "unknown" || w[1] == "tls";
-                let unnamed = wa[0] == wb[0] && bare(wa) != bare(wb);
+                // `tls` names only the layer (NRPE's query inside it lost),
+                // and a port-table guess is no identification either (a
+                // one-at-a-time server that stopped answering the walk).
+                let guessed = |m: &BTreeMap<u16, Value>| {
+                    m.get(p)
+                        .is_some_and(|v| v["service"]["confidence"] == "guessed")
+                };
+                let bare = |w: &[String], m| w[1] == "unknown" || w[1] == "tls" || guessed(m);
+                let unnamed = wa[0] == wb[0] && bare(wa, list) != bare(wb, full);
                 match (wa == wb, link == "quiet") {
                     (true, false) => None,
                     (true, true) if close => None,
