@@ -59,9 +59,11 @@ pub trait Dialogue: Send + Sync {
     fn plain_only(&self) -> bool {
         false
     }
-    /// The least time its first reply is waited for, whatever the reply
-    /// window (a server that answers behind its other clients' reads).
-    fn patience(&self) -> std::time::Duration {
-        std::time::Duration::ZERO
+    /// True for a dialogue that a server may answer only once the walk's
+    /// other connections are gone (one whose workers block reading each
+    /// of them to a complete message): the walk runs it on its own
+    /// connection after the batch, not inside it.
+    fn alone(&self) -> bool {
+        false
     }
 }

@@ -4,8 +4,8 @@
 //! Per port: read the greeting (RTT-derived window, longer where a
 //! server-speaks-first service is expected), send the probes and dialogues
 //! the port hints, then walk the fallback steps ([`plan`]): RESP PING, the
-//! line probes, then every client-first dialogue at once, each on its own
-//! connection. A port silent to the first probe gets a TLS ClientHello, and
+//! line probes, then every client-first dialogue, each on its own
+//! connection, a few at a time. A port silent to the first probe gets a TLS ClientHello, and
 //! the same logic runs inside the tunnel. A soft or generic match (plain
 //! HTTP, Express) narrows the rest to the probes that can name that service
 //! more precisely, on the same keep-alive connection ([`walk`]). Every port

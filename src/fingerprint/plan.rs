@@ -6,7 +6,9 @@
 //! 2. The walk, on every port: the `fallback = true` probes by rank (RESP
 //!    PING first, so no HTTP `Host:` line reaches Redis; then HTTP `GET /`
 //!    and the line protocols), then one [`Plan::Batch`] of every other
-//!    client-first dialogue, run at once, each on its own connection.
+//!    client-first dialogue, each on its own connection, a few at a time
+//!    by rank (`Session::batch`), after each dialogue that goes
+//!    [`alone`](Dialogue::alone) (DNS).
 //! 3. Narrowed, after a soft or generic match of service S: the probes with
 //!    a rule for S and S's dialogue; for a generic S (plain HTTP, Express)
 //!    every probe of its family too (`GET /version`, `/v1/agent/self`,
@@ -27,7 +29,8 @@ pub(super) enum Plan {
     Probe(usize),
     /// A dialogue, on a fresh connection.
     Code(&'static dyn Dialogue),
-    /// Dialogues run at once, each on its own connection; first match wins.
+    /// Dialogues run side by side (a few at a time), each on its own
+    /// connection; first match wins.
     Batch(Vec<&'static dyn Dialogue>),
 }
 
@@ -48,6 +51,7 @@ impl Session<'_> {
             }
         }
         let mut batch: Vec<(u32, &'static dyn Dialogue)> = Vec::new();
+        let mut alone = Vec::new();
         for (si, s) in self.cat.services().iter().enumerate() {
             let Some(d) = s.code.as_deref().and_then(proto::by_name) else {
                 continue;
@@ -57,12 +61,18 @@ impl Session<'_> {
             }
             if self.cat.names_port(si, port) {
                 hinted.push((s.code_fallback.unwrap_or(50), Plan::Code(d)));
+            } else if d.alone() {
+                alone.push(d);
             } else {
                 batch.push((s.code_fallback.unwrap_or(CODE_RANK), d));
             }
         }
         batch.sort_by_key(|(r, _)| *r);
-        if let Some(&(rank, _)) = batch.first() {
+        // Each dialogue that goes alone is a batch of one, just before the
+        // rest (a DNS server waits out every wrong guess's window).
+        let rank = batch.first().map_or(CODE_RANK, |&(r, _)| r);
+        walk.extend(alone.into_iter().map(|d| (rank, Plan::Batch(vec![d]))));
+        if !batch.is_empty() {
             walk.push((
                 rank,
                 Plan::Batch(batch.into_iter().map(|(_, d)| d).collect()),
@@ -177,6 +187,30 @@ mod tests {
             .iter()
             .any(|n| n.contains("mysql") || n.contains("vnc")));
         assert_eq!(s.payload(b"Host: {host}\r\n"), b"Host: 127.0.0.1:41234\r\n");
+    }
+
+    #[test]
+    fn a_dialogue_that_goes_alone_is_a_batch_of_one_before_the_rest() {
+        let cat = Catalog::builtin();
+        let settings = Settings::default();
+        let s = Session::new(&cat, &settings, &result(41234));
+        let batches: Vec<Vec<&str>> = s
+            .plan()
+            .iter()
+            .filter_map(|p| match p {
+                Plan::Batch(ds) => Some(ds.iter().map(|d| d.name()).collect()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(batches.len(), 2, "{batches:?}");
+        assert_eq!(batches[0], vec!["dns"], "{batches:?}");
+        assert!(
+            batches[1].len() > 10 && !batches[1].contains(&"dns"),
+            "{batches:?}"
+        );
+        // On its own port DNS is hinted, not walked.
+        let s = Session::new(&cat, &settings, &result(53));
+        assert_eq!(names(&cat, &s.plan())[0], "code:dns");
     }
 
     #[test]

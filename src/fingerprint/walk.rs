@@ -17,16 +17,24 @@ use crate::catalog::matcher::fill;
 use crate::catalog::ProbeKey;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// Most follow-up probes after one match (and most extra probes of the
 /// identified service).
 const MAX_FOLLOW_UPS: usize = 4;
 /// Most steps of one dialogue.
 const MAX_DIALOGUE_STEPS: usize = 8;
+/// Most dialogues of a batch connected at once: what a small server takes
+/// at a time (Knot's listen backlog and Unbound's `incoming-num-tcp` are
+/// 10; DNS goes alone before the batch, since Unbound past half of its
+/// slots closes idle clients after 200 ms for the next 30 s), in two
+/// rounds for the walk's nineteen dialogues.
+const BATCH_WIDTH: usize = 10;
 
 impl Session<'_> {
     /// Runs `queue` until a hit, the end, a budget or connection failure, an
@@ -267,7 +275,17 @@ impl Session<'_> {
             gap: self.gap(),
         };
         let mut budget = self.budget;
-        let talk = converse(conn.io.as_mut(), d, stage, id, send, &mut budget, w).await;
+        let (from, mut settled) = ((stage, id), Settled(None));
+        let talk = converse(
+            conn.io.as_mut(),
+            d,
+            from,
+            send,
+            &mut budget,
+            w,
+            &mut settled,
+        )
+        .await;
         self.budget = budget;
         self.absorb(&talk);
         talk.hit().map(|(id, last)| Found::Hit(id, last))
@@ -291,10 +309,18 @@ impl Session<'_> {
         self.echo |= t.echo;
     }
 
-    /// Runs `ds` at once, each on its own new connection (TLS inside a TLS
-    /// layer) with an equal share of the byte budget; the first to identify
-    /// its service wins and the others are dropped (their connections, made
-    /// or still being attempted, count).
+    /// Runs `ds`, each on its own new connection (TLS inside a TLS layer)
+    /// with an equal share of the byte budget, at most [`BATCH_WIDTH`] at a
+    /// time; the first to identify its service wins and the others are
+    /// dropped (their connections, made or still being attempted, count).
+    ///
+    /// Places are filled in rounds: the next round starts once every
+    /// dialogue of this one has had its first exchange (a reply, a close,
+    /// its window, or no connection at all), and a dialogue still talking
+    /// keeps its place. The connections a port takes so depend on the round
+    /// its service is in, not on which wrong guess the server closed a
+    /// moment sooner or which SYN the link lost, and a wrong guess that
+    /// talks on holds no round back.
     async fn batch(&mut self, ds: &[&'static dyn Dialogue]) -> Option<Found> {
         self.conn = None;
         if ds.is_empty() || self.budget.spent() {
@@ -302,51 +328,110 @@ impl Session<'_> {
             return None;
         }
         let share = self.budget.bytes_left / ds.len();
-        let w = Windows {
-            first: self.walk_window(),
-            next: self.reply_window(),
-            gap: self.gap(),
-        };
-        let tls = (self.layer == Layer::Tls).then(|| self.ctx.host.clone());
-        let opened = Arc::new(AtomicU32::new(0));
-        let mut running: FuturesUnordered<_> = ds
-            .iter()
-            .map(|&d| {
+        let (settle, mut settled) = mpsc::unbounded_channel();
+        let lanes = Arc::new(Lanes {
+            ctx: self.ctx.clone(),
+            addr: self.addr,
+            tls: (self.layer == Layer::Tls).then(|| self.ctx.host.clone()),
+            w: Windows {
+                first: self.walk_window(),
+                next: self.reply_window(),
+                gap: self.gap(),
+            },
+            opened: AtomicU32::new(0),
+            settle,
+            share,
+        });
+        let mut queue = ds.iter();
+        let mut running = FuturesUnordered::new();
+        let mut found = None;
+        for round in 0.. {
+            if self.budget.spent() {
+                break;
+            }
+            let room = BATCH_WIDTH.saturating_sub(running.len());
+            let mut launched = 0;
+            for &d in queue.by_ref().take(room) {
                 let budget = Budget {
                     bytes_left: share,
                     ..self.budget
                 };
-                let opened = opened.clone();
-                solo(
-                    d,
-                    self.ctx.clone(),
-                    self.addr,
-                    tls.clone(),
-                    budget,
-                    w,
-                    opened,
-                )
-            })
-            .collect();
-        let mut found = None;
-        while let Some((left, talk)) = running.next().await {
-            let used = share.saturating_sub(left.bytes_left);
-            self.budget.bytes_left = self.budget.bytes_left.saturating_sub(used);
-            self.budget.join(&left);
-            if let Some(t) = talk {
-                self.absorb(&t);
-                if let Some((id, last)) = t.hit() {
-                    found = Some(Found::Hit(id, last));
-                    break;
-                }
+                running.push(solo(d, round, budget, lanes.clone()));
+                launched += 1;
+            }
+            if running.is_empty() {
+                break;
+            }
+            let (hit, failed) = self
+                .round(&mut running, &mut settled, (round, launched), &lanes)
+                .await;
+            // A round whose every new connection failed: the port no
+            // longer accepts, and the rest would fail the same way.
+            if hit.is_some() || (launched > 0 && failed == launched) {
+                found = hit;
+                break;
             }
         }
         drop(running);
-        self.connections += opened.load(Ordering::Relaxed);
+        self.connections += lanes.opened.load(Ordering::Relaxed);
         if found.is_none() && Instant::now() >= self.budget.deadline {
             self.exhausted = true;
         }
         found
+    }
+
+    /// Waits until the `launched` dialogues of round `round` have each had
+    /// their first exchange and then, if the server answered one of them,
+    /// for one more first window at most until they have all ended (a
+    /// PostgreSQL startup after its SSL refusal; a wrong guess kept in
+    /// silence, Tomcat's 1023 bytes, just keeps its place). With none
+    /// launched, until every dialogue has ended. Folds in each dialogue
+    /// that ends meanwhile; returns the hit, if one was, and how many of
+    /// this round's ended without a conversation.
+    async fn round<F: Future<Output = Lane>>(
+        &mut self,
+        running: &mut FuturesUnordered<F>,
+        settled: &mut mpsc::UnboundedReceiver<FirstExchange>,
+        (round, launched): (usize, usize),
+        lanes: &Lanes,
+    ) -> (Option<Found>, usize) {
+        let (mut firsts, mut ended, mut failed) = (0, 0, 0);
+        let mut talking = false;
+        let mut grace = None;
+        loop {
+            if launched == 0 {
+                if running.is_empty() {
+                    break;
+                }
+            } else if firsts >= launched {
+                if !talking || ended >= launched {
+                    break;
+                }
+                grace.get_or_insert_with(|| tokio::time::Instant::now() + lanes.w.first);
+            }
+            let until = grace.unwrap_or_else(tokio::time::Instant::now);
+            tokio::select! {
+                Some((r, heard)) = settled.recv() => if r == round {
+                    firsts += 1;
+                    talking |= heard == Some(true);
+                    failed += usize::from(heard.is_none());
+                },
+                Some(lane) = running.next() => {
+                    let used = lanes.share.saturating_sub(lane.budget.bytes_left);
+                    self.budget.bytes_left = self.budget.bytes_left.saturating_sub(used);
+                    self.budget.join(&lane.budget);
+                    ended += usize::from(lane.round == round);
+                    let Some(t) = lane.talk else { continue };
+                    self.absorb(&t);
+                    if let Some((id, last)) = t.hit() {
+                        return (Some(Found::Hit(id, last)), failed);
+                    }
+                }
+                _ = tokio::time::sleep_until(until), if grace.is_some() => break,
+                else => break,
+            }
+        }
+        (None, failed)
     }
 }
 
@@ -357,6 +442,55 @@ struct Windows {
     first: Duration,
     next: Duration,
     gap: Duration,
+}
+
+/// What every dialogue of one batch shares.
+struct Lanes {
+    ctx: ProbeCtx,
+    addr: SocketAddr,
+    /// `Some(SNI host)` inside a TLS layer.
+    tls: Option<Option<String>>,
+    w: Windows,
+    /// Connections attempted, so that the count does not depend on how many
+    /// connects a one-at-a-time server let through before the winner.
+    opened: AtomicU32,
+    /// One message per dialogue once its first exchange is over: its
+    /// round, and whether the server answered (`None`: no conversation).
+    settle: mpsc::UnboundedSender<FirstExchange>,
+    /// Each dialogue's share of the byte budget.
+    share: usize,
+}
+
+/// One dialogue of a batch, ended: its round, its budget after (bytes
+/// left, the deadline as retransmissions moved it), and the conversation
+/// if one took place.
+struct Lane {
+    round: usize,
+    budget: Budget,
+    talk: Option<Talk>,
+}
+
+/// A batch dialogue's round, and whether the server answered its first
+/// request (`None`: no conversation).
+type FirstExchange = (usize, Option<bool>);
+
+/// Says once that a dialogue's first exchange is over, and whether the
+/// server answered it: at [`Settled::now`], or when dropped first (no
+/// connection, or none that took the first request).
+struct Settled(Option<(mpsc::UnboundedSender<FirstExchange>, usize)>);
+
+impl Settled {
+    fn now(&mut self, heard: Option<bool>) {
+        if let Some((tx, round)) = self.0.take() {
+            let _ = tx.send((round, heard));
+        }
+    }
+}
+
+impl Drop for Settled {
+    fn drop(&mut self) {
+        self.now(None);
+    }
 }
 
 /// What one dialogue's conversation established.
@@ -378,20 +512,17 @@ impl Talk {
     }
 }
 
-/// Plays dialogue `d` over `io` from `stage`, sending `send` first.
+/// Plays dialogue `d` over `io` from `(stage, what is known)`, sending
+/// `send` first; says `settled` once the first reply is in.
 async fn converse(
     io: &mut dyn Io,
     d: &'static dyn Dialogue,
-    mut stage: usize,
-    mut id: Ident,
+    (mut stage, mut id): (usize, Ident),
     mut send: Vec<u8>,
     budget: &mut Budget,
     w: Windows,
+    settled: &mut Settled,
 ) -> Talk {
-    let w = Windows {
-        first: w.first.max(d.patience()),
-        ..w
-    };
     let mut t = Talk {
         id: Ident::default(),
         last: Vec::new(),
@@ -414,6 +545,7 @@ async fn converse(
         })
         .await;
         t.end = Some(end);
+        settled.now(Some(!reply.is_empty()));
         if n == 0 && !resent && (end == End::Done || end.closed() || !reply.is_empty()) {
             t.latency = Some(start.elapsed());
         }
@@ -441,49 +573,50 @@ async fn converse(
     t
 }
 
-/// One dialogue of a batch on its own connection (counted in `opened` when
-/// attempted, so that the count does not depend on how many connects a
-/// one-at-a-time server let through before the winner): its budget after
-/// (bytes left, the deadline as retransmissions moved it), and the
-/// conversation if one took place.
+/// Dialogue `d` of a batch's round `round` on its own connection.
 async fn solo(
     d: &'static dyn Dialogue,
-    ctx: ProbeCtx,
-    addr: SocketAddr,
-    tls: Option<Option<String>>,
+    round: usize,
     mut budget: Budget,
-    w: Windows,
-    opened: Arc<AtomicU32>,
-) -> (Budget, Option<Talk>) {
-    let Some(first) = d.first(&ctx) else {
-        return (budget, None);
+    lanes: Arc<Lanes>,
+) -> Lane {
+    let mut settled = Settled(Some((lanes.settle.clone(), round)));
+    let lane = |budget, talk| Lane {
+        round,
+        budget,
+        talk,
     };
-    let Some(stream) = super::conn::probe_connect(addr, &mut budget, &opened).await else {
-        return (budget, None);
+    let Some(first) = d.first(&lanes.ctx) else {
+        return lane(budget, None);
     };
-    let io: Box<dyn Io> = match tls {
+    let Some(stream) = super::conn::probe_connect(lanes.addr, &mut budget, &lanes.opened).await
+    else {
+        return lane(budget, None);
+    };
+    let io: Box<dyn Io> = match &lanes.tls {
         None => Box::new(stream),
         Some(host) => {
             let mut hs = budget;
-            hs.deadline = hs.deadline.min(Instant::now() + w.next);
-            let res = tls::handshake(stream, host.as_deref(), addr.ip(), &mut hs).await;
+            hs.deadline = hs.deadline.min(Instant::now() + lanes.w.next);
+            let res = tls::handshake(stream, host.as_deref(), lanes.addr.ip(), &mut hs).await;
             budget.bytes_left = hs.bytes_left;
             match res {
                 tls::Handshake::Up(s, _) => s,
-                _ => return (budget, None),
+                _ => return lane(budget, None),
             }
         }
     };
     let mut conn = Conn::new(io);
+    let from = (0, Ident::default());
     let talk = converse(
         conn.io.as_mut(),
         d,
-        0,
-        Ident::default(),
+        from,
         first,
         &mut budget,
-        w,
+        lanes.w,
+        &mut settled,
     )
     .await;
-    (budget, Some(talk))
+    lane(budget, Some(talk))
 }

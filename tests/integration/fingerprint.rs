@@ -5,6 +5,7 @@
 
 use exposecheck::catalog::load::{compile, embedded_sources, Source};
 use exposecheck::catalog::Catalog;
+use exposecheck::fingerprint::dialogue::ProbeCtx;
 use exposecheck::fingerprint::{dialogues, Engine, Identify, Settings};
 use exposecheck::model::{AuthState, Confidence, PortResult, PortState, Proto, Reason, Service};
 use std::future::Future;
@@ -532,6 +533,63 @@ async fn a_short_idle_timeout_is_walked_not_taken_for_a_wrapper() {
         "closed every connection without a byte: {svc:?}"
     );
     assert!(svc.connections > 2, "walked: {svc:?}");
+}
+
+/// A server that says nothing and counts how many of its connections are
+/// open at once (closed when it reads end of stream or an error).
+struct Crowd {
+    open: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+}
+
+async fn silent_crowd() -> (Fake, Crowd) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (o, m) = (open.clone(), most.clone());
+    let f = fake(move |mut s| {
+        let (open, most) = (o.clone(), m.clone());
+        async move {
+            let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            let mut buf = [0u8; 512];
+            while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+            open.fetch_sub(1, Ordering::SeqCst);
+        }
+    })
+    .await;
+    (f, Crowd { open, most })
+}
+
+/// The walk's dialogues that need a connection each go at most ten at a
+/// time (Knot's listen backlog, Unbound's TCP slots), DNS alone before the
+/// rest: every one is still tried on a port that answers none of them.
+#[tokio::test]
+async fn the_walk_never_holds_more_than_ten_connections_at_once() {
+    let (f, crowd) = silent_crowd().await;
+    let svc = identify_with(Catalog::builtin(), settings(15_000), f.addr).await;
+    assert_eq!(svc.name, "unknown", "{svc:?}");
+    let ctx = ProbeCtx {
+        host: None,
+        port: f.addr.port(),
+    };
+    let batch = dialogues()
+        .iter()
+        .filter(|d| d.first(&ctx).is_some())
+        .count();
+    assert!(
+        svc.connections as usize > batch,
+        "every dialogue had its connection: {batch} dialogues, {svc:?}"
+    );
+    assert_eq!(svc.connections as usize, f.accepted.load(Ordering::SeqCst));
+    // One more than the width: a dropped connection's end of stream can
+    // reach the server just after the next one is accepted.
+    let most = crowd.most.load(Ordering::SeqCst);
+    assert!(most <= 11, "{most} connections open at once");
+    let end = Instant::now() + Duration::from_secs(2);
+    while crowd.open.load(Ordering::SeqCst) > 0 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(crowd.open.load(Ordering::SeqCst), 0, "all closed");
 }
 
 #[tokio::test]

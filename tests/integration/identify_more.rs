@@ -48,9 +48,10 @@ fn identify_more_dnsmasq() {
     identify(&["dnsmasq"]);
 }
 
-/// Knot DNS answers the walk's query only after its two TCP workers have
-/// waited on the other dialogues' incomplete messages: the DNS dialogue's
-/// patience (`Dialogue::patience`) outlasts them.
+/// Knot DNS answers a query only after its two TCP workers have read the
+/// other connections' incomplete messages (up to 500 ms each): on a moved
+/// port the walk's DNS dialogue goes alone (`Dialogue::alone`), before the
+/// batch, and is answered at once.
 #[test]
 fn identify_more_knot() {
     identify(&["knot"]);

@@ -216,7 +216,13 @@ fn repeated_scans_never_block_the_scanner_address() {
     let addr = SocketAddr::new(net.target_v4().into(), PORT);
     let replies = netns::in_netns(&net.scanner_ns, move || {
         (0..2 * LIMIT)
-            .map(|_| old_exchange(addr))
+            .map(|_| {
+                let reply = old_exchange(addr);
+                // Let the server thread count this abort before the next
+                // connect (on a loaded machine two could slip in).
+                std::thread::sleep(Duration::from_millis(50));
+                reply
+            })
             .collect::<Vec<_>>()
     });
     // MariaDB 10.11 refuses the connection after the LIMIT-th abort. Each

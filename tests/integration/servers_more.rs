@@ -43,13 +43,15 @@ impl Servers {
         }
     }
 
-    /// `svnserve -d --foreground` over an empty root, one process per port.
+    /// `svnserve -d --foreground --threads` over an empty root, one process
+    /// per port (threads, not a forked child per connection: a child held by
+    /// a connection whose closing packets were lost would outlive the set).
     pub fn svnserve(&mut self, ports: &[u16]) {
         for &port in ports {
             let dir = self.subdir(&format!("svnserve-{port}"));
             fs::create_dir_all(dir.join("root")).expect("mkdir");
             let mut cmd = self.place.command("/usr/bin/svnserve");
-            cmd.args(["-d", "--foreground", "-r"])
+            cmd.args(["-d", "--foreground", "--threads", "-r"])
                 .arg(dir.join("root"))
                 .args(["--listen-host", &self.place.addr.to_string()])
                 .args(["--listen-port", &port.to_string()]);

@@ -126,17 +126,11 @@ fn judge(buf: &[u8], ident: &mut Ident) -> Res<Step> {
     Ok(Step::Done)
 }
 
-// Knot DNS reads a TCP message with its two workers, each waiting up to
-// `tcp-io-timeout` (500 ms) on an incomplete one: among the walk's other
-// dialogues, whose bytes are incomplete DNS messages, the query is
-// answered after 300 ms or more.
-super::util::one_shot!(
-    Dns,
-    "dns",
-    |_ctx| request(),
-    judge,
-    patience = std::time::Duration::from_millis(1200)
-);
+// Knot DNS reads each TCP message to its end on one of its two workers,
+// blocking up to `tcp-io-timeout` (500 ms) on an incomplete one: next to
+// the batch's other dialogues, whose bytes are incomplete DNS messages,
+// the query waits behind them for up to a second. It goes alone.
+super::util::one_shot!(Dns, "dns", |_ctx| request(), judge, alone = true);
 
 #[cfg(test)]
 mod tests {

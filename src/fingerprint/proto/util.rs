@@ -43,8 +43,8 @@ pub(crate) fn by_stage(stages: &[Reading], stage: usize, reply: &[u8], ident: &m
 
 /// Implements `Dialogue` for `$ty`, a client-first dialogue named `$name`
 /// that sends `$first` (an expression of the probe context `$ctx`) and reads
-/// the one reply with `$judge` (a [`Reading`]), its first reply waited for
-/// at least `patience` (default zero: the engine's window).
+/// the one reply with `$judge` (a [`Reading`]); `alone = true` sets
+/// [`Dialogue::alone`](crate::fingerprint::dialogue::Dialogue::alone).
 macro_rules! one_shot {
     ($ty:ident, $name:literal, |$ctx:ident| $first:expr, $judge:ident) => {
         $crate::fingerprint::proto::util::one_shot!(
@@ -52,10 +52,10 @@ macro_rules! one_shot {
             $name,
             |$ctx| $first,
             $judge,
-            patience = std::time::Duration::ZERO
+            alone = false
         );
     };
-    ($ty:ident, $name:literal, |$ctx:ident| $first:expr, $judge:ident, patience = $wait:expr) => {
+    ($ty:ident, $name:literal, |$ctx:ident| $first:expr, $judge:ident, alone = $alone:expr) => {
         impl $crate::fingerprint::dialogue::Dialogue for $ty {
             fn name(&self) -> &'static str {
                 $name
@@ -74,8 +74,8 @@ macro_rules! one_shot {
                 $crate::fingerprint::proto::util::by_stage(&[$judge], stage, reply, ident)
             }
 
-            fn patience(&self) -> std::time::Duration {
-                $wait
+            fn alone(&self) -> bool {
+                $alone
             }
         }
     };
